@@ -1,0 +1,119 @@
+"""Writing results in the formats people exchange: COCO RLE / polygons JSON, mask PNGs,
+COCO panoptic PNG + JSON, 16-bit depth PNG, PLY point clouds, and an overlay PNG."""
+from __future__ import annotations
+
+import json
+from functools import singledispatch
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from .render import colorize_depth, overlay
+from .results import DepthMap, Masks, PanopticMap, SemanticMap
+
+
+def mask_to_polygons(mask: np.ndarray, min_points: int = 3) -> list[list[float]]:
+    """COCO polygons [x0, y0, x1, y1, ...] of a mask's outer contours (holes are not represented)."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return [c.reshape(-1).astype(float).tolist() for c in contours if len(c) >= min_points]
+
+
+def write_ply(path: Path, points: np.ndarray, colours: np.ndarray | None = None) -> Path:
+    """Binary little-endian PLY of (N, 3) float points with optional (N, 3) uint8 colours."""
+    fields = [("x", "<f4"), ("y", "<f4"), ("z", "<f4")]
+    if colours is not None:
+        fields += [("red", "u1"), ("green", "u1"), ("blue", "u1")]
+    data = np.empty(len(points), dtype=fields)
+    data["x"], data["y"], data["z"] = points.T
+    if colours is not None:
+        data["red"], data["green"], data["blue"] = colours.T
+    props = "".join(f"property {'float' if t == '<f4' else 'uchar'} {n}\n" for n, t in fields)
+    header = f"ply\nformat binary_little_endian 1.0\nelement vertex {len(points)}\n{props}end_header\n"
+    with open(path, "wb") as f:
+        f.write(header.encode("ascii"))
+        f.write(data.tobytes())
+    return path
+
+
+def _save_png(path: Path, array: np.ndarray) -> Path:
+    Image.fromarray(array).save(path)
+    return path
+
+
+def _save_json(path: Path, obj: object) -> Path:
+    path.write_text(json.dumps(obj, indent=1))
+    return path
+
+
+def write_result(result: Masks | SemanticMap | PanopticMap | DepthMap, out_dir: str | Path,
+                 image: np.ndarray | None = None, stem: str = "result", image_id: int = 0) -> list[Path]:
+    """Write every exchange format of ``result`` into ``out_dir``; returns the paths written.
+
+    With ``image`` an overlay PNG is written too.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = _write(result, out, stem, image_id)
+    if image is not None:
+        paths.append(_save_png(out / f"{stem}_overlay.png", overlay(result, image)))
+        if isinstance(result, DepthMap) and result.kind == "metric":
+            paths.append(write_ply(out / f"{stem}_points.ply", *result.to_points(image, stride=2)))
+    return paths
+
+
+@singledispatch
+def _write(result: object, out: Path, stem: str, image_id: int) -> list[Path]:
+    raise TypeError(f"cannot write a {type(result).__name__}")
+
+
+@_write.register
+def _(result: Masks, out: Path, stem: str, image_id: int) -> list[Path]:
+    ranked = result.sorted("score")
+    entries = ranked.to_coco(image_id)
+    for e, m in zip(entries, ranked.masks):
+        if result.labels is not None:
+            e["label"] = result.class_names.get(e["category_id"], str(e["category_id"]))
+        e["polygons"] = mask_to_polygons(m)
+    h, w = result.image_size
+    paths = [_save_json(out / f"{stem}.json", {"image_size": [h, w], "note": result.note, "masks": entries})]
+    best = ranked.masks[0] if len(ranked) else np.zeros((h, w), bool)
+    paths.append(_save_png(out / f"{stem}_mask.png", best.astype(np.uint8) * 255))
+    if len(ranked) > 1:  # index map: 1 + rank of the best-scoring mask covering the pixel, 0 = none
+        index = np.zeros((h, w), np.uint16)
+        for i in range(len(ranked) - 1, -1, -1):
+            index[ranked.masks[i]] = i + 1
+        paths.append(_save_png(out / f"{stem}_masks.png", index if len(ranked) > 255 else index.astype(np.uint8)))
+    return paths
+
+
+@_write.register
+def _(result: SemanticMap, out: Path, stem: str, image_id: int) -> list[Path]:
+    classes = [{"id": i, "name": n, "pixels": c} for i, n, c in result.present()]
+    return [_save_png(out / f"{stem}_labels.png", result.to_png_array()),
+            _save_json(out / f"{stem}_classes.json",
+                       {"class_names": list(result.class_names), "ignore_index": result.ignore_index,
+                        "present": classes})]
+
+
+@_write.register
+def _(result: PanopticMap, out: Path, stem: str, image_id: int) -> list[Path]:
+    png_name = f"{stem}_panoptic.png"
+    rgb, ann = result.to_coco_panoptic(image_id, png_name)
+    cats = sorted({(s.category_id, s.isthing) for s in result.segments})
+    categories = [{"id": c, "name": result.class_names.get(c, str(c)), "isthing": int(t)} for c, t in cats]
+    return [_save_png(out / png_name, rgb),
+            _save_json(out / f"{stem}_panoptic.json", {"annotations": [ann], "categories": categories})]
+
+
+@_write.register
+def _(result: DepthMap, out: Path, stem: str, image_id: int) -> list[Path]:
+    np.save(out / f"{stem}_depth.npy", result.depth)
+    paths = [out / f"{stem}_depth.npy", _save_png(out / f"{stem}_depth_color.png", colorize_depth(result))]
+    info = {"kind": result.kind, "focal_length_px": result.focal_length_px, "range": result.range()}
+    if result.kind == "metric":
+        paths.append(_save_png(out / f"{stem}_depth16.png", result.to_png16()))
+        info["png16_unit"] = "millimetres"
+    paths.append(_save_json(out / f"{stem}_depth.json", info))
+    return paths

@@ -1,0 +1,136 @@
+"""Drawing results for people: overlays, legends, depth colour maps, prompt markers.
+
+Drawing lives apart from the data (``results.py``); every function returns a new
+H x W x 3 uint8 RGB array and never changes its input.
+"""
+from __future__ import annotations
+
+import colorsys
+from functools import singledispatch
+
+import cv2
+import numpy as np
+
+from .prompts import Prompt
+from .results import DepthMap, Masks, PanopticMap, SemanticMap
+
+
+def palette(n: int, seed: int = 0) -> np.ndarray:
+    """n distinct, stable RGB colours (golden-ratio hue steps), uint8 (n, 3)."""
+    hues = (seed * 0.137 + np.arange(n) * 0.618033988749895) % 1.0
+    sat = 0.65 + 0.3 * ((np.arange(n) // 7) % 2)
+    rgb = np.array([colorsys.hsv_to_rgb(h, s, 0.95) for h, s in zip(hues, sat)]).reshape(-1, 3)
+    return (rgb * 255).astype(np.uint8)
+
+
+def hex_color(rgb: np.ndarray) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*(int(c) for c in rgb))
+
+
+def _blend(image: np.ndarray, colour_map: np.ndarray, where: np.ndarray, alpha: float) -> np.ndarray:
+    out = image.copy()
+    out[where] = (image[where] * (1 - alpha) + colour_map[where] * alpha + 0.5).astype(np.uint8)
+    return out
+
+
+def _contours(out: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int], thickness: int) -> None:
+    cs, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    cv2.drawContours(out, cs, -1, colour, thickness, lineType=cv2.LINE_AA)
+
+
+def _thickness(image: np.ndarray) -> int:
+    return max(1, round(max(image.shape[:2]) / 400))
+
+
+@singledispatch
+def overlay(result: object, image: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """The result drawn over the image (depth: the colour map beside nothing, blended)."""
+    raise TypeError(f"cannot draw a {type(result).__name__}")
+
+
+@overlay.register
+def _(result: Masks, image: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    colours = palette(len(result))
+    out = image.copy()
+    # draw largest first so small masks stay visible on top
+    for i in np.argsort(-result.areas, kind="stable"):
+        m = result.masks[i]
+        out = _blend(out, np.broadcast_to(colours[i], image.shape), m, alpha)
+    for i in range(len(result)):
+        _contours(out, result.masks[i], tuple(int(c) for c in colours[i]), _thickness(image))
+    return out
+
+
+@overlay.register
+def _(result: SemanticMap, image: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    colours = palette(max(len(result.class_names), int(result.labels.max(initial=0)) + 1))
+    labels = result.labels
+    valid = labels != result.ignore_index
+    cmap = np.zeros_like(image)
+    cmap[valid] = colours[labels[valid]]
+    return _blend(image, cmap, valid, alpha)
+
+
+@overlay.register
+def _(result: PanopticMap, image: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    colours = palette(len(result.segments), seed=1)
+    lut = np.zeros((int(result.segment_ids.max(initial=0)) + 1, 3), np.uint8)
+    for c, s in zip(colours, result.segments):
+        lut[s.id] = c
+    valid = result.segment_ids > 0
+    out = _blend(image, lut[result.segment_ids], valid, alpha)
+    for c, s in zip(colours, result.segments):
+        if s.isthing:
+            _contours(out, result.segment_ids == s.id, (255, 255, 255), _thickness(image))
+    return out
+
+
+@overlay.register
+def _(result: DepthMap, image: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    colour = colorize_depth(result)
+    return colour if alpha >= 1 else (image * (1 - alpha) + colour * alpha + 0.5).astype(np.uint8)
+
+
+def colorize_depth(depth: DepthMap) -> np.ndarray:
+    """Turbo colour map, near = warm; invalid pixels black. Relative (inverse) depth is already near = large."""
+    d = depth.depth.astype(np.float32)
+    valid = depth.valid
+    if not valid.any():
+        return np.zeros((*d.shape, 3), np.uint8)
+    near = d if depth.kind == "relative" else -d
+    lo, hi = np.percentile(near[valid], (1, 99))
+    x = np.clip((near - lo) / max(hi - lo, 1e-6), 0, 1)
+    rgb = cv2.applyColorMap((x * 255).astype(np.uint8), cv2.COLORMAP_TURBO)[..., ::-1]
+    rgb[~valid] = 0
+    return np.ascontiguousarray(rgb)
+
+
+def legend(result: Masks | SemanticMap | PanopticMap) -> list[tuple[str, str]]:
+    """(label, hex colour) pairs matching :func:`overlay`'s colours."""
+    if isinstance(result, Masks):
+        cols = palette(len(result))
+        return [(f"{result.label_name(i)} {result.scores[i]:.2f}", hex_color(cols[i])) for i in range(len(result))]
+    if isinstance(result, SemanticMap):
+        cols = palette(max(len(result.class_names), int(result.labels.max(initial=0)) + 1))
+        return [(name, hex_color(cols[cid])) for cid, name, _ in result.present()]
+    cols = palette(len(result.segments), seed=1)
+    return [(result.class_names.get(s.category_id, str(s.category_id)), hex_color(c))
+            for c, s in zip(cols, result.segments)]
+
+
+def draw_prompt(image: np.ndarray, prompt: Prompt) -> np.ndarray:
+    """Points (green = positive, red = negative), boxes and the region outline drawn on the image."""
+    out = image.copy()
+    t = _thickness(image)
+    if prompt.region is not None:
+        _contours(out, prompt.region, (255, 200, 0), t)
+    if prompt.boxes is not None:
+        for x0, y0, x1, y1 in prompt.boxes:
+            cv2.rectangle(out, (int(x0), int(y0)), (int(x1), int(y1)), (40, 120, 255), t + 1, cv2.LINE_AA)
+    if prompt.points is not None:
+        r = max(4, 3 * t)
+        for (x, y), lab in zip(prompt.points, prompt.point_labels):
+            colour = (40, 220, 60) if lab == 1 else (235, 40, 40)
+            cv2.circle(out, (int(round(x)), int(round(y))), r, colour, -1, cv2.LINE_AA)
+            cv2.circle(out, (int(round(x)), int(round(y))), r, (255, 255, 255), max(1, t // 2 + 1), cv2.LINE_AA)
+    return out
