@@ -1,0 +1,126 @@
+"""Benchmark tasks: the small protocol between ``benchmarks.run`` and one task, so adding a task is one module.
+
+The runner owns everything that is the same for every task: loading models, sharding
+samples over torchrun ranks, timing and memory, writing one JSON line per image
+(flushed, so a crash loses nothing finished), ``--resume``, failures, and the results
+table. A task module owns only what differs, as four module-level names:
+
+``REGISTRY_TASK: str``
+    the registry task its models must have (``"promptable"`` for both the promptable
+    and the interactive task).
+
+``load(config: RunConfig) -> Dataset``
+    reads the ground truth named by the command line (``config.coco_root``,
+    ``config.depth_root``, or ``config.dataset`` + ``config.root`` through
+    ``seglab.datasets.load_semantic_dataset``) and lists the :class:`Sample` s to run,
+    in a fixed order (the runner applies ``--limit`` and sharding). Missing or malformed
+    files raise :class:`BenchmarkInputError` (a :class:`seglab.SeglabError`) with one
+    clear sentence; the runner prints it and exits with code 2.
+
+``run(model, image, sample: Sample, context: TaskContext) -> dict``
+    runs one loaded model (``seglab.load_model``) on one decoded image through
+    ``seglab.predict`` and returns a JSON-serialisable prediction in COCO format
+    (``Masks.to_coco`` entries, ``PanopticMap.to_coco_panoptic`` segments_info, ...).
+    Large arrays go to files under ``context.pred_dir`` (a PNG per image) named in the
+    record. Raising any exception makes the image a failure record; the run goes on.
+
+``score(records: list[dict], dataset: Dataset, config: RunConfig) -> dict[str, float]``
+    turns the successful records (each ``{"key", "image_id", "prediction", ...}``) into
+    metrics under their usual names (``"AR@100"``, ``"AP"``, ``"PQ"``, ``"mIoU"``,
+    ``"delta1"``, ...), computed only by ``seglab.metrics``. It is called once, on rank 0,
+    after every rank has finished, and also by ``--rescore`` on saved predictions.
+
+and optionally ``add_arguments(parser)`` for task-specific flags (read back from
+``config.options``) and ``dataset_name(config) -> str`` for the results' ``dataset`` column
+before loading. Results for the same model x task x dataset replace earlier ones.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from seglab import SeglabError
+
+# task name -> module (imported lazily, so one task's missing dependency does not break the others)
+TASKS: dict[str, str] = {
+    "promptable": "benchmarks.tasks.promptable",
+    "instance": "benchmarks.tasks.instance",
+    "panoptic": "benchmarks.tasks.panoptic",
+    "semantic": "benchmarks.tasks.semantic",
+    "depth": "benchmarks.tasks.depth",
+    "interactive": "benchmarks.tasks.interactive",
+}
+
+
+class BenchmarkInputError(SeglabError):
+    """The benchmark's input (annotation files, data folders, options) is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The parsed command line, as every task sees it."""
+
+    task: str
+    coco_root: Path | None = None
+    depth_root: Path | None = None
+    dataset: str = "coco"  # coco | cityscapes | mapillary | gta5 | nyu
+    root: Path | None = None  # the data set's folder when it is not COCO
+    limit: int | None = None
+    device: str = "cpu"
+    dtype: str = "float32"
+    batch_size: int = 1
+    options: dict[str, Any] = field(default_factory=dict)  # task-specific flags (add_arguments)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image to run. ``key`` is unique in the data set and names the image in the prediction files
+    (resume skips keys already written); ``target`` is whatever the task needs at prediction time
+    (e.g. the ground-truth boxes it prompts with)."""
+
+    key: str
+    image_path: Path
+    image_id: int | str
+    target: Any = None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Ground truth and samples of one data set split. ``name`` is the results' ``dataset`` column and
+    matches the registry's ``Published.dataset`` (e.g. ``"coco-val2017"``); ``gt`` is the task's
+    ground-truth object (a ``pycocotools.coco.COCO``, a data set loader, ...); ``note`` says how it
+    is evaluated."""
+
+    name: str
+    samples: tuple[Sample, ...]
+    gt: Any = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What ``run`` gets besides the model and the image."""
+
+    config: RunConfig
+    dataset: Dataset
+    pred_dir: Path  # RESULTS_DIR/predictions/<model>/<task>/ : side files (PNGs) go here
+
+
+def get_task(name: str) -> ModuleType:
+    """The task module for ``name``; :class:`BenchmarkInputError` for an unknown or not yet installed task."""
+    if name not in TASKS:
+        raise BenchmarkInputError(f"unknown task {name!r}; choose one of {', '.join(TASKS)}")
+    try:
+        return importlib.import_module(TASKS[name])
+    except ModuleNotFoundError as e:
+        if e.name == TASKS[name]:
+            raise BenchmarkInputError(f"the {name!r} benchmark task is not available in this checkout") from None
+        raise
+
+
+def ok_records(records: list[dict]) -> list[dict]:
+    """The successful records, one per key (the last written wins)."""
+    return list({r["key"]: r for r in records if r.get("ok")}.values())
