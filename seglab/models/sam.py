@@ -1,0 +1,241 @@
+"""One promptable predictor for SAM, SAM-HQ and SAM 2.1 (transformers): embed an image once, prompt it many times.
+
+The image encoder runs once per image; its output (an :class:`Embedding`) is kept in an
+explicit, byte-bounded :class:`~seglab.cache.LRUCache` shared by every user of the
+predictor and keyed by ``(model id, image content hash)``, so a changed image always
+gets a fresh embedding. Each prompt then runs only the prompt encoder and mask decoder.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..cache import LRUCache
+from ..errors import InvalidPromptError
+from ..images import image_hash
+from ..prompts import Prompt
+from ..registry import ModelSpec
+from ..results import Masks
+from .base import hf_load, move, torch_dtype
+
+REGION_LOGIT = 10.0  # a binary region becomes +/-10 logits, as SAM 2 turns masks into mask-decoder logits
+
+
+def _sam_embed(model: Any, pixel_values: Any) -> dict[str, Any]:
+    return {"image_embeddings": model.get_image_embeddings(pixel_values)}
+
+
+def _sam_hq_embed(model: Any, pixel_values: Any) -> dict[str, Any]:
+    image_embeddings, intermediate = model.get_image_embeddings(pixel_values)
+    return {"image_embeddings": image_embeddings, "intermediate_embeddings": list(intermediate)}
+
+
+@dataclass(frozen=True)
+class Family:
+    """The transformers classes of one SAM family and how its image encoder output is fed back to ``forward``."""
+
+    model: str
+    processor: str
+    embed: Callable[[Any, Any], dict[str, Any]]
+
+
+# SAM 2's get_image_embeddings returns its multi-level features (two high-resolution maps + the
+# 64 x 64 embedding) as one list, which forward takes back as ``image_embeddings``.
+FAMILIES: dict[str, Family] = {
+    "sam": Family("SamModel", "SamProcessor", _sam_embed),
+    "sam-hq": Family("SamHQModel", "SamHQProcessor", _sam_hq_embed),
+    "sam2": Family("Sam2Model", "Sam2Processor", _sam_embed),
+}
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """The image encoder's output for one image, with the geometry needed to map prompts and masks.
+
+    ``input_size`` is the (h, w) the image was resized to inside the model's square input
+    of side ``pad_size`` (SAM keeps the aspect ratio and pads; SAM 2 stretches to the square).
+    """
+
+    key: tuple[str, str]
+    features: dict[str, Any]
+    original_size: tuple[int, int]
+    input_size: tuple[int, int]
+    pad_size: int
+
+    @property
+    def nbytes(self) -> int:
+        from ..cache import nbytes
+
+        return nbytes(self.features)
+
+    def to_input(self, xy: np.ndarray) -> np.ndarray:
+        """Image pixel coordinates (..., 2) -> the model's input coordinates (what the processor computes)."""
+        (h, w), (ih, iw) = self.original_size, self.input_size
+        return np.asarray(xy, np.float32) * np.array([iw / w, ih / h], np.float32)
+
+
+class SamPredictor:
+    """Points, boxes, a rough region and previous logits -> :class:`Masks`, for families ``sam``, ``sam-hq``, ``sam2``."""
+
+    def __init__(self, spec: ModelSpec, model: Any, processor: Any, device: str, dtype: Any,
+                 cache: LRUCache | None = None, family: str | None = None) -> None:
+        self.spec = spec
+        self.model = model
+        self.processor = processor
+        self.family = FAMILIES[family or spec.family]
+        self.device = device
+        self.dtype = dtype
+        self.cache = cache if cache is not None else LRUCache()
+
+    @classmethod
+    def load(cls, spec: ModelSpec, location: str | Path | None = None, device: str = "cpu",
+             dtype: str = "float32", family: str | None = None) -> SamPredictor:
+        """Model and processor from ``location`` or the Hub repo ``spec.weights``; ``family`` overrides
+        ``spec.family`` (for a model that wraps SAM, such as the text route)."""
+        import transformers
+
+        classes = FAMILIES[family or spec.family]
+        model = hf_load(getattr(transformers, classes.model), spec, location)
+        processor = hf_load(getattr(transformers, classes.processor), spec, location)
+        dt = torch_dtype(dtype, device)
+        return cls(spec, move(model, device, dt), processor, device, dt, family=family)
+
+    # --- image encoder --------------------------------------------------------------------
+    def embed(self, image: np.ndarray) -> Embedding:
+        """The cached embedding of ``image`` (H x W x 3 uint8), computing it on a miss."""
+        key = (self.spec.id, image_hash(image))
+        return self.cache.get_or_compute(key, lambda: self._encode(image, key))
+
+    def _encode(self, image: np.ndarray, key: tuple[str, str]) -> Embedding:
+        import torch
+
+        inputs = self.processor(images=image, return_tensors="pt")
+        pixels = inputs["pixel_values"].to(self.device, self.dtype)
+        sizes = inputs.get("reshaped_input_sizes")
+        input_size = tuple(int(v) for v in sizes[0]) if sizes is not None else tuple(pixels.shape[-2:])
+        with torch.inference_mode():
+            features = self.family.embed(self.model, pixels)
+        return Embedding(key, features, image.shape[:2], input_size, int(pixels.shape[-1]))
+
+    # --- prompt encoder + mask decoder ----------------------------------------------------
+    def decode(self, embedding: Embedding, points: np.ndarray | None = None, labels: np.ndarray | None = None,
+               boxes: np.ndarray | None = None, mask_input: np.ndarray | None = None,
+               multimask_output: bool = True) -> tuple[Any, Any]:
+        """Run prompt encoder + mask decoder on a cached embedding.
+
+        ``points`` (P, N, 2) image pixels with ``labels`` (P, N): P prompts of N points each;
+        ``boxes`` (B, 4) xyxy pixels (with points, P == B); ``mask_input`` (256, 256) logits.
+        Returns low-resolution logits (P, M, 256, 256) and predicted IoU (P, M), float32 on the device.
+        """
+        import torch
+
+        kw: dict[str, Any] = {}
+        if points is not None:
+            kw["input_points"] = self._tensor(embedding.to_input(points)[None])
+            kw["input_labels"] = torch.as_tensor(np.array(labels, np.int64)[None], device=self.device)
+        if boxes is not None:
+            kw["input_boxes"] = self._tensor(embedding.to_input(np.asarray(boxes).reshape(-1, 2, 2)).reshape(1, -1, 4))
+        if mask_input is not None:
+            kw["input_masks"] = self._tensor(np.asarray(mask_input, np.float32).reshape(1, 1, *mask_input.shape[-2:]))
+        with torch.inference_mode():
+            out = self.model(**embedding.features, **kw, multimask_output=multimask_output)
+        return out.pred_masks[0].float(), out.iou_scores[0].float()
+
+    def predict_points_batch(self, embedding: Embedding, points: np.ndarray,
+                             multimask_output: bool = True) -> tuple[Any, Any]:
+        """Many single-positive-point prompts in one decoder call: ``points`` (P, 2) image pixels ->
+        low-resolution logits (P, M, 256, 256) and predicted IoU (P, M)."""
+        points = np.asarray(points, np.float32).reshape(-1, 1, 2)
+        return self.decode(embedding, points, np.ones(points.shape[:2], np.int64), multimask_output=multimask_output)
+
+    def upscale_logits(self, embedding: Embedding, logits: Any) -> Any:
+        """Low-resolution logits (..., 256, 256) -> logits at the original image size (..., H, W).
+
+        One bilinear resampling from the low-resolution grid straight to image pixels, the same
+        mapping as the processor's ``post_process_masks`` (up to the pad size, crop the padding,
+        resize to the image) without the two full-size intermediate images.
+        """
+        import torch.nn.functional as F
+
+        (h, w), (ih, iw) = embedding.original_size, embedding.input_size
+        low = logits.shape[-1]
+        sy, sx = ih / h * low / embedding.pad_size, iw / w * low / embedding.pad_size  # image px -> low-res px
+        rows, cols = min(low, math.ceil(h * sy) + 1), min(low, math.ceil(w * sx) + 1)
+        lead = logits.shape[:-2]
+        x = logits[..., :rows, :cols].reshape(-1, 1, rows, cols)
+        up = F.interpolate(x, scale_factor=(1 / sy, 1 / sx), mode="bilinear", align_corners=False,
+                           recompute_scale_factor=False)
+        return up[..., :h, :w].reshape(*lead, h, w)
+
+    def region_to_mask_input(self, embedding: Embedding, region: np.ndarray) -> np.ndarray:
+        """A rough H x W region as the 256 x 256 low-resolution mask input: resized like the image
+        (longest side, then padded for SAM; stretched for SAM 2), as +/-``REGION_LOGIT`` logits."""
+        import cv2
+
+        low = 4 * self._embedding_side()
+        (ih, iw), scale = embedding.input_size, low / embedding.pad_size
+        rh, rw = max(1, round(ih * scale)), max(1, round(iw * scale))
+        small = cv2.resize(region.astype(np.float32), (rw, rh), interpolation=cv2.INTER_AREA)
+        out = np.full((low, low), -REGION_LOGIT, np.float32)
+        out[:rh, :rw] = np.where(small >= 0.5, REGION_LOGIT, -REGION_LOGIT)
+        return out
+
+    def _embedding_side(self) -> int:
+        size = self.model.prompt_encoder.image_embedding_size
+        return int(size[0] if isinstance(size, (tuple, list)) else size)
+
+    def _tensor(self, a: np.ndarray) -> Any:
+        import torch
+
+        return torch.as_tensor(np.array(a, np.float32), device=self.device).to(self.dtype)
+
+    # --- the public prompt -> Masks calls ---------------------------------------------------
+    def segment(self, embedding: Embedding, prompt: Prompt, multimask_output: bool | None = None,
+                mask_input: np.ndarray | None = None) -> Masks:
+        """Masks for a validated prompt on an embedding, in prompt order (box i's masks first), not sorted.
+
+        Every point applies to every box; with boxes, one mask per box (three with multimask).
+        ``multimask_output`` defaults to True for one point with no box and no mask input.
+        ``mask_input``: previous low-resolution logits (e.g. ``Masks.logits[0]``); else the
+        prompt's region, if any, becomes the mask input.
+        """
+        n_boxes = 0 if prompt.boxes is None else len(prompt.boxes)
+        n_points = 0 if prompt.points is None else len(prompt.points)
+        if n_boxes == 0 and n_points == 0 and prompt.region is None and mask_input is None:
+            raise InvalidPromptError(f"{self.spec.id} needs a point, a box or a region prompt")
+        if mask_input is None and prompt.region is not None:
+            mask_input = self.region_to_mask_input(embedding, prompt.region)
+        elif mask_input is not None:
+            mask_input = self._check_mask_input(mask_input)
+        if multimask_output is None:
+            multimask_output = n_points == 1 and n_boxes == 0 and mask_input is None
+        points = labels = None
+        if n_points:
+            copies = max(n_boxes, 1)
+            points = np.broadcast_to(prompt.points, (copies, n_points, 2))
+            labels = np.broadcast_to(prompt.point_labels, (copies, n_points))
+        logits, iou = self.decode(embedding, points, labels, prompt.boxes if n_boxes else None, mask_input,
+                                  multimask_output)
+        logits, iou = logits.reshape(-1, *logits.shape[-2:]), iou.reshape(-1)
+        masks = self.upscale_logits(embedding, logits) > 0
+        return Masks(masks.cpu().numpy(), iou.cpu().numpy(), logits=logits.cpu().numpy())
+
+    def predict(self, image: np.ndarray, prompt: Prompt, multimask_output: bool | None = None,
+                mask_input: np.ndarray | None = None) -> Masks:
+        """Masks for ``prompt`` on ``image`` (embedded once, then cached), best predicted IoU first."""
+        return self.segment(self.embed(image), prompt, multimask_output, mask_input).sorted()
+
+    def _check_mask_input(self, mask_input: np.ndarray) -> np.ndarray:
+        a = np.asarray(mask_input, np.float32)
+        side = 4 * self._embedding_side()
+        if a.ndim == 3:
+            a = a[0]
+        if a.shape != (side, side):
+            raise InvalidPromptError(
+                f"mask_input must be the {side}x{side} low-resolution logits of a previous result, got {a.shape}")
+        return a
