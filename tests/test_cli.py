@@ -1,0 +1,55 @@
+"""The CLI, run as a user runs it: models listing, predict on a real image, clear errors and exit codes."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "seglab", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_models_json_lists_every_task():
+    r = run("models", "--json")
+    assert r.returncode == 0
+    rows = json.loads(r.stdout)
+    assert {m["task"] for m in rows} == {"promptable", "semantic", "instance", "panoptic", "depth"}
+    assert all({"id", "task", "hub_id", "license", "offline", "published"} <= set(m) for m in rows)
+    depth = json.loads(run("models", "--task", "depth", "--json").stdout)
+    assert depth and all(m["task"] == "depth" for m in depth)
+
+
+def test_predict_with_the_offline_default(tmp_path, coco_image_path):
+    r = run("predict", "embedded-u2netp-grabcut", str(coco_image_path), "--box", "380,60,520,360",
+            "--point", "450,200", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    data = json.loads((tmp_path / "result.json").read_text())
+    assert len(data["masks"]) == 1 and 0 <= data["masks"][0]["score"] <= 1
+    assert (tmp_path / "result_mask.png").exists() and (tmp_path / "result_overlay.png").exists()
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["predict", "no-such-model", "x.jpg", "--out", "o"], "unknown model"),
+    (["predict", "embedded-u2netp-grabcut", "requirements.txt", "--box", "1,1,9,9", "--out", "o"], "not an image"),
+    (["predict", "embedded-u2netp-grabcut", "IMG", "--box", "5,5,5,50", "--out", "o"], "zero area"),
+    (["predict", "embedded-u2netp-grabcut", "IMG", "--point", "5000,5", "--out", "o"], "outside"),
+    (["predict", "embedded-u2netp-grabcut", "IMG", "--out", "o"], "no prompt"),
+    (["predict", "sam-vit-base", "IMG", "--box", "1,1,50,50", "--out", "o"], "seglab download sam-vit-base"),
+    (["download"], "name a model"),
+])
+def test_bad_input_gives_one_line_and_exit_2(args, msg, coco_image_path, tmp_path):
+    args = [str(coco_image_path) if a == "IMG" else str(tmp_path / "o") if a == "o" else a for a in args]
+    r = run(*args)
+    assert r.returncode == 2, r.stderr
+    assert msg in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_bad_box_syntax_is_an_argparse_error():
+    r = run("predict", "embedded-u2netp-grabcut", "x.jpg", "--box", "1,2,3", "--out", "o")
+    assert r.returncode == 2 and "needs 4 numbers" in r.stderr

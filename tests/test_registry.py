@@ -1,0 +1,56 @@
+"""The registry is data: every task and family is covered, ids are unique, adapters resolve."""
+import importlib
+
+import pytest
+
+from seglab import TASKS, UnknownModelError, default_model, get_spec, list_models
+from seglab.registry import ADAPTERS, MODELS
+
+
+def test_every_task_has_models_and_an_offline_promptable_default():
+    for task in TASKS:
+        assert list_models(task), task
+    d = default_model("promptable")
+    assert d.offline and "offline" in d.description.lower()
+
+
+@pytest.mark.parametrize("needle", [
+    "sam-vit-base", "sam-vit-large", "sam-vit-huge", "sam-hq-vit-base", "sam2.1-hiera-tiny", "sam2.1-hiera-large",
+    "sam3", "grounding-dino-tiny+sam-vit-base", "owlv2-base+sam-vit-base", "fcn-resnet50", "fcn-resnet101",
+    "deeplabv3-resnet50", "segformer-b0-ade", "mask2former-swin-tiny-ade-semantic", "maskrcnn-resnet50-fpn",
+    "maskrcnn-resnet50-fpn-v2", "mask2former-swin-tiny-coco-instance", "mask2former-swin-tiny-coco-panoptic",
+    "mask2former-swin-large-coco-panoptic", "oneformer-swin-large-coco", "depth-pro", "depth-anything-v2-small",
+])
+def test_lecture_models_are_listed(needle):
+    assert get_spec(needle).id == needle
+
+
+def test_rows_are_consistent():
+    for m in MODELS:
+        assert m.task in TASKS
+        assert m.family in ADAPTERS, f"{m.id}: no adapter for family {m.family}"
+        assert m.license and m.input_size and m.weights
+        assert (m.task == "promptable") == bool(m.prompts), m.id
+        for p in m.published:
+            assert p.source and p.dataset and 0 < p.value <= 100
+        j = m.to_json()
+        assert {"id", "task", "hub_id", "license", "offline", "published"} <= set(j)
+
+
+def test_adapter_paths_are_importable_names():
+    module, _, name = ADAPTERS["embedded"].partition(":")
+    assert hasattr(importlib.import_module(module), name)
+
+
+def test_unknown_model_suggests_close_ids():
+    with pytest.raises(UnknownModelError, match="did you mean sam-vit-base"):
+        get_spec("sam-vit-bse")
+    with pytest.raises(UnknownModelError, match="seglab models"):
+        get_spec("zzz")
+    with pytest.raises(UnknownModelError, match="unknown task"):
+        list_models("video")
+
+
+def test_published_value_lookup():
+    assert get_spec("mask2former-swin-large-coco-panoptic").published_value("PQ") == 57.8
+    assert get_spec("sam-vit-base").published_value("PQ") is None

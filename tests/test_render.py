@@ -1,0 +1,69 @@
+"""Rendering: overlays change only where results are, legends match the overlay colours."""
+import numpy as np
+import pytest
+
+from seglab import DepthMap, Masks, PanopticMap, Prompt, Segment, SemanticMap
+from seglab.render import colorize_depth, draw_prompt, hex_color, legend, overlay, palette
+
+
+def _img():
+    return np.full((40, 60, 3), 100, np.uint8)
+
+
+def test_palette_is_stable_and_distinct():
+    p = palette(20)
+    assert p.shape == (20, 3) and p.dtype == np.uint8
+    assert len({tuple(c) for c in p}) == 20
+    np.testing.assert_array_equal(p, palette(20))
+
+
+def test_mask_overlay_touches_only_masked_pixels_and_keeps_input():
+    img = _img()
+    m = np.zeros((1, 40, 60), bool)
+    m[0, 10:20, 10:30] = True
+    out = overlay(Masks(m, [0.9]), img)
+    assert (img == 100).all()
+    assert (out[0, 0] == 100).all() and (out[15, 20] != 100).any()
+
+
+def test_semantic_overlay_ignores_255_and_legend_lists_present_classes():
+    labels = np.zeros((40, 60), np.int32)
+    labels[:, 30:] = 2
+    labels[0, 0] = 255
+    sem = SemanticMap(labels, ("road", "sky", "car"))
+    out = overlay(sem, _img())
+    assert (out[0, 0] == 100).all() and (out[5, 5] != 100).any()
+    colours = dict(legend(sem))
+    assert set(colours) == {"road", "car"}
+    assert colours["car"] == hex_color(palette(3)[2])
+
+
+def test_panoptic_overlay_and_legend():
+    ids = np.zeros((40, 60), np.int32)
+    ids[:20] = 5
+    pan = PanopticMap(ids, (Segment(5, 1, True),), {1: "person"})
+    out = overlay(pan, _img())
+    assert (out[30, 30] == 100).all() and (out[5, 30] != 100).any()
+    assert legend(pan)[0][0] == "person"
+
+
+def test_depth_colours_near_warm_and_invalid_black():
+    d = np.tile(np.linspace(1, 10, 60, dtype=np.float32), (40, 1))
+    d[0, 0] = 0
+    rgb = colorize_depth(DepthMap(d))
+    assert (rgb[0, 0] == 0).all()
+    assert rgb[20, 1, 0] > rgb[20, 1, 2] and rgb[20, 58, 2] > rgb[20, 58, 0]  # near red, far blue
+    rel = colorize_depth(DepthMap(d, kind="relative"))  # relative: large = near
+    assert rel[20, 58, 0] > rel[20, 58, 2]
+
+
+def test_draw_prompt_marks_points_and_boxes():
+    p = Prompt.build(points=[(10, 10), (50, 30)], labels=[1, 0], box=[5, 5, 55, 35]).validated(40, 60)
+    out = draw_prompt(_img(), p)
+    assert out[10, 10, 1] > 200 and out[30, 50, 0] > 200  # green positive, red negative
+    assert (out[5, 30] != 100).any()  # box edge
+
+
+def test_overlay_rejects_unknown_types():
+    with pytest.raises(TypeError):
+        overlay("nope", _img())
