@@ -36,7 +36,8 @@ SOURCES: dict[str, Source] = {
     "mapillary": Source(
         "https://www.mapillary.com/dataset/vistas", True,
         ("the Vistas research archive (the v2.0 release carries both the v1.2 and the v2.0 labels)",),
-        ("config_v1.2.json or config_v2.0.json", "validation/images", "validation/v1.2/labels or validation/v2.0/labels")),
+        ("config_v1.2.json or config_v2.0.json", "validation/images",
+         "validation/v1.2/labels or validation/v2.0/labels")),
     "gta5": Source(
         "https://download.visinf.tu-darmstadt.de/data/from_games/", False,
         ("01_images.zip .. 10_images.zip and 01_labels.zip .. 10_labels.zip, unpacked into one folder",
@@ -51,7 +52,8 @@ def instructions(name: str) -> str:
     lines += [f"  - {f}" for f in src.files]
     lines.append(f"Unpack into one folder DIR so that it holds: {', '.join(src.layout)}")
     lines.append(f"Then check it:  python -m benchmarks.download_data {name} --root DIR")
-    lines.append(f"and run:        python -m benchmarks.run --task semantic --dataset {name} --root DIR --models ID --out results")
+    lines.append(f"and run:        python -m benchmarks.run --task semantic --dataset {name} --root DIR "
+                 f"--models ID --out results")
     return "\n".join(lines)
 
 

@@ -93,6 +93,24 @@ def _sam(id: str, family: str, weights: str, desc: str, size: str = "1024", publ
                      description=desc, prompts=prompts, extra=extra)
 
 
+CITYSCAPES = "cityscapes-val"
+VISTAS = "mapillary-vistas-val"
+M2F_ZOO = "Mask2Former MODEL_ZOO.md (single-scale)"
+ONEFORMER_README = "OneFormer README, Cityscapes table (Swin-L, single-scale)"
+# SegFormer Table 2 Cityscapes column; B1-B4 are left out until checked against the paper
+SEGFORMER_CITY_MIOU = {0: 76.2, 5: 82.4}
+
+
+def _segformer_city(b: int) -> ModelSpec:
+    value = SEGFORMER_CITY_MIOU.get(b)
+    return ModelSpec(
+        f"segformer-b{b}-cityscapes", "semantic", "segformer", "hf",
+        f"nvidia/segformer-b{b}-finetuned-cityscapes-1024-1024",
+        "NVIDIA Source Code License (non-commercial)", "1024 (sliding window)",
+        published=() if value is None else (_p("mIoU", value, SEGFORMER_PAPER, CITYSCAPES),),
+        description=f"SegFormer-B{b}, Cityscapes 19 classes", extra={"slide_crop": 1024, "slide_stride": 768})
+
+
 MODELS: tuple[ModelSpec, ...] = (
     # --- promptable -------------------------------------------------------------------------
     ModelSpec("embedded-u2netp-grabcut", "promptable", "embedded", "embedded", "rembg/u2netp.onnx",
@@ -197,6 +215,35 @@ MODELS: tuple[ModelSpec, ...] = (
     ModelSpec("depth-anything-v2-metric-indoor-small", "depth", "depth-anything", "hf",
               "depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf", "Apache-2.0", "518",
               description="Depth Anything V2 ViT-S fine-tuned on Hypersim: metric depth in metres (indoor)"),
+    # --- driving scenes (Cityscapes 19 classes, Mapillary Vistas v1.2 65 classes) -------------
+    # Evaluated on full-resolution images; SegFormer's own protocol is a 1024 x 1024 sliding
+    # window with stride 768 (its Cityscapes configs' test_cfg), kept in ``extra``.
+    *(_segformer_city(b) for b in range(6)),
+    ModelSpec("mask2former-swin-tiny-cityscapes-semantic", "semantic", "mask2former", "hf",
+              "facebook/mask2former-swin-tiny-cityscapes-semantic", "MIT", "1024x2048",
+              published=(_p("mIoU", 82.1, M2F_ZOO + ", Cityscapes semantic, Swin-T", CITYSCAPES),),
+              description="Mask2Former Swin-T, Cityscapes semantic (19 classes)"),
+    ModelSpec("mask2former-swin-large-cityscapes-semantic", "semantic", "mask2former", "hf",
+              "facebook/mask2former-swin-large-cityscapes-semantic", "MIT", "1024x2048",
+              published=(_p("mIoU", 83.3, M2F_ZOO + ", Cityscapes semantic, Swin-L (IN21k)", CITYSCAPES),),
+              description="Mask2Former Swin-L, Cityscapes semantic (19 classes)"),
+    ModelSpec("mask2former-swin-large-cityscapes-panoptic", "panoptic", "mask2former", "hf",
+              "facebook/mask2former-swin-large-cityscapes-panoptic", "MIT", "1024x2048",
+              published=(_p("PQ", 66.6, M2F_ZOO + ", Cityscapes panoptic, Swin-L (IN21k)", CITYSCAPES),
+                         _p("mIoU", 82.9, M2F_ZOO + ", Cityscapes panoptic, Swin-L (IN21k)", CITYSCAPES)),
+              description="Mask2Former Swin-L, Cityscapes panoptic"),
+    ModelSpec("mask2former-swin-large-mapillary-vistas-semantic", "semantic", "mask2former", "hf",
+              "facebook/mask2former-swin-large-mapillary-vistas-semantic", "MIT", "full resolution",
+              published=(_p("mIoU", 63.2, M2F_ZOO + ", Mapillary Vistas semantic, Swin-L (IN21k)", VISTAS),),
+              description="Mask2Former Swin-L, Mapillary Vistas v1.2 semantic (65 classes)"),
+    ModelSpec("oneformer-swin-large-cityscapes", "panoptic", "oneformer", "hf",
+              "shi-labs/oneformer_cityscapes_swin_large", "MIT", "1024x2048",
+              published=(_p("PQ", 67.2, ONEFORMER_README, CITYSCAPES),),
+              description="OneFormer Swin-L, Cityscapes (task token: panoptic)"),
+    ModelSpec("oneformer-swin-large-cityscapes-semantic", "semantic", "oneformer", "hf",
+              "shi-labs/oneformer_cityscapes_swin_large", "MIT", "1024x2048",
+              published=(_p("mIoU", 83.0, ONEFORMER_README, CITYSCAPES),),
+              description="OneFormer Swin-L, Cityscapes (task token: semantic)"),
 )
 
 _BY_ID = {m.id: m for m in MODELS}
