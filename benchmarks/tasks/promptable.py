@@ -1,0 +1,113 @@
+"""Promptable models scored the SAM paper's way on COCO instances (class-agnostic).
+
+Each non-crowd ground-truth instance prompts the model once, with its box (default) or with
+its centre point (the interior point farthest from the boundary, ``--prompt center-point``);
+the mask returned for that prompt is a COCO result. Metrics: class-agnostic AR@100 (COCOeval
+over the prompted masks) and mIoU (mean IoU of each instance's mask with its ground truth;
+an instance whose image failed is left out, one the model returned nothing for counts 0).
+``--everything``: segment-everything proposals per image instead, class-agnostic AR@100.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+from pycocotools import mask as mask_utils
+
+import seglab
+from seglab.metrics import coco_instance_metrics
+
+from . import BenchmarkInputError, Dataset, RunConfig, Sample, TaskContext
+from .coco import NAME, image_path, instances
+
+REGISTRY_TASK = "promptable"
+
+
+def load(config: RunConfig) -> Dataset:
+    gt = instances(config)
+    everything = config.options.get("everything")
+    samples = []
+    for img in gt.dataset["images"]:
+        anns = [a for a in gt.imgToAnns.get(img["id"], []) if not a.get("iscrowd")]
+        if anns or everything:
+            samples.append(Sample(str(img["id"]), image_path(config, img["file_name"]), img["id"],
+                                  [a["id"] for a in anns]))
+    how = "segment-everything proposals" if everything else f"one {config.options.get('prompt', 'box')} prompt " \
+        "per non-crowd ground-truth instance"
+    return Dataset(NAME, tuple(samples), gt, note=f"class-agnostic, {how}")
+
+
+def _box(ann: dict, height: int, width: int) -> list[float]:
+    x, y, w, h = ann["bbox"]
+    x0, y0 = min(x, width - 1), min(y, height - 1)
+    return [x0, y0, max(x + w, x0 + 1), max(y + h, y0 + 1)]  # at least one pixel, as a prompt needs
+
+
+def center_point(mask: np.ndarray) -> tuple[float, float]:
+    """The pixel of ``mask`` farthest from its boundary (x, y)."""
+    dist = cv2.distanceTransform(np.pad(mask.astype(np.uint8), 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
+    return float(x) + 0.5, float(y) + 0.5
+
+
+def _entry(masks: seglab.Masks, i: int, image_id: Any, ann_id: int | None) -> dict[str, Any]:
+    entry = masks.select([i]).to_coco(image_id, category_id=1)[0]
+    return entry if ann_id is None else {**entry, "ann_id": ann_id}
+
+
+def run(model: Any, image: np.ndarray, sample: Sample, context: TaskContext) -> list[dict[str, Any]]:
+    """COCO result entries (class 1), one per prompted instance (``ann_id`` links it to its ground truth)."""
+    config, gt = context.config, context.dataset.gt
+    if config.options.get("everything"):
+        from seglab.everything import segment_everything
+
+        masks = segment_everything(model, image)
+        return [_entry(masks, i, sample.image_id, None) for i in np.argsort(-masks.scores)[:100]]
+    anns = gt.loadAnns(sample.target)
+    h, w = image.shape[:2]
+    out = []
+    if config.options.get("prompt") == "center-point":
+        for ann in anns:
+            point = center_point(gt.annToMask(ann))
+            masks = seglab.predict(model, image, seglab.Prompt.build(points=[point], labels=[1]))
+            out.append(_entry(masks.sorted(), 0, sample.image_id, ann["id"]))  # best of a multi-mask answer
+        return out
+    for start in range(0, len(anns), config.batch_size):
+        chunk = anns[start:start + config.batch_size]
+        masks = seglab.predict(model, image, seglab.Prompt.build(boxes=[_box(a, h, w) for a in chunk]))
+        if len(masks) != len(chunk):
+            raise RuntimeError(f"{len(chunk)} box prompts gave {len(masks)} masks; expected one per box")
+        out += [_entry(masks, i, sample.image_id, a["id"]) for i, a in enumerate(chunk)]
+    return out
+
+
+def score(records: list[dict], dataset: Dataset, config: RunConfig) -> dict[str, float]:
+    gt = dataset.gt
+    entries = [e for r in records for e in r["prediction"]]
+    image_ids = [r["image_id"] for r in records]
+    if not image_ids:
+        raise BenchmarkInputError("no image was predicted, so there is nothing to score")
+    metrics = coco_instance_metrics(gt, entries, class_agnostic=True, image_ids=image_ids)
+    out = {k: metrics[k] for k in ("AR@100", "ARs", "ARm", "ARl")}
+    if not config.options.get("everything"):
+        out["AP"] = metrics["AP"]
+        out["mIoU"] = instance_miou(gt, records, dataset)
+    return out
+
+
+def instance_miou(gt: Any, records: list[dict], dataset: Dataset) -> float:
+    """Mean IoU (percent) over the prompted instances of the scored images (pycocotools' mask IoU);
+    an instance the model returned no mask for counts 0."""
+    targets = {s.key: s.target for s in dataset.samples}
+    by_ann = {e["ann_id"]: e["segmentation"] for r in records for e in r["prediction"] if "ann_id" in e}
+    ious = []
+    for r in records:
+        for ann in gt.loadAnns(targets[r["key"]]):
+            seg = by_ann.get(ann["id"])
+            if seg is None:
+                ious.append(0.0)
+                continue
+            dt = {"size": seg["size"], "counts": seg["counts"].encode("ascii")}
+            ious.append(float(mask_utils.iou([dt], [gt.annToRLE(ann)], [0])[0, 0]))
+    return float(np.mean(ious) * 100) if ious else float("nan")
