@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="list the model registry")
     m.add_argument("--task", choices=registry.TASKS)
-    m.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    fmt = m.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    fmt.add_argument("--markdown", action="store_true", help="print a Markdown table (as in the README)")
 
     r = sub.add_parser("predict", help="run a model on an image and write its results")
     r.add_argument("model")
@@ -58,6 +60,12 @@ def _models(args: argparse.Namespace) -> None:
     rows = registry.list_models(args.task)
     if args.json:
         print(json.dumps([m.to_json() for m in rows], indent=1))
+        return
+    if args.markdown:
+        print("| id | task | weights | license | offline | published |\n|---|---|---|---|---|---|")
+        for m in rows:
+            pub = "; ".join(f"{p.metric} {p.value:g} ({p.dataset})" for p in m.published)
+            print(f"| `{m.id}` | {m.task} | `{m.weights}` | {m.license} | {'yes' if m.offline else 'no'} | {pub} |")
         return
     print(f"{'id':46} {'task':11} {'offline':7} {'published':24} license")
     for m in rows:

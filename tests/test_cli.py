@@ -53,3 +53,14 @@ def test_bad_input_gives_one_line_and_exit_2(args, msg, coco_image_path, tmp_pat
 def test_bad_box_syntax_is_an_argparse_error():
     r = run("predict", "embedded-u2netp-grabcut", "x.jpg", "--box", "1,2,3", "--out", "o")
     assert r.returncode == 2 and "needs 4 numbers" in r.stderr
+
+
+def test_markdown_table_lists_every_model_and_readme_is_in_sync():
+    r = run("models", "--markdown")
+    assert r.returncode == 0
+    from seglab.registry import MODELS
+
+    assert all(f"`{m.id}`" in r.stdout for m in MODELS)
+    readme = (ROOT / "README.md").read_text()
+    missing = [m.id for m in MODELS if f"`{m.id}`" not in readme]
+    assert not missing, f"README model table is stale (regenerate with `python -m seglab models --markdown`): {missing}"
