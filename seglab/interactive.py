@@ -143,19 +143,23 @@ def number_of_clicks(ious: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def summarize(ious: np.ndarray, boxes: np.ndarray | None = None) -> dict[str, float]:
-    """Named numbers over instances: ``mIoU@1/2/3/5``, ``NoC@85``, ``NoC@90``, ``box mIoU``, ``instances``."""
+    """Named numbers over instances: ``mIoU@1/2/3/5`` and ``box mIoU`` in percent (as seglab.metrics
+    reports mIoU), mean ``NoC@85`` / ``NoC@90`` in clicks, and ``instances``."""
     ious = np.atleast_2d(ious)
+    if not len(ious):
+        raise ValueError("no instance was evaluated")
     out: dict[str, float] = {"instances": float(len(ious))}
+    curve = miou_curve(ious)
     for k in CLICKS_REPORTED:
-        if k <= ious.shape[1]:
-            out[f"mIoU@{k}"] = float(ious[:, k - 1].mean()) if len(ious) else float("nan")
+        if k <= len(curve):
+            out[f"mIoU@{k}"] = float(curve[k - 1])
     for t in NOC_THRESHOLDS:
-        out[f"NoC@{round(t * 100)}"] = float(number_of_clicks(ious, t).mean()) if len(ious) else float("nan")
+        out[f"NoC@{round(t * 100)}"] = float(number_of_clicks(ious, t).mean())
     if boxes is not None:
-        out["box mIoU"] = float(np.mean(boxes)) if len(boxes) else float("nan")
+        out["box mIoU"] = float(np.mean(boxes)) * 100
     return out
 
 
 def miou_curve(ious: np.ndarray) -> np.ndarray:
-    """Mean IoU after 1, 2, ... clicks over all instances: the line the report and dashboard draw."""
-    return np.atleast_2d(ious).mean(0)
+    """Mean IoU (percent) after 1, 2, ... clicks over all instances: the line the report and dashboard draw."""
+    return np.atleast_2d(ious).mean(0) * 100

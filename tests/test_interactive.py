@@ -115,15 +115,18 @@ def test_evaluate_interactive_and_summary_names(coco_instances) -> None:
     np.testing.assert_array_equal(ious, 1.0)
     summary = summarize(ious, np.array([0.5, 0.7, 0.9]))
     assert set(summary) == {"instances", "mIoU@1", "mIoU@2", "mIoU@3", "mIoU@5", "NoC@85", "NoC@90", "box mIoU"}
-    assert summary["box mIoU"] == pytest.approx(0.7)
-    np.testing.assert_allclose(miou_curve(ious), ious.mean(0))
+    assert summary["box mIoU"] == pytest.approx(70.0)  # percent, as seglab.metrics reports mIoU
+    assert summary["mIoU@5"] == 100.0
+    np.testing.assert_allclose(miou_curve(ious), ious.mean(0) * 100)
 
 
 def test_number_of_clicks_counts_to_the_first_crossing() -> None:
     ious = np.array([[0.5, 0.86, 0.91, 0.95], [0.95, 0.8, 0.9, 0.9], [0.1, 0.2, 0.3, 0.4]])
     np.testing.assert_array_equal(number_of_clicks(ious, 0.85), [2, 1, 4])
     np.testing.assert_array_equal(number_of_clicks(ious, 0.90), [3, 1, 4])
-    assert summarize(ious)["NoC@85"] == pytest.approx(7 / 3)
+    summary = summarize(ious)
+    assert summary["NoC@85"] == pytest.approx(7 / 3)
+    assert summary["mIoU@2"] == pytest.approx((0.86 + 0.8 + 0.2) / 3 * 100)
     assert mask_iou(np.zeros((2, 2), bool), np.zeros((2, 2), bool)) == 1.0
 
 
