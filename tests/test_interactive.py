@@ -146,3 +146,35 @@ def test_models_without_point_prompts_are_refused(coco_instances) -> None:
     text_only.spec = replace(text_only.spec, prompts=("text",))
     with pytest.raises(seglab.InvalidPromptError, match="does not take point prompts"):
         click_ious(text_only, image, masks[0])
+
+
+def test_benchmark_task_loads_runs_and_scores(coco_root: Path, tmp_path: Path) -> None:
+    from benchmarks.tasks import RunConfig, TaskContext
+    from benchmarks.tasks import interactive as task
+
+    config = RunConfig(task="interactive", coco_root=coco_root, options={"clicks": 3})
+    dataset = task.load(config)
+    assert dataset.name == "coco-val2017" and len(dataset.samples) == 48  # 2 of the 50 images have no instance
+    assert "3 simulated clicks" in dataset.note
+
+    def box_only(img, prompt):  # fills the prompted box; finds nothing from clicks
+        if prompt.boxes is None:
+            return Masks.empty(*img.shape[:2])
+        x0, y0, x1, y1 = prompt.boxes[0].astype(int)
+        mask = np.zeros(img.shape[:2], bool)
+        mask[y0:y1, x0:x1] = True
+        return Masks(mask[None], [1.0])
+
+    model, context = ScriptedPredictor(box_only), TaskContext(config, dataset, tmp_path)
+    picked = dataset.samples[0], dataset.samples[2]  # 1 and 4 instances
+    records = []
+    for sample in picked:
+        image = seglab.load_image(sample.image_path)
+        records.append({"key": sample.key, "prediction": task.run(model, image, sample, context)})
+    masks = [dataset.gt.annToMask(a).astype(bool) for s in picked for a in dataset.gt.loadAnns(s.target)]
+    fill = [m.sum() / np.prod(np.ptp(np.nonzero(m), axis=1) + 1) for m in masks]  # mask area / its box area
+    scores = task.score(records, dataset, config)
+    assert scores["instances"] == len(masks)
+    assert scores["box mIoU"] == pytest.approx(np.mean(fill) * 100)
+    assert (scores["mIoU@1"], scores["mIoU@3"], scores["NoC@85"], scores["NoC@90"]) == (0, 0, 3, 3)
+    assert "mIoU@4" not in scores
