@@ -84,7 +84,7 @@ def make_config(args: argparse.Namespace) -> RunConfig:
     options = {"prompt": args.prompt, "everything": args.everything}
     return RunConfig(task=args.task, coco_root=args.coco_root, depth_root=args.depth_root, dataset=dataset,
                      root=args.root, limit=args.limit, device=resolve_device(args.device),
-                     dtype=args.dtype, batch_size=args.batch_size, options=options)
+                     dtype=args.dtype, batch_size=args.batch_size, random_init=args.random_init, options=options)
 
 
 # ----------------------------------------------------------------------------- distributed
@@ -240,23 +240,39 @@ def read_records(pred_dir: Path) -> list[dict]:
     return out
 
 
+def open_records(path: Path) -> Any:
+    """``path`` opened for appending records; a last line cut short by a crash is ended first."""
+    if path.is_file() and path.stat().st_size:
+        with open(path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            cut = f.read(1) != b"\n"
+        if cut:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write("\n")
+    return open(path, "a", encoding="utf-8")
+
+
 def shard_todo(samples: tuple, done: set[str], rank: int, world: int) -> list:
     """This rank's share of the samples not done yet (round robin over the remaining ones)."""
     todo = [s for s in samples if s.key not in done]
     return todo[rank::world]
 
 
-def load_adapter(model_id: str, args: argparse.Namespace, config: RunConfig, tmp: Path) -> tuple[Any, str]:
-    """(adapter, weights label) — pretrained, embedded, or random-init built into ``tmp``."""
-    spec = seglab.get_spec(model_id)
+def weights_label(spec: seglab.ModelSpec, random_init: bool) -> str:
+    """The results' ``weights`` column."""
+    if spec.source == "embedded":
+        return "embedded"
+    return "random-init (latency only)" if random_init else "pretrained"
+
+
+def load_adapter(spec: seglab.ModelSpec, args: argparse.Namespace, config: RunConfig, tmp: Path) -> Any:
+    """The loaded model: pretrained (cache or ``--location``), embedded, or random-init built into ``tmp``."""
     location = args.location
-    if args.random_init and spec.source != "embedded":
+    if config.random_init and spec.source != "embedded":
         from benchmarks.random_init import save_random_weights
 
         location = save_random_weights(spec, tmp / spec.id)
-    label = "embedded" if spec.source == "embedded" else (
-        "random-init (latency only)" if args.random_init else "pretrained")
-    return seglab.load_model(model_id, device=config.device, dtype=config.dtype, location=location), label
+    return seglab.load_model(spec.id, device=config.device, dtype=config.dtype, location=location)
 
 
 def run_model(model_id: str, task: Any, dataset: Any, config: RunConfig, args: argparse.Namespace,
@@ -270,17 +286,19 @@ def run_model(model_id: str, task: Any, dataset: Any, config: RunConfig, args: a
             raise BenchmarkInputError(f"{pred_dir} already holds predictions; pass --resume to continue them, "
                                       f"--rescore to score them, or choose another --out")
     barrier()
-    t_load = time.perf_counter()
-    adapter, weights = load_adapter(model_id, args, config, tmp)
-    facts = {"weights": weights, "load_s": time.perf_counter() - t_load}
+    spec = seglab.get_spec(model_id)
+    facts: dict[str, Any] = {"weights": weights_label(spec, config.random_init), "load_s": None}
     if args.rescore:
         return pred_dir, facts
+    t_load = time.perf_counter()
+    adapter = load_adapter(spec, args, config, tmp)
+    facts["load_s"] = time.perf_counter() - t_load
     done = {r["key"] for r in read_records(pred_dir) if r.get("ok")}
     todo = shard_todo(dataset.samples, done, rank, world)
     context = TaskContext(config, dataset, pred_dir)
     timer = ForwardTimer(adapter, config.device)
     cold = True
-    with open(pred_dir / f"rank{rank}.jsonl", "a", encoding="utf-8") as out, \
+    with open_records(pred_dir / f"rank{rank}.jsonl") as out, \
             tqdm(todo, desc=f"{model_id} [{rank}/{world}]", unit="img", disable=rank != 0, dynamic_ncols=True) as bar:
         for sample in bar:
             record = run_one(adapter, task, sample, context, timer, cold)
@@ -321,7 +339,7 @@ def summarise(model_id: str, task: Any, dataset: Any, config: RunConfig, records
 
     ok = ok_records(records)
     failed = {r["key"] for r in records if not r.get("ok")} - {r["key"] for r in ok}
-    metrics = task.score(ok, dataset, config) if ok else {}
+    metrics = task.score(ok, dataset, config) if ok and not config.random_init else {}
     warm = [r["latency_ms"] for r in ok if not r.get("cold")] or [r["latency_ms"] for r in ok]
     cold = [r["latency_ms"] for r in ok if r.get("cold")]
     forward = [r["forward_ms"] for r in ok if not r.get("cold") and r.get("forward_ms") is not None]
@@ -365,6 +383,16 @@ def _device_name(device: str) -> str:
 
 # ----------------------------------------------------------------------------- main
 
+def load_dataset(task: Any, config: RunConfig) -> Any:
+    """The task's data set for ``config.model``, cut to ``--limit``."""
+    dataset = task.load(config)
+    if config.limit:
+        dataset = replace(dataset, samples=dataset.samples[:config.limit])
+    if not dataset.samples:
+        raise BenchmarkInputError(f"{dataset.name} has no image to run for the {config.task} benchmark")
+    return dataset
+
+
 def check_models(model_ids: list[str], task: Any, task_name: str) -> None:
     """Every id is in the registry and does the task (raises before anything runs)."""
     for model_id in model_ids:
@@ -384,19 +412,19 @@ def main(argv: list[str] | None = None) -> int:
         if not model_ids:
             raise BenchmarkInputError("--models names no model")
         check_models(model_ids, task, config.task)
-        dataset = task.load(config)
-        if config.limit:
-            dataset = replace(dataset, samples=dataset.samples[:config.limit])
-        if not dataset.samples:
-            raise BenchmarkInputError(f"{dataset.name} has no image to run")
+        datasets = [load_dataset(task, replace(config, model=m)) for m in model_ids]  # all checked before any run
         rank, world = dist_init()
         run_id = broadcast(uuid.uuid4().hex[:12])
         with tempfile.TemporaryDirectory(prefix="seglab-bench-") as tmp:
-            for model_id in model_ids:
+            for model_id, dataset in zip(model_ids, datasets):
+                config = replace(config, model=model_id)
                 pred_dir, facts = run_model(model_id, task, dataset, config, args, rank, world, run_id, Path(tmp))
                 barrier()
                 if rank == 0:
-                    records = [r for r in read_records(pred_dir) if r["key"] in {s.key for s in dataset.samples}]
+                    keys = {s.key for s in dataset.samples}
+                    records = [{**r, "pred_dir": str(pred_dir)} for r in read_records(pred_dir) if r["key"] in keys]
+                    if args.rescore and not records:
+                        raise BenchmarkInputError(f"no saved predictions to score in {pred_dir}")
                     row, latencies = summarise(model_id, task, dataset, config, records, facts, world)
                     update_results(args.out, row, latencies)
                     shown = {k: v for k, v in row.items() if isinstance(v, float) and k not in ("load_s",)}

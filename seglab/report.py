@@ -103,8 +103,8 @@ def update_results(out_dir: str | Path, row: dict[str, Any], latencies: list[dic
 # ----------------------------------------------------------------------------- figures
 
 def _published(model: str, metric: str, dataset: str) -> float | None:
-    from .registry import get_spec
     from .errors import UnknownModelError
+    from .registry import get_spec
 
     try:
         return get_spec(model).published_value(metric, dataset)

@@ -12,7 +12,7 @@ table. A task module owns only what differs, as four module-level names:
 ``load(config: RunConfig) -> Dataset``
     reads the ground truth named by the command line (``config.coco_root``,
     ``config.depth_root``, or ``config.dataset`` + ``config.root`` through
-    ``seglab.datasets.load_semantic_dataset``) and lists the :class:`Sample` s to run,
+    ``seglab.datasets.load_semantic_dataset``; ``config.model`` is the model about to run) and lists the :class:`Sample` s to run,
     in a fixed order (the runner applies ``--limit`` and sharding). Missing or malformed
     files raise :class:`BenchmarkInputError` (a :class:`seglab.SeglabError`) with one
     clear sentence; the runner prints it and exits with code 2.
@@ -25,7 +25,8 @@ table. A task module owns only what differs, as four module-level names:
     record. Raising any exception makes the image a failure record; the run goes on.
 
 ``score(records: list[dict], dataset: Dataset, config: RunConfig) -> dict[str, float]``
-    turns the successful records (each ``{"key", "image_id", "prediction", ...}``) into
+    turns the successful records (each ``{"key", "image_id", "prediction", "pred_dir", ...}``,
+    ``pred_dir`` being where ``run`` put its side files) into
     metrics under their usual names (``"AR@100"``, ``"AP"``, ``"PQ"``, ``"mIoU"``,
     ``"delta1"``, ...), computed only by ``seglab.metrics``. It is called once, on rank 0,
     after every rank has finished, and also by ``--rescore`` on saved predictions.
@@ -64,6 +65,7 @@ class RunConfig:
     """The parsed command line, as every task sees it."""
 
     task: str
+    model: str = ""  # the registry id being run (set by the runner before ``load``: ground truth may depend on it)
     coco_root: Path | None = None
     depth_root: Path | None = None
     dataset: str = "coco"  # coco | cityscapes | mapillary | gta5 | nyu
@@ -72,6 +74,7 @@ class RunConfig:
     device: str = "cpu"
     dtype: str = "float32"
     batch_size: int = 1
+    random_init: bool = False  # weights are random: only latency means something, scoring is skipped
     options: dict[str, Any] = field(default_factory=dict)  # task-specific flags (add_arguments)
 
 

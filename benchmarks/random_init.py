@@ -1,0 +1,96 @@
+"""Registry models with their real architecture and random weights, saved where ``seglab.load_model(location=)``
+reads them: for latency and memory without downloading weights (accuracy is meaningless).
+
+torchvision families: the builder with ``weights=None`` (same layers and class count), saved as a state dict.
+Hugging Face families: the model built from its transformers config class at the checkpoint's sizes,
+with the processor, saved with ``save_pretrained``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from benchmarks.tasks import BenchmarkInputError
+from seglab import ModelSpec
+
+# SAM image encoders by checkpoint: (hidden size, layers, heads, global attention layers), from the SAM paper
+SAM_VIT = {"base": (768, 12, 12, [2, 5, 8, 11]), "large": (1024, 24, 16, [5, 11, 17, 23]),
+           "huge": (1280, 32, 16, [7, 15, 23, 31])}
+# Mask2Former Swin backbones by checkpoint: (embed dim, depths, heads)
+SWIN = {"tiny": (96, [2, 2, 6, 2], [3, 6, 12, 24]), "small": (96, [2, 2, 18, 2], [3, 6, 12, 24]),
+        "base": (128, [2, 2, 18, 2], [4, 8, 16, 32]), "large": (192, [2, 2, 18, 2], [6, 12, 24, 48])}
+# labels of the data set a checkpoint was trained on, by a word in its hub id
+NUM_LABELS = {"coco-panoptic": 133, "coco-instance": 80, "ade": 150, "cityscapes": 19, "mapillary": 65}
+
+
+def save_random_weights(spec: ModelSpec, folder: Path) -> Path:
+    """Build ``spec``'s architecture with random weights under ``folder``; returns the ``location`` to load."""
+    import torch
+
+    torch.manual_seed(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    if spec.source == "torchvision":
+        return _torchvision(spec, folder)
+    builders = {"sam": _sam, "mask2former": _mask2former, "segformer": _segformer}
+    if spec.family not in builders:
+        raise BenchmarkInputError(f"--random-init is not available for {spec.id} (family {spec.family}); "
+                                  f"it is for torchvision, {', '.join(builders)} models")
+    model, processor = builders[spec.family](spec)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def _size(spec: ModelSpec, table: dict[str, Any]) -> Any:
+    return next(v for k, v in table.items() if k in spec.weights)
+
+
+def _torchvision(spec: ModelSpec, folder: Path) -> Path:
+    import torch
+    from torchvision.models import get_model, get_model_weights
+
+    classes = len(get_model_weights(spec.weights).DEFAULT.meta["categories"])
+    model = get_model(spec.weights, weights=None, weights_backbone=None, num_classes=classes)
+    path = folder / "model.pt"
+    torch.save(model.state_dict(), path)
+    return path
+
+
+def _sam(spec: ModelSpec) -> tuple[Any, Any]:
+    from transformers import SamConfig, SamImageProcessor, SamModel, SamProcessor, SamVisionConfig
+
+    hidden, layers, heads, global_attn = _size(spec, SAM_VIT)
+    vision = SamVisionConfig(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                             global_attn_indexes=global_attn)
+    return SamModel(SamConfig(vision_config=vision.to_dict())), SamProcessor(SamImageProcessor())
+
+
+def _labels(spec: ModelSpec) -> dict[int, str]:
+    n = next((v for k, v in NUM_LABELS.items() if k in spec.weights), 150)
+    return {i: f"class {i}" for i in range(n)}
+
+
+def _mask2former(spec: ModelSpec) -> tuple[Any, Any]:
+    from transformers import (
+        Mask2FormerConfig,
+        Mask2FormerForUniversalSegmentation,
+        Mask2FormerImageProcessor,
+        SwinConfig,
+    )
+
+    dim, depths, heads = _size(spec, SWIN)
+    backbone = SwinConfig(embed_dim=dim, depths=depths, num_heads=heads, window_size=12 if dim > 96 else 7,
+                          out_features=["stage1", "stage2", "stage3", "stage4"])
+    labels = _labels(spec)
+    config = Mask2FormerConfig(backbone_config=backbone, id2label=labels, label2id={v: k for k, v in labels.items()})
+    return Mask2FormerForUniversalSegmentation(config), Mask2FormerImageProcessor()
+
+
+def _segformer(spec: ModelSpec) -> tuple[Any, Any]:
+    from transformers import SegformerConfig, SegformerForSemanticSegmentation, SegformerImageProcessor
+
+    labels = _labels(spec)
+    config = SegformerConfig(id2label=labels, label2id={v: k for k, v in labels.items()})  # defaults: B0 sizes
+    if "-b0-" not in spec.weights:
+        raise BenchmarkInputError(f"--random-init builds SegFormer-B0 only, not {spec.weights}")
+    return SegformerForSemanticSegmentation(config), SegformerImageProcessor()
