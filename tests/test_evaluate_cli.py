@@ -66,7 +66,8 @@ def test_semantic_and_depth_cli(nyu_root, tmp_path):
     for i in range(3):
         gt = cv2.imread(str(nyu_root / f"depth_{i}.png"), cv2.IMREAD_UNCHANGED)
         cv2.imwrite(str(tmp_path / "depth" / f"depth_{i}.png"), (gt * 2).clip(0, 65535).astype(np.uint16))
-    args = ["depth", "--gt-folder", str(nyu_root), "--pred-folder", str(tmp_path / "depth"), "--pattern", "depth_[0-2].png"]
+    args = ["depth", "--gt-folder", str(nyu_root), "--pred-folder", str(tmp_path / "depth"),
+            "--pattern", "depth_[0-2].png"]
     plain = run(args, tmp_path / "d.json")
     scaled = run([*args, "--median-scaling"], tmp_path / "d2.json")
     assert plain["images"] == 3 and plain["delta1"] < 0.05 and plain["AbsRel"] == pytest.approx(1, abs=1e-3)
