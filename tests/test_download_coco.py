@@ -31,7 +31,7 @@ class Server:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's name
+            def do_GET(self):
                 data = server.files.get(self.path)
                 rng = self.headers.get("Range")
                 server.requests.append((self.path, rng))
