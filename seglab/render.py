@@ -134,3 +134,34 @@ def draw_prompt(image: np.ndarray, prompt: Prompt) -> np.ndarray:
             cv2.circle(out, (int(round(x)), int(round(y))), r, colour, -1, cv2.LINE_AA)
             cv2.circle(out, (int(round(x)), int(round(y))), r, (255, 255, 255), max(1, t // 2 + 1), cv2.LINE_AA)
     return out
+
+
+def depth_colorbar(depth: DepthMap, height: int, width: int = 90, ticks: int = 5) -> np.ndarray:
+    """A vertical colour bar (near at the top) labelled in the depth's units, matching :func:`colorize_depth`."""
+    bar = np.full((height, width, 3), 255, np.uint8)
+    valid = depth.valid
+    if not valid.any():
+        return bar
+    d = depth.depth.astype(np.float32)
+    near = d if depth.kind == "relative" else -d
+    lo, hi = np.percentile(near[valid], (1, 99))
+    ramp = np.linspace(255, 0, height).astype(np.uint8)[:, None].repeat(width // 3, 1)
+    bar[:, : width // 3] = cv2.applyColorMap(ramp, cv2.COLORMAP_TURBO)[..., ::-1]
+    unit = " m" if depth.kind == "metric" else ""
+    scale = max(0.35, height / 1400)
+    for i in range(ticks):
+        f = i / (ticks - 1)  # 0 = top = nearest
+        y = int(round(f * (height - 1)))
+        value = lo + (1 - f) * (hi - lo)
+        value = value if depth.kind == "relative" else -value
+        cv2.line(bar, (width // 3, y), (width // 3 + 5, y), (0, 0, 0), 1)
+        ty = min(max(y + int(5 * scale * 2), int(12 * scale * 2)), height - 3)
+        cv2.putText(bar, f"{value:.2f}{unit}", (width // 3 + 8, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    return bar
+
+
+def depth_with_colorbar(depth: DepthMap) -> np.ndarray:
+    """:func:`colorize_depth` with its :func:`depth_colorbar` on the right."""
+    colour = colorize_depth(depth)
+    return np.hstack([colour, depth_colorbar(depth, colour.shape[0])])

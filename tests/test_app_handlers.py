@@ -1,0 +1,212 @@
+"""The app's handlers as plain functions: the offline default model and tiny random models read from
+the app's weights folder (``<folder>/<model-id>/``), on real COCO images."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+
+import seglab
+from app_weights import save_tiny_models
+from seglab import report
+from seglab.render import depth_colorbar
+from ui import benchmark, compare, dense, depth
+from ui.common import GENERIC_ERROR, ModelSource, parse_prompt, prompt_json
+from ui.segment import MODES, SegmentHandlers, SegmentSession
+
+EMBEDDED = "embedded-u2netp-grabcut"
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> ModelSource:
+    return ModelSource(save_tiny_models(tmp_path_factory.mktemp("weights")))
+
+
+@pytest.fixture(scope="module")
+def handlers(source) -> SegmentHandlers:
+    return SegmentHandlers(source)
+
+
+@pytest.fixture(scope="module")
+def loaded(handlers, coco_image_path) -> SegmentSession:
+    return handlers.new_image(str(coco_image_path))[0]
+
+
+def click(handlers, session, x, y, mode=MODES[0], model=EMBEDDED, autorun=True):
+    return handlers.click(session, mode, model, "", autorun, gr.SelectData(None, {"index": [x, y], "value": None}))
+
+
+def test_new_image_starts_a_session_and_fills_the_editor(handlers, coco_image_path, coco_image):
+    session, view, prompt, picks, files, status, editor = handlers.new_image(str(coco_image_path))
+    assert np.array_equal(session.image, coco_image) and session.steps == ()
+    assert view.shape == coco_image.shape and prompt == "" and files is None
+    assert np.array_equal(editor["background"], coco_image)
+
+
+def test_click_adds_a_point_in_image_pixels_and_shows_a_mask(handlers, loaded):
+    session, view, prompt, _, files, status = click(handlers, loaded, 420, 150)
+    assert json.loads(prompt) == {"points": [[420.0, 150.0]], "labels": [1]}
+    assert len(session.result) == 1 and session.result.masks[0].any()
+    assert view.shape == loaded.image.shape
+    assert not np.array_equal(view[150, 420], loaded.image[150, 420])  # the marker sits on the clicked pixel
+    assert {Path(f).name for f in files} >= {"segment.json", "segment_mask.png", "segment_overlay.png"}
+    assert EMBEDDED in status and "ms" in status
+
+
+def test_two_clicks_make_a_box_and_undo_goes_back_step_by_step(handlers, loaded):
+    s = click(handlers, loaded, 300, 60, MODES[1], autorun=False)[0]
+    s, _, _, _, _, status = click(handlers, s, 500, 300, MODES[2], autorun=False)
+    assert s.corner == (500.0, 300.0) and "opposite corner" in status
+    s, _, prompt, *_ = click(handlers, s, 200, 100, MODES[2], autorun=False)
+    assert json.loads(prompt) == {"points": [[300.0, 60.0]], "labels": [0], "boxes": [[200.0, 100.0, 500.0, 300.0]]}
+    s, _, prompt, *_ = handlers.undo(s, EMBEDDED, "", False)
+    assert json.loads(prompt) == {"points": [[300.0, 60.0]], "labels": [0]}
+    cleared = handlers.clear(s)[0]
+    assert cleared.steps == () and cleared.result is None and cleared.image is s.image
+
+
+def test_sessions_never_share_prompts_or_masks(handlers, loaded, coco_root):
+    other = handlers.new_image(str(coco_root / "val2017" / "000000555705.jpg"))[0]
+    a = click(handlers, loaded, 420, 150)[0]
+    assert other.steps == () and other.result is None and loaded.steps == () and loaded.result is None
+    b = click(handlers, other, 100, 100, autorun=False)[0]
+    assert a.steps == (("point", (420.0, 150.0, 1)),) and b.steps == (("point", (100.0, 100.0, 1)),)
+
+
+def test_segment_endpoint_takes_json_and_multimask_outputs_can_be_picked(handlers, coco_image_path):
+    session, view, prompt, picks, files, status = handlers.segment(
+        str(coco_image_path), '{"points": [[320, 200]]}', "sam-vit-base", "")
+    assert len(session.result) == 3 and picks["visible"]
+    assert [c[1] for c in picks["choices"]] == ["all", "0", "1", "2"] and picks["value"] == "0"
+    shown_all, _ = handlers.show(session, "all")
+    shown_one, one_files = handlers.show(session, "2")
+    assert not np.array_equal(shown_all, shown_one) and len(one_files) >= 2
+
+
+def test_editor_layers_become_a_region_and_a_box(handlers, loaded):
+    h, w = loaded.image.shape[:2]
+    region, box = np.zeros((h, w, 4), np.uint8), np.zeros((h, w, 4), np.uint8)
+    region[100:140, 300:380, 3] = 255
+    box[50:52, 100:400, 3] = 255  # a drag from (100, 50) to (400, 52)
+    box[50:300, 398:400, 3] = 255
+    s, _, prompt, *_ = handlers.from_editor(loaded, {"layers": [region, box]}, EMBEDDED, "", False)
+    assert json.loads(prompt)["boxes"] == [[100.0, 50.0, 400.0, 300.0]]
+    assert s.prompt().region.sum() == 40 * 80
+
+
+@pytest.mark.parametrize("image, prompt, model, message", [
+    (None, '{"points": [[1, 1]]}', EMBEDDED, "no image"),
+    ("COCO", "{points", EMBEDDED, "not valid JSON"),
+    ("COCO", '{"points": [[9999, 5]]}', EMBEDDED, "outside the 640x427 image"),
+    ("COCO", "", EMBEDDED, "no prompt"),
+    ("COCO", '{"points": [[5, 5]]}', "sam-vit-bsae", "did you mean sam-vit-base"),
+    ("COCO", '{"points": [[5, 5]]}', "sam-vit-large", "python -m seglab download sam-vit-large"),
+    ("CORRUPT", '{"points": [[5, 5]]}', EMBEDDED, "is not an image file"),
+])
+def test_bad_input_is_one_clear_sentence(handlers, coco_image_path, tmp_path, image, prompt, model, message):
+    corrupt = tmp_path / "broken.jpg"
+    corrupt.write_bytes(b"\xff\xd8 this is not a jpeg")
+    path = {"COCO": str(coco_image_path), "CORRUPT": str(corrupt), None: None}[image]
+    with pytest.raises(gr.Error, match=message.replace("(", r"\(")):
+        handlers.segment(path, prompt, model, "")
+
+
+def test_a_failure_inside_a_model_is_logged_and_shown_short(handlers, coco_image_path, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("CUDA exploded")
+
+    monkeypatch.setattr(seglab, "predict", broken)
+    with caplog.at_level(logging.ERROR, logger="seglab.app"), pytest.raises(gr.Error) as err:
+        handlers.segment(str(coco_image_path), '{"points": [[5, 5]]}', EMBEDDED, "")
+    assert err.value.message == GENERIC_ERROR and "CUDA exploded" in caplog.text
+
+
+def test_prompt_json_round_trips():
+    prompt = parse_prompt('{"points": [[1.5, 2], [3, 4]], "labels": [1, 0], "boxes": [[0, 0, 10, 10]]}', "cat")
+    assert prompt.text == "cat" and prompt.point_labels.tolist() == [1, 0]
+    assert parse_prompt(prompt_json(prompt)).boxes.tolist() == [[0, 0, 10, 10]]
+    with pytest.raises(seglab.InvalidPromptError, match="unknown prompt keys"):
+        parse_prompt('{"point": [1, 2]}')
+
+
+def test_model_lists_mark_missing_weights_and_preselect_what_runs(source):
+    choices = dict((v, k) for k, v in source.choices("promptable"))
+    assert choices[EMBEDDED] == EMBEDDED and choices["sam-vit-base"] == "sam-vit-base"
+    assert choices["sam-vit-huge"].endswith("(download needed)")
+    assert source.preselect("promptable") == EMBEDDED
+    assert source.preselect("depth") == "depth-anything-v2-metric-indoor-small"
+
+
+@pytest.mark.parametrize("task, model", [("semantic", "segformer-b0-ade"),
+                                         ("instance", "mask2former-swin-tiny-coco-instance"),
+                                         ("panoptic", "mask2former-swin-tiny-coco-panoptic")])
+def test_dense_tabs_annotate_the_whole_image(source, coco_image_path, coco_image, task, model):
+    threshold = 0.0 if task in dense.THRESHOLD else None
+    shown, files, status = dense.run(source, task, str(coco_image_path), model, threshold)
+    image, pairs = shown.value["image"], shown.value["annotations"]
+    assert image is not None and model in status
+    assert all(label in shown.color_map for label in (a["label"] for a in pairs))
+    assert {"semantic": "_labels.png", "instance": ".json", "panoptic": "_panoptic.png"}[task] in " ".join(files)
+
+
+def test_instance_threshold_keeps_only_confident_masks(source, coco_image_path):
+    low = dense.run(source, "instance", str(coco_image_path), "mask2former-swin-tiny-coco-instance", 0.0)
+    high = dense.run(source, "instance", str(coco_image_path), "mask2former-swin-tiny-coco-instance", 1.0)
+    assert len(high[0].value["annotations"]) == 0 < len(low[0].value["annotations"])
+
+
+def test_a_model_of_another_task_is_refused(source, coco_image_path):
+    with pytest.raises(gr.Error, match="is a depth model, not semantic"):
+        dense.run(source, "semantic", str(coco_image_path), "depth-anything-v2-metric-indoor-small")
+
+
+def test_annotations_give_every_segment_its_own_legend_entry():
+    labels = np.array([[0, 0, 1], [2, 2, 1]], np.int32)
+    pairs, colours = dense.annotations(seglab.SemanticMap(labels, ("wall", "sky", "cat")))
+    assert sorted(label for _, label in pairs) == ["cat", "sky", "wall"] and len(set(colours.values())) == 3
+    masks = seglab.Masks(np.stack([labels == 0, labels == 1]), [0.9, 0.8], labels=[1, 1], class_names={1: "cat"})
+    assert [label for _, label in dense.annotations(masks)[0]] == ["cat 0.90", "cat 0.80"]
+
+
+def test_metric_depth_gives_colour_bar_range_and_point_cloud(source, nyu_root):
+    image = nyu_root / "image_0.png"
+    shown, info, cloud, files, status = depth.run(source, str(image), "depth-anything-v2-metric-indoor-small")
+    rgb = seglab.load_image(image)
+    assert shown.shape[0] == rgb.shape[0] and shown.shape[1] > rgb.shape[1]  # the colour bar on the right
+    assert info.startswith("Metric depth") and " m to " in info
+    assert cloud.visible and cloud.value["path"].endswith(".ply")
+    assert any(f.endswith("_depth16.png") for f in files) and any(f.endswith(".ply") for f in files)
+
+
+def test_depth_colorbar_runs_from_near_to_far():
+    d = np.linspace(1, 5, 100, dtype=np.float32).reshape(10, 10)
+    bar = depth_colorbar(seglab.DepthMap(d, "metric"), 200)
+    assert bar.shape[0] == 200
+    top, bottom = bar[0, 5].astype(int), bar[-1, 5].astype(int)
+    assert top[0] > top[2] and bottom[2] > bottom[0]  # near = warm (red) on top, far = cold (blue) below
+
+
+def test_compare_puts_models_side_by_side_and_names_the_missing_one(source, coco_image_path):
+    gallery, table = compare.run(source, str(coco_image_path), [EMBEDDED, "sam-vit-base", "sam-vit-large"],
+                                 '{"boxes": [[100, 50, 500, 400]]}')
+    assert [caption.split(" · ")[0] for _, caption in gallery] == [EMBEDDED, "sam-vit-base"]
+    assert all(picture.shape[:2] == (427, 640) for picture, _ in gallery)
+    assert "python -m seglab download sam-vit-large" in table
+    with pytest.raises(gr.Error, match="at least two models"):
+        compare.run(source, str(coco_image_path), [EMBEDDED], '{"points": [[5, 5]]}')
+
+
+def test_benchmark_dashboard_reads_a_results_file(tmp_path):
+    report.update_results(tmp_path, {"model": "sam-vit-huge", "task": "promptable", "dataset": "coco-val2017",
+                                     "weights": "pretrained", "n_images": 5, "AR@100": 40.0, "latency_p50_ms": 80.0})
+    table, bars, scatter, latency, summary = benchmark.uploaded(str(tmp_path / "results.csv"))
+    assert table["model"].tolist() == ["sam-vit-huge"] and "1 results" in summary
+    assert [t.name for t in bars.data] == ["reproduced", "published"]
+    assert benchmark.folder_dashboard(tmp_path / "empty")[-1].startswith("No benchmark results")
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(gr.Error, match="missing column"):
+        benchmark.uploaded(str(tmp_path / "bad.csv"))

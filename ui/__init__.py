@@ -1,0 +1,39 @@
+"""The Gradio app's pieces: one module per tab plus shared helpers; :func:`build_demo` puts them together."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from . import benchmark, compare, dense, depth, segment
+from .common import ModelSource
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+TITLE = "seglab: segmentation and depth, every model in one place"
+
+
+def example_images() -> list[str]:
+    return sorted(str(p) for p in EXAMPLES.glob("*.jpg"))
+
+
+def build_demo(weights_dir: str | Path | None = None, results_dir: str | Path | None = None) -> gr.Blocks:
+    """The whole app. ``weights_dir/<model-id>/`` folders override where weights come from
+    (default: $SEGLAB_WEIGHTS_DIR); ``results_dir`` is the benchmark's results folder."""
+    source = ModelSource(Path(weights_dir)) if weights_dir else ModelSource.from_env()
+    examples = example_images()
+    with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
+        gr.Markdown(f"## {TITLE}\nPrompt, segment, estimate depth, compare models side by side, and read the "
+                    "benchmark. Models marked *(download needed)* need `python -m seglab download <id>` first.")
+        with gr.Tab("Segment", id="segment"):
+            segment.build(source, examples)
+        for task in dense.TASKS:
+            with gr.Tab(task.capitalize(), id=task):
+                dense.build(source, task, examples)
+        with gr.Tab("Depth", id="depth"):
+            depth.build(source, examples)
+        with gr.Tab("Compare", id="compare"):
+            compare.build(source, examples)
+        with gr.Tab("Benchmark", id="benchmark"):
+            load_results, outputs = benchmark.build(results_dir)
+        demo.load(load_results, None, outputs, api_name="benchmark")
+    return demo.queue(default_concurrency_limit=None)

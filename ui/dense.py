@@ -1,0 +1,89 @@
+"""The Semantic, Instance and Panoptic tabs: one model from the registry over the whole image,
+shown as an annotated overlay with a legend; a score threshold where it applies.
+
+The three tabs differ only in their task name, so one builder makes each.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+import seglab
+from seglab.render import legend
+
+from .common import (CONCURRENCY, ImageInput, ModelSource, downloads, gpu, read_image, timing, user_errors,
+                     warn_if_missing)
+
+TASKS = ("semantic", "instance", "panoptic")
+THRESHOLD = {"instance": 0.5, "panoptic": 0.8}  # tasks with a score threshold, and its starting value
+
+
+def annotations(result: seglab.Masks | seglab.SemanticMap | seglab.PanopticMap) -> tuple[list, dict[str, str]]:
+    """(mask, label) pairs for gr.AnnotatedImage and their colours, matching seglab.render's legend."""
+    colours = legend(result)
+    if isinstance(result, seglab.Masks):
+        masks = list(result.masks)
+    elif isinstance(result, seglab.SemanticMap):
+        masks = [result.labels == cid for cid, _, _ in result.present()]
+    else:
+        masks = [result.segment_ids == s.id for s in result.segments]
+    pairs, colour_map, seen = [], {}, {}
+    for mask, (name, colour) in zip(masks, colours):
+        seen[name] = seen.get(name, 0) + 1
+        label = name if seen[name] == 1 else f"{name} #{seen[name]}"  # one legend entry per segment
+        pairs.append((mask.astype(np.float32), label))
+        colour_map[label] = colour
+    return pairs, colour_map
+
+
+def summary(result: Any) -> str:
+    if isinstance(result, seglab.Masks):
+        return f"{len(result)} instance{'s' * (len(result) != 1)}"
+    if isinstance(result, seglab.SemanticMap):
+        return f"{len(result.present())} classes present"
+    return f"{len(result.segments)} segments"
+
+
+@user_errors
+@gpu
+def run(source: ModelSource, task: str, image: Any, model_id: str, threshold: float | None = None) -> tuple:
+    """One model over the image: (annotated image, downloads, status)."""
+    array = read_image(image)
+    if model_id and seglab.get_spec(model_id).task != task:
+        raise seglab.UnsupportedTaskError(f"{model_id} is a {seglab.get_spec(model_id).task} model, not {task}")
+    options = {"threshold": float(threshold)} if task in THRESHOLD and threshold is not None else {}
+    result, load_s, predict_s = source.run(model_id, array, **options)
+    if isinstance(result, seglab.Masks) and threshold is not None:
+        result = result.select(result.scores >= threshold)
+    pairs, colours = annotations(result)
+    return (gr.AnnotatedImage((array, pairs), color_map=colours), downloads(result, array, task),
+            timing(model_id, load_s, predict_s, summary(result)))
+
+
+def build(source: ModelSource, task: str, examples: list[str]) -> None:
+    """One dense-prediction tab (inside a gr.Tab context); its endpoint is ``/<task>``."""
+    with gr.Row():
+        with gr.Column(scale=2, min_width=280):
+            image = ImageInput(label="Image", type="filepath", sources=["upload", "clipboard"], height=300)
+            if examples:
+                gr.Examples(examples, inputs=image)
+            model = gr.Dropdown(source.choices(task), value=source.preselect(task), label="Model",
+                                allow_custom_value=True)
+            inputs = [image, model]
+            if task in THRESHOLD:
+                inputs.append(gr.Slider(0.0, 1.0, value=THRESHOLD[task], step=0.05, label="Score threshold"))
+            button = gr.Button("Run", variant="primary", elem_id=f"{task}-run")
+        with gr.Column(scale=3):
+            shown = gr.AnnotatedImage(label=f"{task.capitalize()} result (hover the legend)", format="png")
+            status = gr.Markdown()
+            files = gr.File(label="Downloads", file_count="multiple")
+
+    def handler(*values: Any) -> tuple:
+        return run(source, task, *values)
+
+    handler.__name__ = task
+    button.click(handler, inputs, [shown, files, status], api_name=task, concurrency_id=task,
+                 concurrency_limit=CONCURRENCY)
+    model.change(lambda m: warn_if_missing(source, m), model, None, api_name=f"{task}_model", api_visibility="private")
