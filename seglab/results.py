@@ -89,7 +89,7 @@ class Masks:
 
     @property
     def areas(self) -> np.ndarray:
-        return self.masks.reshape(len(self), -1).sum(1)
+        return self.masks.sum(axis=(1, 2))
 
     def label_name(self, i: int) -> str:
         if self.labels is None:
