@@ -22,19 +22,25 @@ def save_tiny_sam(folder: Path) -> None:
     from transformers import SamConfig, SamImageProcessor, SamModel, SamProcessor
 
     config = SamConfig(
-        vision_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
-                           image_size=256, output_channels=16, global_attn_indexes=[0], mlp_dim=32, window_size=4,
-                           num_pos_feats=8),
-        prompt_encoder_config=dict(hidden_size=16, image_size=256, image_embedding_size=16),
-        mask_decoder_config=dict(hidden_size=16, num_attention_heads=2, mlp_dim=32, iou_head_hidden_dim=16))
+        vision_config={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
+                       "image_size": 256, "output_channels": 16, "global_attn_indexes": [0], "mlp_dim": 32,
+                       "window_size": 4, "num_pos_feats": 8},
+        prompt_encoder_config={"hidden_size": 16, "image_size": 256, "image_embedding_size": 16},
+        mask_decoder_config={"hidden_size": 16, "num_attention_heads": 2, "mlp_dim": 32, "iou_head_hidden_dim": 16})
     SamModel(config).save_pretrained(folder)
     SamProcessor(SamImageProcessor(size={"longest_edge": 256}, pad_size={"height": 256, "width": 256})
                  ).save_pretrained(folder)
 
 
 def save_tiny_grounding_dino(folder: Path) -> None:
-    from transformers import (BertTokenizer, GroundingDinoConfig, GroundingDinoForObjectDetection,
-                              GroundingDinoImageProcessor, GroundingDinoProcessor, SwinConfig)
+    from transformers import (
+        BertTokenizer,
+        GroundingDinoConfig,
+        GroundingDinoForObjectDetection,
+        GroundingDinoImageProcessor,
+        GroundingDinoProcessor,
+        SwinConfig,
+    )
 
     folder.mkdir(parents=True)
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ","] + WORDS
@@ -44,8 +50,8 @@ def save_tiny_grounding_dino(folder: Path) -> None:
         encoder_ffn_dim=32, decoder_ffn_dim=32, num_queries=10, num_feature_levels=2, encoder_n_points=2,
         decoder_n_points=2, max_text_len=16,
         backbone_config=SwinConfig(embed_dim=8, depths=[1, 1], num_heads=[1, 1], window_size=7, out_indices=[1, 2]),
-        text_config=dict(model_type="bert", vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1,
-                         num_attention_heads=2, intermediate_size=16, max_position_embeddings=32))
+        text_config={"model_type": "bert", "vocab_size": len(vocab), "hidden_size": 16, "num_hidden_layers": 1,
+                     "num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 32})
     torch.manual_seed(0)
     GroundingDinoForObjectDetection(config).save_pretrained(folder)
     processor = GroundingDinoProcessor(GroundingDinoImageProcessor(size={"shortest_edge": 224, "longest_edge": 320}),
@@ -53,15 +59,14 @@ def save_tiny_grounding_dino(folder: Path) -> None:
     processor.save_pretrained(folder)
 
 
-def save_tiny_owlv2(folder: Path) -> None:
-    """OWLv2 with a CLIP BPE tokenizer whose vocab/merges spell WORDS; the box head starts at OWLv2's
-    anchor grid (last layer zeroed) so the random model's boxes are valid boxes."""
-    from transformers import CLIPTokenizer, Owlv2Config, Owlv2ForObjectDetection, Owlv2ImageProcessor, Owlv2Processor
+def write_clip_tokenizer(folder: Path, words: list[str]):
+    """A CLIP BPE tokenizer from a vocab.json / merges.txt written to ``folder`` that spell ``words``;
+    the special tokens get the last ids, as in CLIP (OWL masks queries whose first id is 0)."""
+    from transformers import CLIPTokenizer
 
-    folder.mkdir(parents=True)
     vocab: dict[str, int] = {}
     merges: list[str] = []
-    for word in WORDS:
+    for word in words:
         pieces = list(word[:-1]) + [word[-1] + "</w>"]
         for piece in pieces + list(word) + [c + "</w>" for c in word]:
             vocab.setdefault(piece, len(vocab))
@@ -70,23 +75,33 @@ def save_tiny_owlv2(folder: Path) -> None:
             merges.append(f"{joined} {nxt}")
             joined += nxt
             vocab.setdefault(joined, len(vocab))
-    vocab["<|startoftext|>"] = len(vocab)  # OWL masks queries whose first id is 0, so specials go last
+    vocab["<|startoftext|>"] = len(vocab)
     vocab["<|endoftext|>"] = len(vocab)
     (folder / "vocab.json").write_text(json.dumps(vocab))
     (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(dict.fromkeys(merges)) + "\n")
-    n = len(vocab)
+    return CLIPTokenizer(vocab=str(folder / "vocab.json"), merges=str(folder / "merges.txt"))
+
+
+def save_tiny_owlv2(folder: Path) -> None:
+    """OWLv2 with a tiny CLIP tokenizer; the box head starts at OWLv2's anchor grid (last layer
+    zeroed) so the random model's boxes are valid boxes."""
+    from transformers import Owlv2Config, Owlv2ForObjectDetection, Owlv2ImageProcessor, Owlv2Processor
+
+    folder.mkdir(parents=True)
+    tokenizer = write_clip_tokenizer(folder, WORDS)
+    n = len(tokenizer.get_vocab())
     config = Owlv2Config(
-        text_config=dict(vocab_size=n, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-                         max_position_embeddings=16, bos_token_id=n - 2, eos_token_id=n - 1, pad_token_id=n - 1),
-        vision_config=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-                           image_size=64, patch_size=16),
+        text_config={"vocab_size": n, "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+                     "num_attention_heads": 2, "max_position_embeddings": 16, "bos_token_id": n - 2,
+                     "eos_token_id": n - 1, "pad_token_id": n - 1},
+        vision_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+                       "image_size": 64, "patch_size": 16},
         projection_dim=16)
     torch.manual_seed(0)
     model = Owlv2ForObjectDetection(config)
     torch.nn.init.zeros_(model.box_head.dense2.weight)
     torch.nn.init.zeros_(model.box_head.dense2.bias)
     model.save_pretrained(folder)
-    tokenizer = CLIPTokenizer(vocab=str(folder / "vocab.json"), merges=str(folder / "merges.txt"))
     Owlv2Processor(Owlv2ImageProcessor(size={"height": 64, "width": 64}), tokenizer).save_pretrained(folder)
 
 
