@@ -23,6 +23,8 @@ LATENCY_REQUIRED = KEYS + ("latency_ms",)
 PRIMARY = {"promptable": "AR@100", "instance": "AP", "panoptic": "PQ", "semantic": "mIoU", "depth": "delta1",
            "interactive": "mIoU@1"}
 CLICKS = ("mIoU@1", "mIoU@2", "mIoU@3", "mIoU@5")
+METRIC_COLUMNS = ("AR@100", "AP", "AP50", "AP75", "mIoU", "PQ", "SQ", "RQ", "PQ_th", "PQ_st", "pixel_acc",
+                  "delta1", "AbsRel", "RMSE", *CLICKS, "NoC@85", "NoC@90")
 RANDOM = "random-init (latency only)"
 
 
@@ -239,3 +241,13 @@ def figures(results: pd.DataFrame, latencies: pd.DataFrame | None = None) -> dic
     if any(c in results.columns for c in CLICKS):
         out["clicks_curve"] = clicks_curve(results)
     return out
+
+
+def summary_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The results for display: identity, the metrics present, latency and memory, environment; rounded."""
+    metric_cols = [c for c in df.columns if c in METRIC_COLUMNS]
+    front = ["model", "task", "dataset", "weights", "n_images", "n_failed"]
+    speed = ["latency_p50_ms", "latency_p90_ms", "latency_cold_ms", "forward_p50_ms", "images_per_s", "peak_mem_mb"]
+    env = ["device", "dtype", "world_size", "torch", "transformers", "date"]
+    cols = [c for c in front + metric_cols + speed + env if c in df.columns]
+    return df[cols].round(2)

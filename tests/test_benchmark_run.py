@@ -165,3 +165,11 @@ def test_missing_or_malformed_annotations_exit_2(coco_root: Path, tmp_path: Path
     assert "instances_val2017.json is missing" in capsys.readouterr().err
     assert main(args(tmp_path / "nowhere", tmp_path / "out")) == 2
     assert "not a COCO 2017 folder" in capsys.readouterr().err
+
+
+def test_plot_turns_a_run_into_an_html_report(full_run: Path, tmp_path: Path):
+    from benchmarks import plot
+
+    assert plot.main([str(full_run), "--out", str(tmp_path / "report.html")]) == 0
+    page = (tmp_path / "report.html").read_text()
+    assert MODEL in page and "AR@100" in page and "synchronize" in page
