@@ -41,7 +41,8 @@ def test_semantic_from_state_dict(weights_dir, coco_image):
     assert out.class_names[0] == "__background__" and len(out.class_names) == 21
     assert out.probabilities.shape == (21, h, w)
     np.testing.assert_allclose(out.probabilities.sum(0), 1.0, atol=1e-4)
-    np.testing.assert_array_equal(out.probabilities.argmax(0), out.labels)
+    at_label = np.take_along_axis(out.probabilities, out.labels[None].astype(np.int64), 0)[0]
+    assert (at_label >= out.probabilities.max(0) - 1e-5).all()  # the label is the most probable class (ties aside)
 
 
 def test_maskrcnn_from_state_dict(weights_dir, coco_image):

@@ -1,0 +1,144 @@
+"""Mask2Former and OneFormer: one adapter that answers the spec's task (semantic, instance or panoptic).
+
+Preprocessing and post-processing are the transformers processors' own
+(``post_process_{semantic,instance,panoptic}_segmentation``); OneFormer also gets its
+task token ("the task is panoptic", ...).
+
+Category ids: a model trained on COCO (its ``id2label`` holds the 133 COCO panoptic names,
+or the 80 COCO thing names) predicts contiguous label ids; ``Masks.labels`` and
+``Segment.category_id`` carry the official COCO ids instead (1..200 panoptic, 1..90 instance,
+see :mod:`seglab.coco_categories`), so results compare directly with COCO ground truth.
+Any other model (ADE20K, ...) keeps its contiguous label ids. A ``SemanticMap`` always
+uses the contiguous ids, which index its ``class_names``.
+
+Thing / stuff: from the OneFormer processor's class metadata when present, else from the
+COCO table; stuff segments of one class are fused into one segment, as COCO panoptic does.
+When neither says, every class counts as a thing and nothing is fused.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from ..coco_categories import COCO_PANOPTIC_CATEGORIES, COCO_THING_CATEGORIES, Category
+from ..registry import ModelSpec
+from ..results import Masks, PanopticMap, Segment, SemanticMap
+from .base import hf_load, move, torch_dtype
+
+
+def coco_categories_of(label_names: list[str]) -> tuple[Category, ...] | None:
+    """The COCO categories a model's contiguous labels stand for, or None when it is not a COCO model.
+
+    A model counts as COCO when it has 133 (panoptic) or 80 (instance) labels and at least 90% of
+    its names are the official ones in order (tolerating a few spelling differences).
+    """
+    for table in (COCO_PANOPTIC_CATEGORIES, COCO_THING_CATEGORIES):
+        if len(label_names) == len(table):
+            same = sum(n.strip().lower() == c.name for n, c in zip(label_names, table))
+            if same >= 0.9 * len(table):
+                return table
+    return None
+
+
+class UniversalSegmenter:
+    """Mask2Former / OneFormer -> :class:`SemanticMap`, :class:`Masks` or :class:`PanopticMap` by ``spec.task``."""
+
+    def __init__(self, spec: ModelSpec, model: Any, processor: Any, device: str, dtype: Any) -> None:
+        self.spec, self.model, self.processor, self.device, self.dtype = spec, model, processor, device, dtype
+        id2label = model.config.id2label
+        self.label_names: tuple[str, ...] = tuple(id2label[i] for i in range(len(id2label)))
+        coco = coco_categories_of(list(self.label_names))
+        self.category_ids: tuple[int, ...] = tuple(c.id for c in coco) if coco else tuple(range(len(id2label)))
+        self.class_names: dict[int, str] = dict(zip(self.category_ids, self.label_names))
+        metadata = getattr(getattr(processor, "image_processor", None), "metadata", None)
+        if metadata and "thing_ids" in metadata:
+            self.thing_labels: frozenset[int] | None = frozenset(int(i) for i in metadata["thing_ids"])
+        elif coco:
+            self.thing_labels = frozenset(i for i, c in enumerate(coco) if c.isthing)
+        else:
+            self.thing_labels = None
+
+    @classmethod
+    def load(cls, spec: ModelSpec, location: str | Path | None = None, device: str = "cpu",
+             dtype: str = "float32") -> UniversalSegmenter:
+        torch_type = torch_dtype(dtype, device)
+        if spec.family == "oneformer":
+            from transformers import OneFormerForUniversalSegmentation as Model
+            from transformers import OneFormerProcessor as Processor
+        else:
+            from transformers import Mask2FormerForUniversalSegmentation as Model
+            from transformers import Mask2FormerImageProcessor as Processor
+        processor = hf_load(Processor, spec, location)
+        model = hf_load(Model, spec, location, dtype=torch_type)
+        return cls(spec, move(model, device, torch_type), processor, device, torch_type)
+
+    def _forward(self, image: np.ndarray) -> SimpleNamespace:
+        """The two outputs the post-processors read, in float32."""
+        import torch
+
+        extra = {"task_inputs": [self.spec.task]} if self.spec.family == "oneformer" else {}
+        inputs = self.processor(images=image, return_tensors="pt", **extra)
+        inputs = {k: v.to(self.device, self.dtype) if v.is_floating_point() else v.to(self.device)
+                  for k, v in inputs.items()}
+        with torch.inference_mode():
+            out = self.model(**inputs)
+        return SimpleNamespace(class_queries_logits=out.class_queries_logits.float(),
+                               masks_queries_logits=out.masks_queries_logits.float())
+
+    def predict(self, image: np.ndarray, threshold: float = 0.5, mask_threshold: float = 0.5,
+                probabilities: bool = False, **_: Any) -> SemanticMap | Masks | PanopticMap:
+        """The spec's task. ``threshold``: minimum query score kept (instance, panoptic);
+        ``mask_threshold``: mask probability that counts as inside; ``probabilities`` (semantic):
+        keep the per-pixel class distribution (the processor's class scores, normalised per pixel)."""
+        outputs = self._forward(image)
+        size = image.shape[:2]
+        if self.spec.task == "semantic":
+            return self._semantic(outputs, size, probabilities)
+        if self.spec.task == "instance":
+            return self._instance(outputs, size, threshold, mask_threshold)
+        return self._panoptic(outputs, size, threshold, mask_threshold)
+
+    def _semantic(self, outputs: SimpleNamespace, size: tuple[int, int], probabilities: bool) -> SemanticMap:
+        res = self.processor.post_process_semantic_segmentation(
+            outputs, target_sizes=[size], return_segmentation_scores=True)[0]
+        probs = None
+        if probabilities:
+            scores = res.segmentation_scores
+            probs = (scores / scores.sum(0, keepdim=True).clamp_min(1e-12)).cpu().numpy()
+        return SemanticMap(res.segmentation.cpu().numpy(), self.label_names, probs)
+
+    def _instance(self, outputs: SimpleNamespace, size: tuple[int, int], threshold: float,
+                  mask_threshold: float) -> Masks:
+        common = {"threshold": threshold, "mask_threshold": mask_threshold, "target_sizes": [size]}
+        if self.spec.family == "oneformer":  # one segment map; its segments do not overlap
+            res = self.processor.post_process_instance_segmentation(outputs, task_type="instance", **common)[0]
+            ids = np.array([s["id"] for s in res["segments_info"]])
+            masks = res["segmentation"].cpu().numpy()[None] == ids[:, None, None]
+        else:  # one binary map per instance; instances may overlap
+            res = self.processor.post_process_instance_segmentation(outputs, return_binary_maps=True, **common)[0]
+            masks = res["segmentation"].cpu().numpy().astype(bool) if res["segments_info"] else None
+        info = res["segments_info"]
+        if not info:
+            return Masks.empty(*size, note=f"no instance scored {threshold} or more",
+                               labels=np.zeros(0, np.int64), class_names=self.class_names)
+        labels = [self.category_ids[s["label_id"]] for s in info]
+        return Masks(masks, [s["score"] for s in info], labels=labels, class_names=self.class_names)
+
+    def _panoptic(self, outputs: SimpleNamespace, size: tuple[int, int], threshold: float,
+                  mask_threshold: float) -> PanopticMap:
+        things = self.thing_labels
+        stuff = set(range(len(self.label_names))) - things if things is not None else set()
+        res = self.processor.post_process_panoptic_segmentation(
+            outputs, threshold=threshold, mask_threshold=mask_threshold, label_ids_to_fuse=stuff,
+            target_sizes=[size])[0]
+        segment_ids = res["segmentation"].cpu().numpy().clip(min=0)  # -1 (nothing found) is void
+        segments: dict[int, Segment] = {}
+        for s in res["segments_info"]:  # a fused stuff segment is listed once per query: keep the first
+            if s["id"] not in segments:
+                label = s["label_id"]
+                segments[s["id"]] = Segment(s["id"], self.category_ids[label],
+                                            things is None or label in things, float(s["score"]))
+        return PanopticMap(segment_ids, tuple(segments.values()), self.class_names)
