@@ -170,6 +170,9 @@ class SamPredictor:
         x = logits[..., :rows, :cols].reshape(-1, 1, rows, cols)
         up = F.interpolate(x, scale_factor=(1 / sy, 1 / sx), mode="bilinear", align_corners=False,
                            recompute_scale_factor=False)
+        short_h, short_w = max(0, h - up.shape[-2]), max(0, w - up.shape[-1])
+        if short_h or short_w:  # the output side is floor(rows / sy): float rounding may leave it one short
+            up = F.pad(up, (0, short_w, 0, short_h), mode="replicate")
         return up[..., :h, :w].reshape(*lead, h, w)
 
     def region_to_mask_input(self, embedding: Embedding, region: np.ndarray) -> np.ndarray:

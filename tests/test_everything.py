@@ -1,0 +1,161 @@
+"""Segment everything: filters, NMS, small regions, crops and progress on a stand-in decoder whose masks
+are known; then the real paths on a tiny SAM and on the offline default model."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import seglab
+from seglab.everything import (EverythingParams, PointBatchPredictor, crop_boxes, estimate_seconds, mask_boxes,
+                               near_crop_edge, point_grid, remove_small_regions, segment_everything,
+                               stability_score)
+from seglab.results import decode_rle
+
+SIZE = 64
+
+
+class SquareDecoder:
+    """A decoder stand-in: each point prompt gets one square mask around it (logits +/- ``magnitude``),
+    with predicted IoU ``iou(x, y)``; its 'low-resolution' grid is the image itself."""
+
+    def __init__(self, half=4, iou=lambda x, y: 0.95, magnitude=lambda x, y: 10.0, same_square=False):
+        self.half, self.iou, self.magnitude, self.same_square = half, iou, magnitude, same_square
+        self.embedded = []
+
+    def embed(self, image):
+        self.embedded.append(image.shape[:2])
+        return image.shape[:2]
+
+    def predict_points_batch(self, embedding, points):
+        h, w = embedding
+        logits = torch.empty(len(points), 1, h, w)
+        for i, (x, y) in enumerate(points):
+            cx, cy = (w // 2, h // 2) if self.same_square else (int(x), int(y))
+            m = self.magnitude(x, y)
+            logits[i, 0] = -m
+            logits[i, 0, max(cy - self.half, 0):cy + self.half, max(cx - self.half, 0):cx + self.half] = m
+        return logits, torch.tensor([[self.iou(x, y)] for x, y in points], dtype=torch.float32)
+
+    def upscale_logits(self, embedding, logits):
+        return logits
+
+
+@pytest.fixture
+def image():
+    return np.zeros((SIZE, SIZE, 3), np.uint8)
+
+
+def test_nms_removes_exact_duplicates(image):
+    out = segment_everything(SquareDecoder(same_square=True), image, EverythingParams(points_per_side=4))
+    assert len(out.masks) == 1
+    expected = np.zeros((SIZE, SIZE), bool)
+    expected[28:36, 28:36] = True
+    np.testing.assert_array_equal(out.masks.masks[0], expected)
+
+
+def test_predicted_iou_and_stability_filters(image):
+    # 4 x 4 grid at 8, 24, 40, 56: distinct squares. Left half: confident; top half: unstable (logits +/-0.5)
+    dec = SquareDecoder(iou=lambda x, y: 0.95 if x < 32 else 0.5, magnitude=lambda x, y: 0.5 if y < 32 else 10.0)
+    out = segment_everything(dec, image, EverythingParams(points_per_side=4))
+    centres = sorted((int(b[0]) + 4, int(b[1]) + 4) for b in out.masks.boxes)
+    assert centres == [(8, 40), (8, 56), (24, 40), (24, 56)]
+    assert (out.masks.scores > 0.88).all()
+    loose = segment_everything(dec, image, EverythingParams(points_per_side=4, pred_iou_thresh=0.0,
+                                                            stability_score_thresh=0.0))
+    assert len(loose.masks) == 16
+
+
+def test_progress_is_called_per_batch_and_time_is_reported(image):
+    calls = []
+    params = EverythingParams(points_per_side=10, points_per_batch=30)
+    out = segment_everything(SquareDecoder(), image, params, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(i, 4) for i in range(1, 5)]
+    assert (out.points, out.batches) == (100, 4)
+    assert out.seconds > 0 and f"{out.seconds:.1f} s" in out.masks.note
+
+
+def test_estimate_is_positive_and_embeds_only_what_the_run_needs(image):
+    dec = SquareDecoder()
+    assert estimate_seconds(dec, image, EverythingParams(points_per_side=8)) > 0
+    assert dec.embedded == [(SIZE, SIZE)]
+
+
+def test_sorted_by_area_or_score(image):
+    dec = SquareDecoder(half=3, iou=lambda x, y: 0.9 + x / 1000)
+    by_area = segment_everything(dec, image, EverythingParams(points_per_side=4)).masks
+    by_score = segment_everything(dec, image, EverythingParams(points_per_side=4, sort_by="score")).masks
+    assert np.all(np.diff(by_area.areas) <= 0) and np.all(np.diff(by_score.scores) <= 0)
+    assert len(by_area) == 16  # squares cut by the image edge are smaller but kept
+
+
+def test_small_islands_and_holes_are_removed():
+    m = np.zeros((1, 40, 40), bool)
+    m[0, 5:30, 5:30] = True
+    m[0, 10:12, 10:12] = False  # a 4-pixel hole
+    m[0, 35:37, 35:37] = True  # a 4-pixel island
+    masks, scores = remove_small_regions(m, np.array([0.9], np.float32), min_area=10, nms_thresh=0.7)
+    expected = np.zeros((40, 40), bool)
+    expected[5:30, 5:30] = True
+    np.testing.assert_array_equal(masks[0], expected)
+    assert scores.tolist() == pytest.approx([0.9])
+
+
+def test_crops_cover_the_image_and_cut_off_masks_are_dropped():
+    crops = crop_boxes(100, 150, n_layers=1, overlap_ratio=512 / 1500)
+    assert [layer for layer, _ in crops] == [0, 1, 1, 1, 1]
+    assert max(c[2] for _, c in crops) == 150 and max(c[3] for _, c in crops) == 100
+    # a box touching the right edge of the top-left crop (not an image edge) is cut off
+    _, top_left = crops[1]
+    edge = torch.tensor([[10.0, 10.0, top_left[2] - top_left[0], 30.0], [10.0, 10.0, 30.0, 30.0]])
+    assert near_crop_edge(edge, top_left, (150, 100)).tolist() == [True, False]
+
+
+def test_crop_layers_run_every_crop(image):
+    dec = SquareDecoder(half=2)
+    out = segment_everything(dec, image, EverythingParams(points_per_side=4, crop_n_layers=1))
+    assert len(set(dec.embedded)) >= 2 and len(dec.embedded) == out.batches
+    assert out.masks.image_size == (SIZE, SIZE)
+
+
+def test_helpers():
+    g = point_grid(4)
+    assert g.shape == (16, 2) and g.min() == pytest.approx(1 / 8) and g.max() == pytest.approx(7 / 8)
+    logits = torch.tensor([[[3.0, 0.5], [-0.5, -3.0]]])
+    assert stability_score(logits, 0.0, 1.0).tolist() == pytest.approx([1 / 3])
+    masks = torch.zeros(2, 5, 6, dtype=torch.bool)
+    masks[0, 1:3, 2:5] = True
+    assert mask_boxes(masks).tolist() == [[2, 1, 5, 3], [0, 0, 0, 0]]
+
+
+@pytest.fixture(scope="module")
+def tiny_sam(tmp_path_factory):
+    from test_sam import FAMILY_IDS, save_tiny
+
+    folder = save_tiny("sam", tmp_path_factory.mktemp("tiny-sam-everything"))
+    return seglab.load_model(FAMILY_IDS["sam"], location=folder)
+
+
+def test_sam_predictor_takes_the_batched_path(tiny_sam, coco_image):
+    assert isinstance(tiny_sam, PointBatchPredictor)
+    params = EverythingParams(points_per_side=4, points_per_batch=8, pred_iou_thresh=-1.0,
+                              stability_score_thresh=0.0, min_mask_region_area=20)
+    out = segment_everything(tiny_sam, coco_image, params)
+    assert out.batches == 2 and len(out.masks) >= 1
+    assert out.masks.image_size == coco_image.shape[:2]
+    coco = out.to_coco(image_id=397133)
+    assert len(coco) == len(out.masks)
+    assert decode_rle(coco[0]["segmentation"]).sum() == coco[0]["area"]
+
+
+def test_offline_default_answers_segment_everything(coco_image):
+    embedded = seglab.load_model("embedded-u2netp-grabcut")
+    assert not isinstance(embedded, PointBatchPredictor)
+    small = coco_image[::4, ::4].copy()
+    params = EverythingParams(fallback_points_per_side=2)
+    out = segment_everything(embedded, small, params)
+    assert out.points == 4 and out.batches == 4
+    assert 1 <= len(out.masks) <= 4 and out.masks.image_size == small.shape[:2]
+    assert math.isfinite(estimate_seconds(embedded, small, params))
