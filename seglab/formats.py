@@ -17,8 +17,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 from pycocotools.coco import COCO
 
 from .errors import SeglabError
@@ -99,22 +99,29 @@ def load_coco_results(pred: PathLike | list[dict], gt: COCO, check_categories: b
 
 # ----------------------------------------------------------------------------- panoptic
 
-def _rgba_to_id(rgba: np.ndarray) -> np.ndarray:
-    return rgba.view("<u4")[..., 0] & np.uint32(0xFFFFFF)  # bytes R, G, B, A read as one little-endian word
-
-
 def rgb_to_id(png: np.ndarray) -> np.ndarray:
     """Segment ids (uint32) from an H x W x 3 RGB panoptic PNG array: ``R + 256 G + 256^2 B``."""
-    return _rgba_to_id(cv2.cvtColor(np.ascontiguousarray(png, np.uint8), cv2.COLOR_RGB2RGBA))
+    rgbx = np.zeros(png.shape[:2] + (4,), np.uint8)
+    rgbx[..., :3] = png
+    return rgbx.view("<u4")[..., 0]  # bytes R, G, B, 0 read as one little-endian word
+
+
+def _open_png(path: Path, what: str) -> Image.Image:
+    try:
+        img = Image.open(path)
+        img.load()
+        return img
+    except (OSError, UnidentifiedImageError, SyntaxError) as err:
+        raise FormatError(f"{what} {path} is missing or unreadable ({err.__class__.__name__})") from None
 
 
 def read_panoptic_png(path: PathLike, size: tuple[int, int] | None = None) -> np.ndarray:
     """H x W uint32 segment ids of one panoptic PNG; ``size`` (H, W) is checked when given."""
     path = Path(path)
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
-    if bgr is None:
-        raise FormatError(f"panoptic PNG {path} is missing or unreadable")
-    ids = _rgba_to_id(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGBA))
+    img = _open_png(path, "panoptic PNG")
+    if img.mode != "RGB":
+        raise FormatError(f"panoptic PNG {path} is {img.mode}; ids are stored as RGB")
+    ids = rgb_to_id(np.asarray(img))
     if size is not None and ids.shape != tuple(size):
         raise FormatError(f"panoptic PNG {path} is {ids.shape[0]}x{ids.shape[1]} but its image is "
                           f"{size[0]}x{size[1]}")
@@ -183,8 +190,7 @@ def write_coco_panoptic(json_path: PathLike, items: Iterable[tuple[int, Panoptic
     for image_id, pan in items:
         file_name = f"{int(image_id):012d}.png"
         rgb, ann = pan.to_coco_panoptic(image_id, file_name)
-        if not cv2.imwrite(str(folder / file_name), rgb[..., ::-1]):
-            raise FormatError(f"could not write {folder / file_name}")
+        Image.fromarray(rgb).save(folder / file_name)
         annotations.append(ann)
         sizes.append({"id": int(image_id), "height": pan.image_size[0], "width": pan.image_size[1],
                       "file_name": file_name})
@@ -194,15 +200,16 @@ def write_coco_panoptic(json_path: PathLike, items: Iterable[tuple[int, Panoptic
 
 # ----------------------------------------------------------------------------- semantic and depth
 
+def _single_channel(path: Path, what: str) -> np.ndarray:
+    img = _open_png(path, what)
+    if img.mode not in ("L", "P", "I", "I;16"):
+        raise FormatError(f"{what} {path} is {img.mode}; it needs one channel (8 or 16 bit)")
+    return np.asarray(img)
+
+
 def read_label_png(path: PathLike) -> np.ndarray:
-    """H x W int32 class ids of a single-channel label PNG (8 or 16 bit)."""
-    path = Path(path)
-    a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.is_file() else None
-    if a is None:
-        raise FormatError(f"label PNG {path} is missing or unreadable")
-    if a.ndim != 2:
-        raise FormatError(f"label PNG {path} has {a.shape[2]} channels; a label map has one")
-    return a.astype(np.int32)
+    """H x W int32 class ids of a single-channel label PNG (8 or 16 bit, palette indices as ids)."""
+    return _single_channel(Path(path), "label PNG").astype(np.int32)
 
 
 def write_label_png(path: PathLike, labels: SemanticMap | np.ndarray) -> Path:
@@ -212,20 +219,13 @@ def write_label_png(path: PathLike, labels: SemanticMap | np.ndarray) -> Path:
         a = a.astype(np.uint8 if a.max(initial=0) <= 255 else np.uint16)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), a):
-        raise FormatError(f"could not write {path}")
+    Image.fromarray(a).save(path)
     return path
 
 
 def read_depth_png(path: PathLike, scale: float = 1000.0) -> np.ndarray:
     """H x W float32 metres from a 16-bit depth PNG stored in 1/scale metres; 0 stays 0 (invalid)."""
-    path = Path(path)
-    a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.is_file() else None
-    if a is None:
-        raise FormatError(f"depth PNG {path} is missing or unreadable")
-    if a.ndim != 2:
-        raise FormatError(f"depth PNG {path} has {a.shape[2]} channels; a depth map has one")
-    return (a.astype(np.float32) / np.float32(scale))
+    return _single_channel(Path(path), "depth PNG").astype(np.float32) / np.float32(scale)
 
 
 def pair_folders(gt_folder: PathLike, pred_folder: PathLike, pattern: str = "*.png") -> list[tuple[str, Path, Path]]:

@@ -84,9 +84,9 @@ def test_label_and_depth_pngs(tmp_path):
     back = read_depth_png(tmp_path / "d.png")
     assert back.ravel().tolist() == pytest.approx([1.234, 0.0, 9.5, 0.0])
     cv2.imwrite(str(tmp_path / "rgb.png"), np.zeros((2, 2, 3), np.uint8))
-    with pytest.raises(FormatError, match="rgb.png has 3 channels"):
+    with pytest.raises(FormatError, match="label PNG .*rgb.png is RGB; it needs one channel"):
         read_label_png(tmp_path / "rgb.png")
-    with pytest.raises(FormatError, match="depth PNG .*rgb.png has 3 channels"):
+    with pytest.raises(FormatError, match="depth PNG .*rgb.png is RGB; it needs one channel"):
         read_depth_png(tmp_path / "rgb.png")
 
 

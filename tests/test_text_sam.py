@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_sam import save_tiny as save_tiny_sam  # the tiny SAM / SAM 2 builders of the SAM tests
 
 import seglab
 from seglab import InvalidPromptError, Masks, Prompt, WeightsUnavailableError
@@ -16,20 +17,6 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 WORDS = ["a", "cat", "dog", "zebra", "person"]
-
-
-def save_tiny_sam(folder: Path) -> None:
-    from transformers import SamConfig, SamImageProcessor, SamModel, SamProcessor
-
-    config = SamConfig(
-        vision_config={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
-                       "image_size": 256, "output_channels": 16, "global_attn_indexes": [0], "mlp_dim": 32,
-                       "window_size": 4, "num_pos_feats": 8},
-        prompt_encoder_config={"hidden_size": 16, "image_size": 256, "image_embedding_size": 16},
-        mask_decoder_config={"hidden_size": 16, "num_attention_heads": 2, "mlp_dim": 32, "iou_head_hidden_dim": 16})
-    SamModel(config).save_pretrained(folder)
-    SamProcessor(SamImageProcessor(size={"longest_edge": 256}, pad_size={"height": 256, "width": 256})
-                 ).save_pretrained(folder)
 
 
 def save_tiny_grounding_dino(folder: Path) -> None:
@@ -105,20 +92,26 @@ def save_tiny_owlv2(folder: Path) -> None:
     Owlv2Processor(Owlv2ImageProcessor(size={"height": 64, "width": 64}), tokenizer).save_pretrained(folder)
 
 
+def text_route(tmp_path_factory, model_id: str, save_detector, sam_family: str):
+    root = tmp_path_factory.mktemp(model_id)
+    save_detector(root / "detector")
+    save_tiny_sam(sam_family, root / "sam")
+    return seglab.load_model(model_id, device="cpu", location=root)
+
+
 @pytest.fixture(scope="module")
 def grounding_dino(tmp_path_factory):
-    root = tmp_path_factory.mktemp("grounding-dino-sam")
-    save_tiny_grounding_dino(root / "detector")
-    save_tiny_sam(root / "sam")
-    return seglab.load_model("grounding-dino-tiny+sam-vit-base", device="cpu", location=root)
+    return text_route(tmp_path_factory, "grounding-dino-tiny+sam-vit-base", save_tiny_grounding_dino, "sam")
 
 
 @pytest.fixture(scope="module")
 def owlv2(tmp_path_factory):
-    root = tmp_path_factory.mktemp("owlv2-sam")
-    save_tiny_owlv2(root / "detector")
-    save_tiny_sam(root / "sam")
-    return seglab.load_model("owlv2-base+sam-vit-base", device="cpu", location=root)
+    return text_route(tmp_path_factory, "owlv2-base+sam-vit-base", save_tiny_owlv2, "sam")
+
+
+@pytest.fixture(scope="module")
+def grounding_dino_sam2(tmp_path_factory):
+    return text_route(tmp_path_factory, "grounding-dino-tiny+sam2.1-hiera-tiny", save_tiny_grounding_dino, "sam2")
 
 
 def spy_on_sam(adapter, monkeypatch) -> list[np.ndarray]:
@@ -142,7 +135,8 @@ def test_split_phrases_and_match_phrase():
     assert match_phrase("[CLS]", ["cat", "dog"]) == "cat dog"
 
 
-@pytest.mark.parametrize("adapter_name, text", [("grounding_dino", "cat. dog."), ("owlv2", "cat, dog")])
+@pytest.mark.parametrize("adapter_name, text", [("grounding_dino", "cat. dog."), ("owlv2", "cat, dog"),
+                                                ("grounding_dino_sam2", "cat. dog.")])
 def test_detector_boxes_reach_sam_with_phrases_and_scores(adapter_name, text, request, coco_image, monkeypatch):
     adapter = request.getfixturevalue(adapter_name)
     boxes, scores, names = adapter.detect(coco_image, text, box_threshold=0.0, text_threshold=0.0)
@@ -197,3 +191,8 @@ def test_empty_text_is_an_invalid_prompt(grounding_dino, coco_image):
 def test_missing_local_folders_give_a_clear_error(tmp_path):
     with pytest.raises(WeightsUnavailableError, match="cannot load from"):
         seglab.load_model("owlv2-base+sam-vit-base", device="cpu", location=tmp_path)
+
+
+def test_sam_family_comes_from_the_registry_row(grounding_dino, grounding_dino_sam2):
+    assert type(grounding_dino.sam.model).__name__ == "SamModel"
+    assert type(grounding_dino_sam2.sam.model).__name__ == "Sam2Model"
