@@ -14,6 +14,7 @@ import gradio as gr
 import numpy as np
 
 import seglab
+from seglab.everything import EverythingParams, estimate_seconds, segment_everything
 from seglab.render import draw_prompt, overlay
 
 from .common import (CONCURRENCY, ImageInput, ModelSource, downloads, gpu, parse_prompt, prompt_json, read_image,
@@ -21,6 +22,7 @@ from .common import (CONCURRENCY, ImageInput, ModelSource, downloads, gpu, parse
 
 MODES = ("positive point", "negative point", "box (two clicks)")
 MAX_TIMES_SHOWN = 6
+MAX_PICKS = 12
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,16 @@ def selected(result: seglab.Masks | None, pick: str) -> seglab.Masks | None:
     return result.select([int(pick)])
 
 
-def mask_choices(result: seglab.Masks | None, n_boxes: int) -> dict[str, Any]:
-    """A gr.Radio update listing the masks (score, label), with the best one or all preselected."""
+def mask_choices(result: seglab.Masks | None, show_all: bool) -> dict[str, Any]:
+    """A gr.Radio update listing the masks (score, label), with the best one or all preselected;
+    hidden for one mask, and for more than :data:`MAX_PICKS` (segment everything) where all are shown."""
     if result is None or len(result) < 2:
         return gr.update(choices=[], value=None, visible=False)
+    if len(result) > MAX_PICKS:
+        return gr.update(choices=[("all", "all")], value="all", visible=False)
     choices = [("all", "all")] + [(f"{result.label_name(i)} · {result.scores[i]:.2f}", str(i))
                                   for i in range(len(result))]
-    value = "all" if n_boxes > 1 else str(int(np.argmax(result.scores)))
+    value = "all" if show_all else str(int(np.argmax(result.scores)))
     return gr.update(choices=choices, value=value, visible=True)
 
 
@@ -90,9 +95,8 @@ class SegmentHandlers:
     def __init__(self, source: ModelSource) -> None:
         self.source = source
 
-    def _outputs(self, session: SegmentSession, status: str = "") -> tuple:
-        n_boxes = sum(k == "box" for k, _ in session.steps)
-        picks = mask_choices(session.result, n_boxes)
+    def _outputs(self, session: SegmentSession, status: str = "", show_all: bool = False) -> tuple:
+        picks = mask_choices(session.result, show_all or sum(k == "box" for k, _ in session.steps) > 1)
         pick = picks.get("value") or "best"
         files = downloads(selected(session.result, pick), session.image, "segment") if session.result else None
         lines = "\n".join(f"- {t}" for t in session.times[-MAX_TIMES_SHOWN:])
@@ -194,8 +198,51 @@ class SegmentHandlers:
         session = replace(session, steps=tuple(steps), result=None)
         return self._outputs(self._run(session, model_id, text, "segment", prompt=full))
 
+    @user_errors
+    @gpu
+    def estimate(self, image: Any, model_id: str, points_per_side: int, fallback_points_per_side: int,
+                 pred_iou_thresh: float, stability_score_thresh: float, box_nms_thresh: float, crop_n_layers: int,
+                 min_mask_region_area: int) -> str:
+        """How long segment-everything will take with these settings (one batch is measured)."""
+        adapter, _ = self.source.load(model_id)
+        params = everything_params(points_per_side, fallback_points_per_side, pred_iou_thresh,
+                                   stability_score_thresh, box_nms_thresh, crop_n_layers, min_mask_region_area)
+        seconds = estimate_seconds(adapter, read_image(image), params)
+        return f"Segment everything with **{model_id}**: about **{seconds:.1f} s** (estimated from one batch)…"
+
+    @user_errors
+    @gpu
+    def everything(self, image: Any, model_id: str, points_per_side: int, fallback_points_per_side: int,
+                   pred_iou_thresh: float, stability_score_thresh: float, box_nms_thresh: float, crop_n_layers: int,
+                   min_mask_region_area: int, progress: gr.Progress = gr.Progress()) -> tuple:
+        """The ``/segment_everything`` endpoint: a grid of point prompts, filtered and de-duplicated."""
+        array = read_image(image)
+        adapter, load_s = self.source.load(model_id)
+        params = everything_params(points_per_side, fallback_points_per_side, pred_iou_thresh,
+                                   stability_score_thresh, box_nms_thresh, crop_n_layers, min_mask_region_area)
+        out = segment_everything(adapter, array, params, progress=lambda done, total: progress((done, total)))
+        line = timing(model_id, load_s, out.seconds, f"everything: {out.masks.note}")
+        return self._outputs(SegmentSession(array, result=out.masks, times=(line,)), show_all=True)
+
     def model_changed(self, model_id: str) -> None:
         warn_if_missing(self.source, model_id)
+
+
+EVERYTHING_SETTINGS = (  # (EverythingParams field, label, minimum, maximum, step)
+    ("points_per_side", "Points per side (SAM-family models)", 4, 64, 4),
+    ("fallback_points_per_side", "Points per side (other models: one call per point)", 2, 8, 1),
+    ("pred_iou_thresh", "Predicted IoU threshold", 0.0, 1.0, 0.01),
+    ("stability_score_thresh", "Stability score threshold", 0.0, 1.0, 0.01),
+    ("box_nms_thresh", "Box NMS IoU threshold", 0.1, 1.0, 0.05),
+    ("crop_n_layers", "Crop layers (0 = whole image only)", 0, 2, 1),
+    ("min_mask_region_area", "Remove regions and holes smaller than (px)", 0, 2000, 50),
+)
+
+
+def everything_params(*values: float) -> EverythingParams:
+    """EverythingParams from the sliders' values, in :data:`EVERYTHING_SETTINGS` order."""
+    return EverythingParams(**{name: type(getattr(EverythingParams, name))(value)
+                               for (name, *_), value in zip(EVERYTHING_SETTINGS, values)})
 
 
 def _same(a: np.ndarray | None, b: np.ndarray) -> bool:
@@ -238,6 +285,10 @@ def build(source: ModelSource, examples: list[str]) -> None:
                                         layers=gr.LayerOptions(allow_additional_layers=False, layers=["region", "box"]),
                                         brush=gr.Brush(colors=["#ffc800"], color_mode="fixed"))
                 use_editor = gr.Button("Add the drawing to the prompt")
+            with gr.Accordion("Segment everything", open=False):
+                sliders = [gr.Slider(lo, hi, value=getattr(EverythingParams, name), step=step, label=label)
+                           for name, label, lo, hi, step in EVERYTHING_SETTINGS]
+                everything = gr.Button("Segment everything", elem_id="segment-everything")
         with gr.Column(scale=3):
             view = gr.Image(label="Click to prompt: masks and prompts drawn here", interactive=False, type="numpy",
                             format="png", elem_id="segment-canvas", buttons=["download", "fullscreen"])
@@ -258,4 +309,6 @@ def build(source: ModelSource, examples: list[str]) -> None:
     inputs = [image, prompt, model, text, session]
     run.click(h.segment, inputs, outs, api_name="segment", **busy)
     text.submit(h.segment, inputs, outs, api_name="segment_text", api_visibility="undocumented", **busy)
+    everything.click(h.estimate, [image, model, *sliders], status, api_name="segment_everything_estimate", **busy
+                     ).success(h.everything, [image, model, *sliders], outs, api_name="segment_everything", **busy)
     model.change(h.model_changed, model, None, api_name="segment_model", api_visibility="private")

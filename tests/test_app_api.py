@@ -1,0 +1,116 @@
+"""The app as an API: launched on 127.0.0.1 (a free port) inside the test, every named endpoint
+called through gradio_client on a real COCO image; the server is closed at the end."""
+from __future__ import annotations
+
+import json
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from app_weights import save_tiny_models
+from ui import build_demo
+
+TIMEOUT = 120  # seconds for any single call
+EMBEDDED = "embedded-u2netp-grabcut"
+ENDPOINTS = ("/segment", "/segment_everything", "/semantic", "/instance", "/panoptic", "/depth", "/compare")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory, coco_root):
+    weights = save_tiny_models(tmp_path_factory.mktemp("weights"))
+    demo = build_demo(weights_dir=weights, results_dir=tmp_path_factory.mktemp("results"))
+    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    try:
+        yield Client(url, verbose=False, httpx_kwargs={"timeout": TIMEOUT})
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def image(coco_image_path):
+    return handle_file(str(coco_image_path))
+
+
+def call(client, *args, api_name):
+    return client.submit(*args, api_name=api_name).result(timeout=TIMEOUT)
+
+
+def test_every_task_has_a_named_documented_endpoint(client):
+    assert set(ENDPOINTS) <= set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+
+
+def test_segment(client, image):
+    view, prompt, picks, files, status = call(client, image, '{"boxes": [[100, 50, 500, 400]]}', EMBEDDED, "",
+                                              api_name="/segment")
+    assert Image.open(view).size == (640, 427)
+    assert json.loads(prompt) == {"boxes": [[100.0, 50.0, 500.0, 400.0]]}
+    assert {Path(f).name for f in files} >= {"segment.json", "segment_mask.png"} and EMBEDDED in status
+    entry = json.loads(Path(next(f for f in files if f.endswith("segment.json"))).read_text())["masks"][0]
+    assert entry["segmentation"]["size"] == [427, 640] and entry["polygons"]
+
+
+def test_segment_everything(client, image):
+    view, _, _, files, status = call(client, image, "sam-vit-base", 4, 2, 0.0, 0.0, 0.7, 0, 0,
+                                     api_name="/segment_everything")
+    assert Image.open(view).size == (640, 427) and "everything" in status and files
+
+
+@pytest.mark.parametrize("task, model, extra", [("semantic", "segformer-b0-ade", ()),
+                                                ("instance", "mask2former-swin-tiny-coco-instance", (0.0,)),
+                                                ("panoptic", "mask2former-swin-tiny-coco-panoptic", (0.0,))])
+def test_dense_endpoints(client, image, task, model, extra):
+    update, files, status = call(client, image, model, *extra, api_name=f"/{task}")
+    annotated, colours = update["value"], update["color_map"]  # an AnnotatedImage update: value + legend colours
+    assert Image.open(annotated["image"]).size == (640, 427)
+    assert all(Image.open(a["image"]).size == (640, 427) for a in annotated["annotations"])
+    assert {a["label"] for a in annotated["annotations"]} == set(colours)
+    assert model in status and files
+
+
+def test_depth(client, image):
+    coloured, info, cloud, files, status = call(client, image, "depth-anything-v2-metric-indoor-small",
+                                                api_name="/depth")
+    assert Image.open(coloured).size[1] == 427 and info.startswith("Metric depth")
+    assert cloud["visible"] and cloud["value"].endswith(".ply")  # a Model3D update: shown for metric depth
+    assert any(f.endswith("_depth16.png") for f in files)
+
+
+def test_compare(client, image):
+    gallery, table = call(client, image, [EMBEDDED, "sam-vit-base"], '{"points": [[320, 200]]}', "",
+                          api_name="/compare")
+    assert [item["caption"].split(" · ")[0] for item in gallery] == [EMBEDDED, "sam-vit-base"]
+    assert table.count("| ok |") == 2
+
+
+def test_bad_input_comes_back_as_the_sentence(client, image, tmp_path):
+    with pytest.raises(AppError, match="did you mean sam-vit-base"):
+        call(client, image, '{"points": [[5, 5]]}', "sam-vit-bsae", "", api_name="/segment")
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG not really")
+    with pytest.raises(AppError, match="broken.png is not an image file"):
+        call(client, handle_file(str(broken)), "segformer-b0-ade", api_name="/semantic")
+    assert call(client, image, '{"points": [[5, 5]]}', EMBEDDED, "", api_name="/segment")  # the app goes on
+
+
+def test_concurrent_users_get_their_own_results(client, coco_root):
+    paths = [coco_root / "val2017" / name for name in ("000000397133.jpg", "000000555705.jpg", "000000403385.jpg")]
+
+    def user(path: Path) -> tuple[tuple[int, int], tuple[int, int]]:
+        view, *_ = call(client, handle_file(str(path)), '{"boxes": [[5, 5, 200, 200]]}', EMBEDDED, "",
+                        api_name="/segment")
+        return Image.open(view).size, Image.open(path).size
+
+    with ThreadPoolExecutor(3) as pool:
+        for shown, original in pool.map(user, paths):
+            assert shown == original
