@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from pycocotools.coco import COCO
@@ -99,11 +100,13 @@ def load_coco_results(pred: PathLike | list[dict], gt: COCO, check_categories: b
 
 # ----------------------------------------------------------------------------- panoptic
 
+def _rgba_to_id(rgba: np.ndarray) -> np.ndarray:
+    return rgba.view("<u4")[..., 0] & np.uint32(0xFFFFFF)  # bytes R, G, B, A read as one little-endian word
+
+
 def rgb_to_id(png: np.ndarray) -> np.ndarray:
     """Segment ids (uint32) from an H x W x 3 RGB panoptic PNG array: ``R + 256 G + 256^2 B``."""
-    rgbx = np.zeros(png.shape[:2] + (4,), np.uint8)
-    rgbx[..., :3] = png
-    return rgbx.view("<u4")[..., 0]  # bytes R, G, B, 0 read as one little-endian word
+    return _rgba_to_id(cv2.cvtColor(np.ascontiguousarray(png, np.uint8), cv2.COLOR_RGB2RGBA))
 
 
 def _open_png(path: Path, what: str) -> Image.Image:
@@ -116,12 +119,18 @@ def _open_png(path: Path, what: str) -> Image.Image:
 
 
 def read_panoptic_png(path: PathLike, size: tuple[int, int] | None = None) -> np.ndarray:
-    """H x W uint32 segment ids of one panoptic PNG; ``size`` (H, W) is checked when given."""
+    """H x W uint32 segment ids of one panoptic PNG; ``size`` (H, W) is checked when given.
+
+    Decoded with OpenCV, which is faster than Pillow and releases the GIL, so threads decode in parallel.
+    """
     path = Path(path)
-    img = _open_png(path, "panoptic PNG")
-    if img.mode != "RGB":
-        raise FormatError(f"panoptic PNG {path} is {img.mode}; ids are stored as RGB")
-    ids = rgb_to_id(np.asarray(img))
+    png = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.is_file() else None
+    if png is None:
+        raise FormatError(f"panoptic PNG {path} is missing or unreadable")
+    if png.ndim != 3 or png.shape[2] != 3 or png.dtype != np.uint8:
+        kind = "single-channel" if png.ndim == 2 else f"{png.shape[2]}-channel {png.dtype}"
+        raise FormatError(f"panoptic PNG {path} is {kind}; ids are stored as 8-bit RGB")
+    ids = _rgba_to_id(cv2.cvtColor(png, cv2.COLOR_BGR2RGBA))
     if size is not None and ids.shape != tuple(size):
         raise FormatError(f"panoptic PNG {path} is {ids.shape[0]}x{ids.shape[1]} but its image is "
                           f"{size[0]}x{size[1]}")

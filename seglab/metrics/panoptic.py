@@ -30,32 +30,31 @@ from ..results import PanopticMap
 
 
 _LUT_SIZE = 2**24  # every id a COCO panoptic PNG can hold
-_UNSET = np.iinfo(np.uint16).max
 _local = threading.local()
 
 
 def _compact(ids: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Index of each pixel's id in sorted ``known`` (len n); n for VOID (0), n + 1 for ids not in ``known``.
+    """Per pixel: ``i + 1`` for the id ``known[i]`` (sorted, length n), ``n + 1`` for VOID (0), 0 for ids
+    not in ``known``.
 
-    A per-thread 2^24-entry lookup table (32 MB, filled and cleared per call) makes this one gather;
-    ids beyond 24 bits or more than 65,000 segments fall back to ``searchsorted``.
+    A per-thread 2^24-entry lookup table makes this one gather. It is allocated zeroed (the kernel
+    maps its pages lazily, so only the pages of ids that occur are ever touched) and set back to
+    zero after each call; ids beyond 24 bits or 65,000 segments fall back to ``searchsorted``.
     """
     n = len(known)
     flat = ids.reshape(-1)
-    if n + 2 < _UNSET and (n == 0 or known[-1] < _LUT_SIZE) and flat.min(initial=0) >= 0 and \
+    if n + 2 < 2**16 and (n == 0 or known[-1] < _LUT_SIZE) and flat.min(initial=0) >= 0 and \
             flat.max(initial=0) < _LUT_SIZE:
         lut = getattr(_local, "lut", None)
         if lut is None:
-            lut = _local.lut = np.full(_LUT_SIZE, _UNSET, np.uint16)
-        lut[known], lut[0] = np.arange(n), n
-        out = np.minimum(lut[flat], n + 1)
-        lut[known], lut[0] = _UNSET, _UNSET
+            lut = _local.lut = np.zeros(_LUT_SIZE, np.uint16)
+        lut[known], lut[0] = np.arange(1, n + 1), n + 1
+        out = lut[flat]
+        lut[known], lut[0] = 0, 0
         return out
-    if n == 0:
-        return np.where(flat == 0, 0, 1)
-    pos = np.searchsorted(known, flat)
-    np.minimum(pos, n - 1, out=pos)
-    return np.where(known[pos] == flat, pos, np.where(flat == 0, n, n + 1))
+    pos = np.minimum(np.searchsorted(known, flat), max(n - 1, 0))
+    hit = known[pos] == flat if n else np.zeros(flat.shape, bool)
+    return np.where(flat == 0, n + 1, np.where(hit, pos + 1, 0))
 
 
 def _segments(info: Sequence[Mapping[str, Any]] | PanopticMap) -> list[Mapping[str, Any]]:
@@ -153,9 +152,9 @@ def image_stats(gt_ids: np.ndarray, gt_segments: Sequence[Mapping[str, Any]], pr
 
     kp = np_ + 2
     table = np.bincount(_compact(gt_ids, g_known).astype(np.int64) * kp + _compact(pred_ids, p_known),
-                        minlength=(ng + 2) * kp).reshape(ng + 2, kp)
-    pred_area = table[:, :np_].sum(0)
-    if table[:, np_ + 1].any():
+                        minlength=(ng + 2) * kp).reshape(ng + 2, kp)  # rows / columns: unknown, segments, VOID
+    pred_area = table[:, 1:np_ + 1].sum(0)
+    if table[:, 0].any():
         stray = np.setdiff1d(np.unique(pred_ids), np.append(p_known, 0))
         raise FormatError(f"prediction{where}: segment ids {stray[:5].tolist()} are in the PNG but not in the JSON")
     if (pred_area == 0).any():
@@ -170,10 +169,10 @@ def image_stats(gt_ids: np.ndarray, gt_segments: Sequence[Mapping[str, Any]], pr
     if all("area" in s for s in gt_segs):
         gt_area = np.array([s["area"] for s in gt_segs], np.int64)
     else:
-        gt_area = table[:ng].sum(1)
+        gt_area = table[1:ng + 1].sum(1)
 
-    inter = table[:ng, :np_]
-    on_void = table[ng, :np_]
+    inter = table[1:ng + 1, 1:np_ + 1]
+    on_void = table[ng + 1, 1:np_ + 1]
     pair = (inter > 0) & (g_cat[:, None] == p_cat[None, :]) & ~crowd[:, None]
     gi, pi = np.nonzero(pair)
     iou = inter[gi, pi] / (pred_area[pi] + gt_area[gi] - inter[gi, pi] - on_void[pi])
@@ -200,7 +199,7 @@ def image_stats(gt_ids: np.ndarray, gt_segments: Sequence[Mapping[str, Any]], pr
     ignored = on_void.astype(np.int64)
     if crowd_of_cat:
         rows = np.array([crowd_of_cat.get(int(k), -1) for k in p_cat], np.int64)
-        ignored = ignored + np.where(rows >= 0, table[rows, np.arange(np_)], 0)
+        ignored = ignored + np.where(rows >= 0, inter[rows, np.arange(np_)], 0)
     false_pos = p_unmatched & ~(ignored / np.maximum(pred_area, 1) > 0.5)
     fp = np.bincount(p_cat[false_pos], minlength=c)
     return iou_sum, tp, fp, fn
