@@ -90,3 +90,33 @@ def hf_is_cached(repo: str) -> bool:
 def move(model: Any, device: str, dtype: Any) -> Any:
     """Model on device in eval mode, in ``dtype`` where it is a float type."""
     return model.to(device=device, dtype=dtype).eval()
+
+
+class HFAdapter:
+    """Base of the transformers adapters: a model and its processor on a device, in a dtype.
+
+    A subclass names its classes (attributes of ``transformers``) in ``MODEL`` and ``PROCESSOR``,
+    or overrides :meth:`classes` where the spec's family decides.
+    """
+
+    MODEL = ""
+    PROCESSOR = ""
+
+    def __init__(self, spec: ModelSpec, model: Any, processor: Any, device: str, dtype: Any) -> None:
+        self.spec, self.model, self.processor, self.device, self.dtype = spec, model, processor, device, dtype
+
+    @classmethod
+    def classes(cls, spec: ModelSpec) -> tuple[str, str]:
+        """(model class, processor class) names for ``spec``."""
+        return cls.MODEL, cls.PROCESSOR
+
+    @classmethod
+    def load(cls, spec: ModelSpec, location: str | Path | None = None, device: str = "cpu",
+             dtype: str = "float32") -> HFAdapter:
+        import transformers
+
+        model_name, processor_name = cls.classes(spec)
+        torch_type = torch_dtype(dtype, device)
+        processor = hf_load(getattr(transformers, processor_name), spec, location)
+        model = hf_load(getattr(transformers, model_name), spec, location, dtype=torch_type)
+        return cls(spec, move(model, device, torch_type), processor, device, torch_type)

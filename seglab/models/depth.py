@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,14 +9,14 @@ import numpy as np
 from ..errors import SeglabError
 from ..registry import ModelSpec
 from ..results import DepthMap
-from .base import hf_load, move, torch_dtype
+from .base import HFAdapter
 
 
 def _pixels(processor: Any, image: np.ndarray, device: str, dtype: Any) -> Any:
     return processor(images=image, return_tensors="pt")["pixel_values"].to(device, dtype)
 
 
-class DepthPro:
+class DepthPro(HFAdapter):
     """DepthProForDepthEstimation -> metric :class:`DepthMap` in metres with ``focal_length_px``.
 
     The model predicts inverse depth for a canonical camera plus a horizontal field of view;
@@ -27,18 +26,7 @@ class DepthPro:
     without the field-of-view head, given no focal length, assumes one equal to the image width.
     """
 
-    def __init__(self, spec: ModelSpec, model: Any, processor: Any, device: str, dtype: Any) -> None:
-        self.spec, self.model, self.processor, self.device, self.dtype = spec, model, processor, device, dtype
-
-    @classmethod
-    def load(cls, spec: ModelSpec, location: str | Path | None = None, device: str = "cpu",
-             dtype: str = "float32") -> DepthPro:
-        from transformers import DepthProForDepthEstimation, DepthProImageProcessor
-
-        torch_type = torch_dtype(dtype, device)
-        processor = hf_load(DepthProImageProcessor, spec, location)
-        model = hf_load(DepthProForDepthEstimation, spec, location, dtype=torch_type)
-        return cls(spec, move(model, device, torch_type), processor, device, torch_type)
+    MODEL, PROCESSOR = "DepthProForDepthEstimation", "DepthProImageProcessor"
 
     def predict(self, image: np.ndarray, focal_length_px: float | None = None, **_: Any) -> DepthMap:
         """Metric depth; ``focal_length_px`` (the camera's, in pixels of this image) overrides the estimate."""
@@ -58,23 +46,15 @@ class DepthPro:
         return DepthMap(res["predicted_depth"].cpu().numpy(), "metric", float(res["focal_length"]))
 
 
-class DepthAnything:
+class DepthAnything(HFAdapter):
     """DepthAnythingForDepthEstimation -> :class:`DepthMap`: relative inverse depth, or metres for the
     metric checkpoints (config ``depth_estimation_type == 'metric'``)."""
 
+    MODEL, PROCESSOR = "DepthAnythingForDepthEstimation", "AutoImageProcessor"
+
     def __init__(self, spec: ModelSpec, model: Any, processor: Any, device: str, dtype: Any) -> None:
-        self.spec, self.model, self.processor, self.device, self.dtype = spec, model, processor, device, dtype
+        super().__init__(spec, model, processor, device, dtype)
         self.kind = "metric" if model.config.depth_estimation_type == "metric" else "relative"
-
-    @classmethod
-    def load(cls, spec: ModelSpec, location: str | Path | None = None, device: str = "cpu",
-             dtype: str = "float32") -> DepthAnything:
-        from transformers import AutoImageProcessor, DepthAnythingForDepthEstimation
-
-        torch_type = torch_dtype(dtype, device)
-        processor = hf_load(AutoImageProcessor, spec, location)
-        model = hf_load(DepthAnythingForDepthEstimation, spec, location, dtype=torch_type)
-        return cls(spec, move(model, device, torch_type), processor, device, torch_type)
 
     def predict(self, image: np.ndarray, **_: Any) -> DepthMap:
         import torch

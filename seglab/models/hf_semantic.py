@@ -1,33 +1,24 @@
 """SegFormer (transformers): image -> :class:`SemanticMap` with the model's own ``id2label`` names."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..registry import ModelSpec
 from ..results import SemanticMap
-from .base import hf_load, move, torch_dtype
+from .base import HFAdapter
 
 
-class SegformerSemantic:
+class SegformerSemantic(HFAdapter):
     """SegformerForSemanticSegmentation + SegformerImageProcessor; labels at the image's size."""
 
+    MODEL, PROCESSOR = "SegformerForSemanticSegmentation", "SegformerImageProcessor"
+
     def __init__(self, spec: ModelSpec, model: Any, processor: Any, device: str, dtype: Any) -> None:
-        self.spec, self.model, self.processor, self.device, self.dtype = spec, model, processor, device, dtype
+        super().__init__(spec, model, processor, device, dtype)
         id2label = model.config.id2label
         self.class_names: tuple[str, ...] = tuple(id2label[i] for i in range(len(id2label)))
-
-    @classmethod
-    def load(cls, spec: ModelSpec, location: str | Path | None = None, device: str = "cpu",
-             dtype: str = "float32") -> SegformerSemantic:
-        from transformers import SegformerForSemanticSegmentation, SegformerImageProcessor
-
-        torch_type = torch_dtype(dtype, device)
-        processor = hf_load(SegformerImageProcessor, spec, location)
-        model = hf_load(SegformerForSemanticSegmentation, spec, location, dtype=torch_type)
-        return cls(spec, move(model, device, torch_type), processor, device, torch_type)
 
     def predict(self, image: np.ndarray, probabilities: bool = False, **_: Any) -> SemanticMap:
         """Per-pixel class; ``probabilities=True`` also keeps the C x H x W softmax."""

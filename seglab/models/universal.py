@@ -17,7 +17,6 @@ When neither says, every class counts as a thing and nothing is fused.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -26,7 +25,7 @@ import numpy as np
 from ..coco_categories import COCO_PANOPTIC_CATEGORIES, COCO_THING_CATEGORIES, Category
 from ..registry import ModelSpec
 from ..results import Masks, PanopticMap, Segment, SemanticMap
-from .base import hf_load, move, torch_dtype
+from .base import HFAdapter
 
 
 def coco_categories_of(label_names: list[str]) -> tuple[Category, ...] | None:
@@ -43,11 +42,11 @@ def coco_categories_of(label_names: list[str]) -> tuple[Category, ...] | None:
     return None
 
 
-class UniversalSegmenter:
+class UniversalSegmenter(HFAdapter):
     """Mask2Former / OneFormer -> :class:`SemanticMap`, :class:`Masks` or :class:`PanopticMap` by ``spec.task``."""
 
     def __init__(self, spec: ModelSpec, model: Any, processor: Any, device: str, dtype: Any) -> None:
-        self.spec, self.model, self.processor, self.device, self.dtype = spec, model, processor, device, dtype
+        super().__init__(spec, model, processor, device, dtype)
         id2label = model.config.id2label
         self.label_names: tuple[str, ...] = tuple(id2label[i] for i in range(len(id2label)))
         coco = coco_categories_of(list(self.label_names))
@@ -62,18 +61,10 @@ class UniversalSegmenter:
             self.thing_labels = None
 
     @classmethod
-    def load(cls, spec: ModelSpec, location: str | Path | None = None, device: str = "cpu",
-             dtype: str = "float32") -> UniversalSegmenter:
-        torch_type = torch_dtype(dtype, device)
+    def classes(cls, spec: ModelSpec) -> tuple[str, str]:
         if spec.family == "oneformer":
-            from transformers import OneFormerForUniversalSegmentation as Model
-            from transformers import OneFormerProcessor as Processor
-        else:
-            from transformers import Mask2FormerForUniversalSegmentation as Model
-            from transformers import Mask2FormerImageProcessor as Processor
-        processor = hf_load(Processor, spec, location)
-        model = hf_load(Model, spec, location, dtype=torch_type)
-        return cls(spec, move(model, device, torch_type), processor, device, torch_type)
+            return "OneFormerForUniversalSegmentation", "OneFormerProcessor"
+        return "Mask2FormerForUniversalSegmentation", "Mask2FormerImageProcessor"
 
     def _forward(self, image: np.ndarray) -> SimpleNamespace:
         """The two outputs the post-processors read, in float32."""
