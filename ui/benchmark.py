@@ -51,7 +51,7 @@ def build(results_dir: str | Path | None = None) -> tuple:
     """The tab's widgets; returns (loader, outputs) for the app to run on every page load."""
     folder = Path(results_dir) if results_dir else RESULTS
     with gr.Row():
-        summary = gr.Markdown()
+        summary = gr.Markdown(elem_id="benchmark-summary")
         upload = gr.File(label="Your results.csv / results.json", file_types=[".csv", ".json"], scale=1,
                          height=120)
     table = gr.Dataframe(label="Results (one row per model × task × dataset)", wrap=True, max_height=360)

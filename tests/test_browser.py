@@ -1,0 +1,113 @@
+"""The app in a real browser (headless Chromium through Selenium): upload a COCO image, click on the
+scaled-down and the full-screen image, check each click lands on the intended image pixel and a mask is
+drawn, then open every tab. Skips when Chromium or chromedriver is not installed."""
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app_weights import save_tiny_models
+from ui import build_demo
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+CHROMEDRIVER = shutil.which("chromedriver")
+WAIT_S = 30
+TABS = {"Semantic": "semantic-run", "Instance": "instance-run", "Panoptic": "panoptic-run", "Depth": "depth-run",
+        "Compare": "compare-run", "Benchmark": "benchmark-summary"}
+# the <img> element's size on screen, the picture's own size and how it is fitted in the element
+IMAGE_BOX = ("const r = arguments[0].getBoundingClientRect();"
+             "return [r.width, r.height, arguments[0].naturalWidth, arguments[0].naturalHeight,"
+             "        getComputedStyle(arguments[0]).objectFit];")
+
+pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                                reason="Chromium and chromedriver are needed (apt-get install chromium chromium-driver)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory) -> Iterator[str]:
+    weights = save_tiny_models(tmp_path_factory.mktemp("weights"), ("sam-vit-base",))
+    demo = build_demo(weights_dir=weights, results_dir=tmp_path_factory.mktemp("results"))
+    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    try:
+        yield url
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1100,1000"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(CHROMEDRIVER))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def click_image_pixel(driver: webdriver.Chrome, img, x: int, y: int) -> float:
+    """Click the displayed ``img`` where the picture's pixel (x, y) is shown, following the CSS
+    object-fit that places the picture, centred, in the element; returns the display scale."""
+    width, height, natural_w, natural_h, fit = driver.execute_script(IMAGE_BOX, img)
+    assert fit in ("contain", "scale-down"), f"unexpected object-fit {fit}"
+    scale = min(width / natural_w, height / natural_h, 1 if fit == "scale-down" else float("inf"))
+    left, top = (width - natural_w * scale) / 2, (height - natural_h * scale) / 2
+    dx, dy = left + (x + 0.5) * scale - width / 2, top + (y + 0.5) * scale - height / 2
+    ActionChains(driver).move_to_element_with_offset(img, round(dx), round(dy)).click().perform()
+    return scale
+
+
+def last_point(driver: webdriver.Chrome, count: int) -> list[float]:
+    """The last point of the prompt JSON once it holds ``count`` points."""
+    box = driver.find_element(By.CSS_SELECTOR, "#segment-prompt textarea")
+    WebDriverWait(driver, WAIT_S).until(lambda _: len(json.loads(box.get_property("value") or "{}")
+                                                      .get("points", [])) == count)
+    return json.loads(box.get_property("value"))["points"][-1]
+
+
+def test_clicks_land_on_the_image_pixel_and_every_tab_opens(app_url, browser, coco_image_path, tmp_path):
+    wait = WebDriverWait(browser, WAIT_S)
+    browser.get(app_url)
+    upload = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#segment-input input[type=file]")))
+    upload.send_keys(str(coco_image_path))
+    status = browser.find_element(By.ID, "segment-status")
+    wait.until(lambda _: "Click on the image" in status.text)
+    canvas = browser.find_element(By.CSS_SELECTOR, "#segment-canvas img")
+    before = canvas.get_attribute("src")
+
+    scale = click_image_pixel(browser, canvas, 420, 150)
+    assert scale < 1  # the 640 px wide picture is shown smaller than its own size
+    assert last_point(browser, 1) == pytest.approx([420, 150], abs=2)
+    wait.until(lambda _: "1 mask" in status.text)
+    assert browser.find_element(By.CSS_SELECTOR, "#segment-canvas img").get_attribute("src") != before
+
+    browser.find_element(By.CSS_SELECTOR, "#segment-canvas button[title=Fullscreen]").click()
+    full = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#segment-canvas img"))
+    wait.until(lambda d: d.execute_script(IMAGE_BOX, full)[0] > 900)  # the element now fills the window
+    assert click_image_pixel(browser, full, 200, 300) == 1  # shown at its own size, centred in the window
+    assert last_point(browser, 2) == pytest.approx([200, 300], abs=2)
+    browser.find_element(By.CSS_SELECTOR, "#segment-canvas button[title='Exit fullscreen mode']").click()
+
+    for tab, element in TABS.items():
+        browser.find_element(By.XPATH, f"//button[@role='tab' and normalize-space()='{tab}']").click()
+        wait.until(ec.visibility_of_element_located((By.ID, element)))
+    assert browser.save_screenshot(str(tmp_path / "benchmark-tab.png"))
