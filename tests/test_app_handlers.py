@@ -203,10 +203,25 @@ def test_compare_puts_models_side_by_side_and_names_the_missing_one(source, coco
 def test_benchmark_dashboard_reads_a_results_file(tmp_path):
     report.update_results(tmp_path, {"model": "sam-vit-huge", "task": "promptable", "dataset": "coco-val2017",
                                      "weights": "pretrained", "n_images": 5, "AR@100": 40.0, "latency_p50_ms": 80.0})
-    table, bars, scatter, latency, summary = benchmark.uploaded(str(tmp_path / "results.csv"))
+    table, bars, scatter, latency, summary = benchmark.uploaded(str(tmp_path / "results.json"))
     assert table["model"].tolist() == ["sam-vit-huge"] and "1 results" in summary
     assert [t.name for t in bars.data] == ["reproduced", "published"]
     assert benchmark.folder_dashboard(tmp_path / "empty")[-1].startswith("No benchmark results")
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     with pytest.raises(gr.Error, match="missing column"):
         benchmark.uploaded(str(tmp_path / "bad.csv"))
+
+
+def test_benchmark_dashboard_gathers_the_run_folders_under_the_results_folder(tmp_path):
+    row = {"task": "semantic", "dataset": "ade20k", "weights": "pretrained", "n_images": 3, "mIoU": 30.0}
+    latencies = [{"model": "segformer-b0-ade", "task": "semantic", "dataset": "ade20k", "latency_ms": 20.0}]
+    report.update_results(tmp_path / "cpu" / "semantic", {"model": "segformer-b0-ade", **row}, latencies)
+    report.update_results(tmp_path / "gpu", {"model": "segformer-b5-ade", **row})
+    report.update_results(tmp_path / "gpu" / "predictions" / "x", {"model": "not-a-result", **row})
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "results.csv").write_text("a,b\n1,2\n")
+    table, bars, scatter, latency, summary = benchmark.folder_dashboard(tmp_path)
+    assert table[["folder", "model"]].values.tolist() == [["cpu/semantic", "segformer-b0-ade"],
+                                                         ["gpu", "segformer-b5-ade"]]
+    assert "2 results of 2 models" in summary and "unreadable and skipped: broken" in summary
+    assert len(latency.data) == 1  # one box: the only run with per-image latencies
