@@ -7,18 +7,16 @@ import json
 import shutil
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
 
 from app_weights import save_tiny_models
 from ui import build_demo
-
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -30,8 +28,8 @@ IMAGE_BOX = ("const r = arguments[0].getBoundingClientRect();"
              "return [r.width, r.height, arguments[0].naturalWidth, arguments[0].naturalHeight,"
              "        getComputedStyle(arguments[0]).objectFit];")
 
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="Chromium and chromedriver are needed (apt-get install chromium chromium-driver)")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Chromium and chromedriver are needed: "
+                                "apt-get install chromium chromium-driver")
 
 
 def free_port() -> int:

@@ -103,20 +103,24 @@ class ModelSource:
         return result, load_s, time.perf_counter() - start
 
 
-class ImageInput(gr.Image):
-    """gr.Image whose unreadable uploads (corrupt, not an image, decompression bomb) give a clear gr.Error
-    instead of a failure inside Gradio's preprocessing. Shown by the frontend as a plain image."""
+def image_input(**options: Any) -> gr.Image:
+    """A gr.Image whose unreadable uploads (corrupt, not an image, decompression bomb) give a clear gr.Error
+    instead of a failure inside Gradio's preprocessing. (Wrapping the instance, not subclassing: Gradio
+    writes a .pyi stub beside every module that defines a component class.)"""
+    image = gr.Image(**options)
+    decode = image.preprocess
 
-    is_template = True  # the frontend draws it with gr.Image's component
-
-    def preprocess(self, payload: Any) -> Any:
+    def preprocess(payload: Any) -> Any:
         try:
-            return super().preprocess(payload)
+            return decode(payload)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
             name = getattr(payload, "orig_name", None) or "the uploaded file"
             reason = "is too large to decode safely" if isinstance(e, Image.DecompressionBombError) \
                 else "is not an image file that can be read"
             raise gr.Error(f"{name} {reason}", print_exception=False) from None
+
+    image.preprocess = preprocess
+    return image
 
 
 def user_errors(fn: Callable) -> Callable:

@@ -10,7 +10,7 @@ import numpy as np
 import seglab
 from seglab.render import colorize_depth, draw_prompt, overlay
 
-from .common import CONCURRENCY, ImageInput, ModelSource, gpu, parse_prompt, read_image, user_errors
+from .common import CONCURRENCY, ModelSource, gpu, image_input, parse_prompt, read_image, user_errors
 
 log = logging.getLogger("seglab.app")
 MAX_MODELS = 6
@@ -64,7 +64,7 @@ def build(source: ModelSource, examples: list[str]) -> None:
     promptable = source.preselect("promptable")
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
-            image = ImageInput(label="Image", type="filepath", sources=["upload", "clipboard"], height=300)
+            image = image_input(label="Image", type="filepath", sources=["upload", "clipboard"], height=300)
             if examples:
                 gr.Examples(examples, inputs=image)
             models = gr.Dropdown(source.choices(seglab.TASKS), value=[promptable], multiselect=True,

@@ -13,7 +13,7 @@ import numpy as np
 import seglab
 from seglab.render import legend
 
-from .common import (CONCURRENCY, ImageInput, ModelSource, downloads, gpu, read_image, timing, user_errors,
+from .common import (CONCURRENCY, ModelSource, downloads, gpu, image_input, read_image, timing, user_errors,
                      warn_if_missing)
 
 TASKS = ("semantic", "instance", "panoptic")
@@ -66,7 +66,7 @@ def build(source: ModelSource, task: str, examples: list[str]) -> None:
     """One dense-prediction tab (inside a gr.Tab context); its endpoint is ``/<task>``."""
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
-            image = ImageInput(label="Image", type="filepath", sources=["upload", "clipboard"], height=300)
+            image = image_input(label="Image", type="filepath", sources=["upload", "clipboard"], height=300)
             if examples:
                 gr.Examples(examples, inputs=image)
             model = gr.Dropdown(source.choices(task), value=source.preselect(task), label="Model",

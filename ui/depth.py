@@ -11,7 +11,7 @@ import seglab
 from seglab.export import write_ply
 from seglab.render import depth_with_colorbar
 
-from .common import (CONCURRENCY, ImageInput, ModelSource, downloads, gpu, read_image, request_dir, timing,
+from .common import (CONCURRENCY, ModelSource, downloads, gpu, image_input, read_image, request_dir, timing,
                      user_errors, warn_if_missing)
 
 VIEWER_POINTS = 120_000  # the browser's point cloud is subsampled to about this many points
@@ -50,7 +50,7 @@ def run(source: ModelSource, image: Any, model_id: str) -> tuple:
 def build(source: ModelSource, examples: list[str]) -> None:
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
-            image = ImageInput(label="Image", type="filepath", sources=["upload", "clipboard"], height=300)
+            image = image_input(label="Image", type="filepath", sources=["upload", "clipboard"], height=300)
             if examples:
                 gr.Examples(examples, inputs=image)
             model = gr.Dropdown(source.choices("depth"), value=source.preselect("depth"), label="Model",

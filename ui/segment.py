@@ -17,7 +17,7 @@ import seglab
 from seglab.everything import EverythingParams, estimate_seconds, segment_everything
 from seglab.render import draw_prompt, overlay
 
-from .common import (CONCURRENCY, ImageInput, ModelSource, downloads, gpu, parse_prompt, prompt_json, read_image,
+from .common import (CONCURRENCY, ModelSource, downloads, gpu, image_input, parse_prompt, prompt_json, read_image,
                      timing, user_errors, warn_if_missing)
 
 MODES = ("positive point", "negative point", "box (two clicks)")
@@ -264,7 +264,7 @@ def build(source: ModelSource, examples: list[str]) -> None:
     session = gr.State(SegmentSession())
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
-            image = ImageInput(label="Image", type="filepath", sources=["upload", "clipboard"], height=260,
+            image = image_input(label="Image", type="filepath", sources=["upload", "clipboard"], height=260,
                              elem_id="segment-input")
             if examples:
                 gr.Examples(examples, inputs=image, label="Examples (COCO val2017, CC BY / CC BY-SA)")
