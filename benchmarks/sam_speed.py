@@ -1,0 +1,237 @@
+"""Click-to-mask latency of seglab's SAM predictor against the bare mask decoder, on random weights.
+
+    python -m benchmarks.sam_speed [--model sam-vit-base] [--repeats 30] [--points-per-side 32]
+                                   [--json results/sam_speed_cpu.json]
+
+The model is built from its transformers config defaults (``SamConfig()`` is SAM ViT-B, ``Sam2Config()``
+SAM 2.1 Hiera-T) with random weights (latency does not depend on them), saved with its processor and
+loaded through ``seglab.load_model(id, location=...)``, the path users run. On a real COCO image it times
+the image embedding; then, on the cached embedding, each prompt kind through ``seglab.predict`` and the
+same prompts as ready tensors through the transformers model's prompt encoder + mask decoder alone,
+alternating the two so machine load hits both alike: their ratio is what seglab's pre/post-processing
+costs. Last, segment-everything's run time beside its estimate. Cold calls are reported apart.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import tempfile
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import transformers
+
+import seglab
+from seglab import Prompt
+from seglab.errors import SeglabError
+from seglab.everything import EverythingParams, estimate_seconds, segment_everything
+from seglab.metrics import Timer
+from seglab.models.sam import Embedding, SamPredictor
+
+IMAGE = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco-val2017-mini" / "val2017" / "000000397133.jpg"
+# registry id -> (transformers model, config, processor, image processor); config defaults are that checkpoint's layout
+MODELS = {
+    "sam-vit-base": ("SamModel", "SamConfig", "SamProcessor", "SamImageProcessor"),
+    "sam-hq-vit-base": ("SamHQModel", "SamHQConfig", "SamHQProcessor", "SamImageProcessor"),
+    "sam2.1-hiera-tiny": ("Sam2Model", "Sam2Config", "Sam2Processor", "Sam2ImageProcessor"),
+}
+# --tiny: SAM with a 2-layer image encoder and a 32-wide decoder, for a test that runs in seconds
+TINY_SAM = {
+    "vision_config": {"hidden_size": 32, "output_channels": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+                      "global_attn_indexes": [1], "num_pos_feats": 16, "mlp_dim": 64},
+    "prompt_encoder_config": {"hidden_size": 32},
+    "mask_decoder_config": {"hidden_size": 32, "mlp_dim": 64, "num_attention_heads": 2, "iou_head_hidden_dim": 32},
+}
+TARGET_CLICK_P50_MS, TARGET_OVERHEAD = 100.0, 0.10
+
+
+def save_random_model(model_id: str, folder: Path, tiny: bool = False) -> Path:
+    """``model_id``'s architecture from its config defaults with random weights, saved with its processor."""
+    model_cls, config_cls, processor_cls, image_cls = (getattr(transformers, n) for n in MODELS[model_id])
+    torch.manual_seed(0)
+    config = config_cls(**TINY_SAM) if tiny else config_cls()
+    model_cls(config).save_pretrained(folder)
+    processor_cls(image_cls()).save_pretrained(folder)
+    return folder
+
+
+def prompt_kinds(height: int, width: int) -> dict[str, list[Prompt]]:
+    """Each kind's prompts, one per call; in a kind with several, each call is fed the previous best logits."""
+    a, b, c = (0.5 * width, 0.45 * height), (0.3 * width, 0.6 * height), (0.65 * width, 0.35 * height)
+    return {
+        "click": [Prompt.build(points=[a])],
+        "box": [Prompt.build(box=[0.2 * width, 0.2 * height, 0.7 * width, 0.8 * height])],
+        "refine (3 clicks)": [Prompt.build(points=[a]), Prompt.build(points=[a, b], labels=[1, 0]),
+                              Prompt.build(points=[a, b, c], labels=[1, 0, 1])],
+    }
+
+
+def run_seglab(predictor: SamPredictor, image: np.ndarray, prompts: list[Prompt]) -> np.ndarray:
+    """The public path: ``seglab.predict`` per call, the best mask's logits fed to the next; the last best logits."""
+    best = None
+    for prompt in prompts:
+        best = seglab.predict(predictor, image, prompt, mask_input=best).logits[0]
+    return best
+
+
+def decoder_inputs(predictor: SamPredictor, embedding: Embedding, prompt: Prompt) -> dict[str, Any]:
+    """The prompt as the tensors the transformers model takes, in its input coordinates (built before timing)."""
+    def tensor(a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(a, device=predictor.device).to(predictor.dtype)
+
+    out: dict[str, Any] = {}
+    if prompt.points is not None:
+        out["input_points"] = tensor(embedding.to_input(prompt.points)[None, None])
+        out["input_labels"] = torch.as_tensor(prompt.point_labels[None, None], device=predictor.device)
+    if prompt.boxes is not None:
+        out["input_boxes"] = tensor(embedding.to_input(prompt.boxes.reshape(-1, 2, 2)).reshape(1, -1, 4))
+    return out
+
+
+def run_decoder(model: Any, embedding: Embedding, inputs: list[dict[str, Any]]) -> torch.Tensor:
+    """Prompt encoder + mask decoder alone on ready tensors, with the same multimask rule and feedback as
+    :meth:`SamPredictor.segment`: several masks for a lone click, the best logits fed to the next call.
+    Returns the last best low-resolution logits (1, 1, 256, 256)."""
+    best = None
+    with torch.inference_mode():
+        for kw in inputs:
+            multimask = best is None and "input_boxes" not in kw and kw["input_points"].shape[2] == 1
+            fed = {} if best is None else {"input_masks": best}
+            out = model(**embedding.features, **kw, **fed, multimask_output=multimask)
+            best = out.pred_masks[0, 0, out.iou_scores[0, 0].argmax()][None, None]
+    return best
+
+
+def stats(ms: list[float]) -> dict[str, float]:
+    return {"p50_ms": float(np.percentile(ms, 50)), "p90_ms": float(np.percentile(ms, 90)),
+            "mean_ms": float(np.mean(ms))}
+
+
+def time_pair(ours: Callable[[], Any], bare: Callable[[], Any], warmup: int, repeats: int,
+              device: str) -> tuple[dict[str, float], dict[str, float]]:
+    """Cold call of each, ``warmup`` untimed rounds, then ``repeats`` rounds timing one call of each in turn."""
+    times: dict[Callable[[], Any], list[float]] = {ours: [], bare: []}
+    cold = {}
+    for fn in times:
+        with Timer(device) as t:
+            fn()
+        cold[fn] = t.ms
+    for _ in range(warmup):
+        ours(), bare()
+    for _ in range(repeats):
+        for fn, ms in times.items():
+            with Timer(device) as t:
+                fn()
+            ms.append(t.ms)
+    return ({**stats(times[ours]), "cold_ms": cold[ours]}, {**stats(times[bare]), "cold_ms": cold[bare]})
+
+
+def time_embedding(predictor: SamPredictor, image: np.ndarray, repeats: int, device: str) -> dict[str, float]:
+    """The image encoder (the processor included), the cache emptied before each call; the first call apart."""
+    ms = []
+    for _ in range(repeats + 1):
+        predictor.cache.clear()
+        with Timer(device) as t:
+            predictor.embed(image)
+        ms.append(t.ms)
+    return {**stats(ms[1:]), "cold_ms": ms[0]}
+
+
+def machine() -> dict[str, Any]:
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+             if line.startswith("model name")] if cpuinfo.exists() else []
+    return {"processor": platform.processor() or platform.machine(), "cpu": names[0] if names else "",
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "load_average": os.getloadavg()[0], "python": platform.python_version()}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", choices=list(MODELS), default="sam-vit-base")
+    ap.add_argument("--image", type=Path, default=IMAGE, help="a real image (default: a 640 x 427 COCO val2017 photo)")
+    ap.add_argument("--repeats", type=int, default=30, help="warm timed calls per prompt kind")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed calls after the cold one")
+    ap.add_argument("--embed-repeats", type=int, default=3, help="warm timed image-encoder calls")
+    ap.add_argument("--points-per-side", type=int, default=EverythingParams.points_per_side,
+                    help="segment-everything's point grid (default: the automatic generator's)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--tiny", action="store_true", help="a tiny SAM encoder instead of the real layout (for tests)")
+    ap.add_argument("--json", type=Path, help="write the results here")
+    args = ap.parse_args(argv)
+    if args.tiny and args.model != "sam-vit-base":
+        ap.error("--tiny builds a tiny sam-vit-base only")
+    if min(args.repeats, args.embed_repeats, args.points_per_side) < 1 or args.warmup < 0:
+        ap.error("--repeats, --embed-repeats and --points-per-side must be at least 1, --warmup at least 0")
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark, print one line per measurement and return (and optionally write) the results."""
+    args = parse_args(argv)
+    image = seglab.load_image(args.image)
+    host = machine()
+    print(f"{host['cpu'] or host['processor']}: {host['cpu_count']} CPUs, torch threads {host['torch_threads']}, "
+          f"load average {host['load_average']:.1f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        predictor = seglab.load_model(args.model, device=args.device,
+                                      location=save_random_model(args.model, Path(tmp), args.tiny))
+    layout = "tiny SAM (for tests)" if args.tiny else f"{MODELS[args.model][1]}() defaults"
+    print(f"{args.model} ({layout}, random weights: latency only), {args.image.name} {image.shape[1]}x{image.shape[0]}")
+
+    embedding_ms = time_embedding(predictor, image, args.embed_repeats, args.device)
+    print(f"embedding p50 {embedding_ms['p50_ms']:.0f} ms (cold {embedding_ms['cold_ms']:.0f} ms)")
+    embedding = predictor.embed(image)
+    kinds = {}
+    for kind, prompts in prompt_kinds(*image.shape[:2]).items():
+        inputs = [decoder_inputs(predictor, embedding, p) for p in prompts]
+        ours, bare = time_pair(partial(run_seglab, predictor, image, prompts),
+                               partial(run_decoder, predictor.model, embedding, inputs),
+                               args.warmup, args.repeats, args.device)
+        kinds[kind] = {**ours, "decoder": bare, "overhead_ratio": ours["p50_ms"] / bare["p50_ms"]}
+        label = "click-to-mask" if kind == "click" else kind
+        print(f"{label} p50 {ours['p50_ms']:.1f} ms, p90 {ours['p90_ms']:.1f} ms, cold {ours['cold_ms']:.1f} ms "
+              f"(decoder alone {bare['p50_ms']:.1f} ms: x{kinds[kind]['overhead_ratio']:.3f})")
+
+    params = EverythingParams(points_per_side=args.points_per_side)
+    estimate = estimate_seconds(predictor, image, params)
+    everything = segment_everything(predictor, image, params)
+    print(f"segment everything ({args.points_per_side}x{args.points_per_side} points, {everything.batches} batches): "
+          f"{everything.seconds:.1f} s (estimate {estimate:.1f} s), {len(everything.masks)} masks")
+
+    click = kinds["click"]
+    met = click["p50_ms"] <= TARGET_CLICK_P50_MS and click["overhead_ratio"] <= 1 + TARGET_OVERHEAD
+    print(f"targets (click-to-mask p50 <= {TARGET_CLICK_P50_MS:.0f} ms, overhead <= {TARGET_OVERHEAD:.0%}): "
+          f"{'met' if met else 'NOT met'}")
+    result = {
+        "machine": host, "torch": torch.__version__, "transformers": transformers.__version__,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "device": args.device,
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else "none on this machine: no GPU numbers",
+        "model": args.model, "layout": layout, "weights": "random (latency only)",
+        "image": args.image.name, "image_size": list(image.shape[:2]), "repeats": args.repeats, "warmup": args.warmup,
+        "embedding": embedding_ms, "kinds": kinds,
+        "everything": {"points_per_side": args.points_per_side, "seconds": everything.seconds,
+                       "estimate_seconds": estimate, "masks": len(everything.masks), "points": everything.points,
+                       "batches": everything.batches},
+        "targets": {"click_p50_ms": TARGET_CLICK_P50_MS, "overhead": TARGET_OVERHEAD, "met": met},
+    }
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except SeglabError as err:
+        sys.exit(f"error: {err}")

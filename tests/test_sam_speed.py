@@ -1,0 +1,57 @@
+"""benchmarks.sam_speed on a tiny SAM and a real image: every prompt kind timed against the bare decoder
+doing the same work, the results printed and written as JSON (no timing thresholds)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import seglab
+from benchmarks import sam_speed
+
+
+@pytest.fixture(scope="module")
+def tiny_sam(tmp_path_factory):
+    return seglab.load_model("sam-vit-base", location=sam_speed.save_random_model(
+        "sam-vit-base", tmp_path_factory.mktemp("tiny-sam"), tiny=True))
+
+
+def test_bare_decoder_does_the_same_work_as_seglab(tiny_sam, coco_image):
+    embedding = tiny_sam.embed(coco_image)
+    for kind, prompts in sam_speed.prompt_kinds(*coco_image.shape[:2]).items():
+        inputs = [sam_speed.decoder_inputs(tiny_sam, embedding, p) for p in prompts]
+        bare = sam_speed.run_decoder(tiny_sam.model, embedding, inputs)
+        ours = sam_speed.run_seglab(tiny_sam, coco_image, prompts)
+        np.testing.assert_allclose(bare[0, 0].numpy(), ours, rtol=1e-5, atol=1e-5, err_msg=kind)
+
+
+def test_main_times_every_kind_and_writes_json(coco_image_path: Path, tmp_path, capsys):
+    out = tmp_path / "speed.json"
+    result = sam_speed.main(["--tiny", "--repeats", "2", "--warmup", "0", "--embed-repeats", "1",
+                             "--points-per-side", "2", "--image", str(coco_image_path), "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert json.loads(out.read_text()) == result
+    assert set(result["kinds"]) == {"click", "box", "refine (3 clicks)"}
+    for kind in result["kinds"].values():
+        assert kind["p50_ms"] <= kind["p90_ms"] and kind["decoder"]["p50_ms"] <= kind["decoder"]["p90_ms"]
+        assert kind["overhead_ratio"] == pytest.approx(kind["p50_ms"] / kind["decoder"]["p50_ms"])
+        assert kind["cold_ms"] > 0 and kind["decoder"]["cold_ms"] > 0
+    assert f"click-to-mask p50 {result['kinds']['click']['p50_ms']:.1f} ms" in printed
+    assert "decoder alone" in printed and "embedding p50" in printed
+    everything = result["everything"]
+    assert (everything["points"], everything["batches"]) == (4, 1)
+    assert everything["seconds"] > 0 and everything["estimate_seconds"] > 0
+    assert result["weights"] == "random (latency only)" and result["machine"]["torch_threads"] >= 1
+    click = result["kinds"]["click"]
+    assert result["targets"]["met"] == (click["p50_ms"] <= sam_speed.TARGET_CLICK_P50_MS
+                                        and click["overhead_ratio"] <= 1 + sam_speed.TARGET_OVERHEAD)
+
+
+@pytest.mark.parametrize("argv", [["--tiny", "--model", "sam2.1-hiera-tiny"], ["--repeats", "0"],
+                                  ["--model", "sam-vit-huge"]])
+def test_bad_arguments_are_usage_errors(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        sam_speed.main(argv)
+    assert exit_info.value.code == 2 and "error:" in capsys.readouterr().err
