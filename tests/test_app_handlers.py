@@ -9,14 +9,14 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
+from app_weights import save_tiny_models
 
 import seglab
-from app_weights import save_tiny_models
 from seglab import report
 from seglab.render import depth_colorbar
-from ui import benchmark, compare, dense, depth
+from ui import benchmark, common, compare, dense, depth
 from ui.common import GENERIC_ERROR, ModelSource, parse_prompt, prompt_json
-from ui.segment import MODES, SegmentHandlers, SegmentSession
+from ui.segment import MODES, SegmentHandlers, SegmentSession, label_scores
 
 EMBEDDED = "embedded-u2netp-grabcut"
 
@@ -87,6 +87,15 @@ def test_segment_endpoint_takes_json_and_multimask_outputs_can_be_picked(handler
     assert not np.array_equal(shown_all, shown_one) and len(one_files) >= 2
 
 
+def test_each_mask_score_is_written_above_its_box():
+    image = np.zeros((100, 200, 3), np.uint8)
+    masks = np.zeros((1, 100, 200), bool)
+    masks[0, 40:80, 50:150] = True
+    out = label_scores(image, seglab.Masks(masks, [0.93]))
+    ys, xs = np.nonzero(out.max(-1) > 200)
+    assert len(xs) and xs.min() >= 50 and ys.max() < 40  # the text sits on the box's top edge, left-aligned
+
+
 def test_editor_layers_become_a_region_and_a_box(handlers, loaded):
     h, w = loaded.image.shape[:2]
     region, box = np.zeros((h, w, 4), np.uint8), np.zeros((h, w, 4), np.uint8)
@@ -133,12 +142,17 @@ def test_prompt_json_round_trips():
         parse_prompt('{"point": [1, 2]}')
 
 
-def test_model_lists_mark_missing_weights_and_preselect_what_runs(source):
-    choices = dict((v, k) for k, v in source.choices("promptable"))
+def test_model_lists_mark_missing_weights_and_preselect_what_runs(source, monkeypatch):
+    choices = {v: k for k, v in source.choices("promptable")}
     assert choices[EMBEDDED] == EMBEDDED and choices["sam-vit-base"] == "sam-vit-base"
     assert choices["sam-vit-huge"].endswith("(download needed)")
-    assert source.preselect("promptable") == EMBEDDED
+    monkeypatch.setattr(seglab, "is_available", lambda model_id: seglab.get_spec(model_id).offline)  # empty cache
+    assert source.preselect("promptable") == EMBEDDED  # HF_HUB_OFFLINE=1 (conftest)
     assert source.preselect("depth") == "depth-anything-v2-metric-indoor-small"
+    assert ModelSource().preselect("depth") == "depth-pro"  # nothing here: the registry's default (download needed)
+    monkeypatch.setattr(common, "is_offline_mode", lambda: False)
+    assert source.preselect("promptable") == "sam-vit-base"  # the Hub reachable and SAM's weights here
+    assert ModelSource().preselect("promptable") == EMBEDDED
 
 
 @pytest.mark.parametrize("task, model", [("semantic", "segformer-b0-ade"),
@@ -225,3 +239,15 @@ def test_benchmark_dashboard_gathers_the_run_folders_under_the_results_folder(tm
                                                          ["gpu", "segformer-b5-ade"]]
     assert "2 results of 2 models" in summary and "unreadable and skipped: broken" in summary
     assert len(latency.data) == 1  # one box: the only run with per-image latencies
+
+
+def test_segment_everything_gives_its_estimate_first_then_every_mask(handlers, coco_image_path):
+    settings = (4, 2, 0.0, 0.0, 0.7, 0, 0)  # the sliders: a 4 x 4 grid, no filtering, one crop
+    estimate = handlers.estimate(str(coco_image_path), "sam-vit-base", *settings)
+    assert estimate.startswith("Segment everything with **sam-vit-base**: about **") and " s**" in estimate
+    session, view, prompt, picks, files, status = handlers.everything(str(coco_image_path), "sam-vit-base", *settings)
+    assert 1 <= len(session.result) <= 16 and session.steps == () and prompt == ""
+    assert picks["value"] in (None, "all") and not np.array_equal(view, session.image)  # every mask drawn
+    assert "everything" in status and any(f.endswith("segment.json") for f in files)
+    with pytest.raises(gr.Error, match="did you mean sam-vit-base"):
+        handlers.estimate(str(coco_image_path), "sam-vit-bsae", *settings)

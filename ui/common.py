@@ -20,6 +20,7 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
+from huggingface_hub import is_offline_mode
 from PIL import Image
 
 import seglab
@@ -80,11 +81,14 @@ class ModelSource:
         return out
 
     def preselect(self, task: str) -> str:
-        """The registry's default when it runs offline, else the first model whose weights are here."""
-        default = seglab.default_model(task).id
-        if self.available(default):
-            return default
-        return next((s.id for s in seglab.list_models(task) if self.available(s.id)), default)
+        """The model a dropdown starts on. With the Hub reachable, the first listed one whose weights are
+        downloaded; offline (HF_HUB_OFFLINE=1) or with nothing downloaded, the embedded offline default;
+        for a task without one, the first model whose weights are here, else the registry's default."""
+        here = [s for s in seglab.list_models(task) if self.available(s.id)]
+        downloaded = [s.id for s in here if not s.offline]
+        if downloaded and not is_offline_mode():
+            return downloaded[0]
+        return next((s.id for s in here if s.offline), downloaded[0] if downloaded else seglab.default_model(task).id)
 
     def load(self, model_id: str) -> tuple[Any, float]:
         """The loaded adapter and the seconds loading took (near zero once it is cached)."""

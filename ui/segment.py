@@ -60,11 +60,28 @@ def canvas(session: SegmentSession, pick: str = "best") -> np.ndarray | None:
     shown = selected(session.result, pick)
     if shown is not None and len(shown):
         out = overlay(shown, out)
+        if len(shown) <= MAX_PICKS:
+            out = label_scores(out, shown)
     out = draw_prompt(out, session.prompt())
     if session.corner is not None:
         x, y = (int(round(v)) for v in session.corner)
         size = max(12, max(out.shape[:2]) // 40)
         cv2.drawMarker(out, (x, y), (40, 120, 255), cv2.MARKER_CROSS, size, max(2, size // 6), cv2.LINE_AA)
+    return out
+
+
+def label_scores(image: np.ndarray, masks: seglab.Masks) -> np.ndarray:
+    """Each mask's score written just above its box's top-left corner, white on black."""
+    out = image.copy()
+    scale = max(0.5, max(image.shape[:2]) / 1200)
+    thickness = max(1, round(scale * 2))
+    for (x0, y0, _, _), score in zip(masks.boxes, masks.scores):
+        text = f"{score:.2f}"
+        (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        x, y = int(x0), max(int(y0), h + base)
+        cv2.rectangle(out, (x, y - h - base), (x + w, y), (0, 0, 0), cv2.FILLED)
+        cv2.putText(out, text, (x, y - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness,
+                    cv2.LINE_AA)
     return out
 
 
