@@ -54,7 +54,7 @@ def test_click_adds_a_point_in_image_pixels_and_shows_a_mask(handlers, loaded):
     assert view.shape == loaded.image.shape
     assert not np.array_equal(view[150, 420], loaded.image[150, 420])  # the marker sits on the clicked pixel
     assert {Path(f).name for f in files} >= {"segment.json", "segment_mask.png", "segment_overlay.png"}
-    assert EMBEDDED in status and "ms" in status
+    assert EMBEDDED in status and "ms" in status and "1 mask, score " in status
 
 
 def test_two_clicks_make_a_box_and_undo_goes_back_step_by_step(handlers, loaded):
@@ -87,13 +87,13 @@ def test_segment_endpoint_takes_json_and_multimask_outputs_can_be_picked(handler
     assert not np.array_equal(shown_all, shown_one) and len(one_files) >= 2
 
 
-def test_each_mask_score_is_written_above_its_box():
+def test_each_mask_score_is_written_on_its_centre():
     image = np.zeros((100, 200, 3), np.uint8)
-    masks = np.zeros((1, 100, 200), bool)
+    masks = np.zeros((2, 100, 200), bool)
     masks[0, 40:80, 50:150] = True
-    out = label_scores(image, seglab.Masks(masks, [0.93]))
+    out = label_scores(image, seglab.Masks(masks, [0.93, 0.5]))  # the empty second mask gets no label
     ys, xs = np.nonzero(out.max(-1) > 200)
-    assert len(xs) and xs.min() >= 50 and ys.max() < 40  # the text sits on the box's top edge, left-aligned
+    assert 50 < xs.min() < 100 < xs.max() < 150 and 40 < ys.min() < 60 < ys.max() < 80
 
 
 def test_editor_layers_become_a_region_and_a_box(handlers, loaded):

@@ -71,17 +71,19 @@ def canvas(session: SegmentSession, pick: str = "best") -> np.ndarray | None:
 
 
 def label_scores(image: np.ndarray, masks: seglab.Masks) -> np.ndarray:
-    """Each mask's score written just above its box's top-left corner, white on black."""
+    """Each mask's score written, white on black, centred on the mask's centre of mass."""
     out = image.copy()
     scale = max(0.5, max(image.shape[:2]) / 1200)
     thickness = max(1, round(scale * 2))
-    for (x0, y0, _, _), score in zip(masks.boxes, masks.scores):
+    for mask, score in zip(masks.masks, masks.scores):
+        ys, xs = np.nonzero(mask)
+        if not len(xs):
+            continue
         text = f"{score:.2f}"
         (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-        x, y = int(x0), max(int(y0), h + base)
-        cv2.rectangle(out, (x, y - h - base), (x + w, y), (0, 0, 0), cv2.FILLED)
-        cv2.putText(out, text, (x, y - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness,
-                    cv2.LINE_AA)
+        x, y = int(xs.mean()) - w // 2, int(ys.mean()) + h // 2
+        cv2.rectangle(out, (x - 2, y - h - 2), (x + w + 2, y + base), (0, 0, 0), cv2.FILLED)
+        cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)
     return out
 
 
@@ -124,7 +126,9 @@ class SegmentHandlers:
              prompt: seglab.Prompt | None = None) -> SegmentSession:
         prompt = prompt if prompt is not None else session.prompt(text)
         result, load_s, predict_s = self.source.run(model_id, session.image, prompt)
-        line = timing(model_id, load_s, predict_s, f"{what} → {len(result)} mask{'s' * (len(result) != 1)}")
+        scores = " / ".join(f"{v:.2f}" for v in result.scores[:MAX_PICKS])
+        found = f"{len(result)} mask{'s' * (len(result) != 1)}" + (f", score {scores}" if len(result) else "")
+        line = timing(model_id, load_s, predict_s, f"{what} → {found}")
         if result.note:
             line += f" ({result.note})"
         return replace(session, result=result, times=session.times + (line,))
