@@ -91,14 +91,14 @@ def build(results_dir: str | Path | None = None) -> tuple:
     folder = Path(results_dir) if results_dir else RESULTS
     with gr.Row():
         with gr.Column(scale=2):
-            summary = gr.Markdown(elem_id="benchmark-summary")
+            summary = gr.Markdown(label="Summary", elem_id="benchmark-summary")
             reload = gr.Button("Reload the results folder", size="sm")
         upload = gr.File(label="Your results.csv / results.json", file_types=[".csv", ".json"], scale=1,
                          height=120)
     table = gr.Dataframe(label="Results (one row per model × task × dataset)", wrap=True, max_height=360)
     with gr.Row():
-        bars, scatter = gr.Plot(), gr.Plot()
-    latency = gr.Plot()
+        bars, scatter = gr.Plot(label="Reproduced vs published"), gr.Plot(label="Accuracy vs latency")
+    latency = gr.Plot(label="Per-image latency")
     outputs = [table, bars, scatter, latency, summary]
 
     def load_folder() -> tuple:

@@ -75,7 +75,7 @@ def build(source: ModelSource, examples: list[str]) -> None:
             button = gr.Button("Compare", variant="primary", elem_id="compare-run")
         with gr.Column(scale=3):
             gallery = gr.Gallery(label="Side by side", columns=2, height=520, format="png")
-            table = gr.Markdown()
+            table = gr.Markdown(label="Times per model")
 
     def compare(image: Any, model_ids: list[str], prompt: str, text: str) -> tuple:
         return run(source, image, model_ids, prompt, text)

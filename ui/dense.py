@@ -77,11 +77,11 @@ def build(source: ModelSource, task: str, examples: list[str]) -> None:
             button = gr.Button("Run", variant="primary", elem_id=f"{task}-run")
         with gr.Column(scale=3):
             shown = gr.AnnotatedImage(label=f"{task.capitalize()} result (hover the legend)", format="png")
-            status = gr.Markdown()
+            status = gr.Markdown(label="Status")
             files = gr.File(label="Downloads", file_count="multiple")
 
-    def handler(*values: Any) -> tuple:
-        return run(source, task, *values)
+    def handler(image: Any, model_id: str, threshold: float | None = None) -> tuple:
+        return run(source, task, image, model_id, threshold)
 
     handler.__name__ = task
     button.click(handler, inputs, [shown, files, status], api_name=task, concurrency_id=task,

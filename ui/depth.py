@@ -58,10 +58,10 @@ def build(source: ModelSource, examples: list[str]) -> None:
             button = gr.Button("Estimate depth", variant="primary", elem_id="depth-run")
         with gr.Column(scale=3):
             shown = gr.Image(label="Depth (near = warm) with colour bar", interactive=False, format="png")
-            info = gr.Markdown()
+            info = gr.Markdown(label="Depth range and focal length")
             cloud = gr.Model3D(label="Point cloud (metric depth only)", display_mode="point_cloud", visible=False,
                                height=420)
-            status = gr.Markdown()
+            status = gr.Markdown(label="Status")
             files = gr.File(label="Downloads: 16-bit PNG (mm), .npy, colour PNG, PLY", file_count="multiple")
 
     def depth_handler(image: Any, model_id: str) -> tuple:

@@ -314,7 +314,7 @@ def build(source: ModelSource, examples: list[str]) -> None:
             view = gr.Image(label="Click to prompt: masks and prompts drawn here", interactive=False, type="numpy",
                             format="png", elem_id="segment-canvas", buttons=["download", "fullscreen"])
             picks = gr.Radio(label="Masks (pick one, or all)", visible=False, elem_id="segment-picks")
-            status = gr.Markdown(elem_id="segment-status")
+            status = gr.Markdown(label="Status and step times", elem_id="segment-status")
             files = gr.File(label="Downloads: mask PNG, COCO RLE + polygons JSON, overlay", file_count="multiple")
     outs = [session, view, prompt, picks, files, status]
     busy = dict(concurrency_id="promptable", concurrency_limit=CONCURRENCY)
