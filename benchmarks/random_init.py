@@ -19,6 +19,9 @@ SAM_VIT = {"base": (768, 12, 12, [2, 5, 8, 11]), "large": (1024, 24, 16, [5, 11,
 # Mask2Former Swin backbones by checkpoint: (embed dim, depths, heads)
 SWIN = {"tiny": (96, [2, 2, 6, 2], [3, 6, 12, 24]), "small": (96, [2, 2, 18, 2], [3, 6, 12, 24]),
         "base": (128, [2, 2, 18, 2], [4, 8, 16, 32]), "large": (192, [2, 2, 18, 2], [6, 12, 24, 48])}
+# Depth Anything V2 by checkpoint: (DINOv2 hidden size, layers, heads, stages read, neck sizes, fusion size)
+DEPTH_ANYTHING = {"small": (384, 12, 6, [3, 6, 9, 12], [48, 96, 192, 384], 64),
+                  "large": (1024, 24, 16, [5, 12, 18, 24], [256, 512, 1024, 1024], 256)}
 # labels of the data set a checkpoint was trained on, by a word in its hub id
 NUM_LABELS = {"coco-panoptic": 133, "coco-instance": 80, "ade": 150, "cityscapes": 19, "mapillary": 65}
 
@@ -31,7 +34,8 @@ def save_random_weights(spec: ModelSpec, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     if spec.source == "torchvision":
         return _torchvision(spec, folder)
-    builders = {"sam": _sam, "mask2former": _mask2former, "segformer": _segformer}
+    builders = {"sam": _sam, "mask2former": _mask2former, "segformer": _segformer,
+                "depth-anything": _depth_anything}
     if spec.family not in builders:
         raise BenchmarkInputError(f"--random-init is not available for {spec.id} (family {spec.family}); "
                                   f"it is for torchvision, {', '.join(builders)} models")
@@ -42,7 +46,7 @@ def save_random_weights(spec: ModelSpec, folder: Path) -> Path:
 
 
 def _size(spec: ModelSpec, table: dict[str, Any]) -> Any:
-    return next(v for k, v in table.items() if k in spec.weights)
+    return next(v for k, v in table.items() if k in spec.weights.lower())
 
 
 def _torchvision(spec: ModelSpec, folder: Path) -> Path:
@@ -94,3 +98,17 @@ def _segformer(spec: ModelSpec) -> tuple[Any, Any]:
     if "-b0-" not in spec.weights:
         raise BenchmarkInputError(f"--random-init builds SegFormer-B0 only, not {spec.weights}")
     return SegformerForSemanticSegmentation(config), SegformerImageProcessor()
+
+
+def _depth_anything(spec: ModelSpec) -> tuple[Any, Any]:
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTImageProcessor
+
+    hidden, layers, heads, stages, neck, fusion = _size(spec, DEPTH_ANYTHING)
+    backbone = Dinov2Config(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads, image_size=518,
+                            out_features=[f"stage{i}" for i in stages], reshape_hidden_states=False)
+    kind = "metric" if "metric" in spec.weights.lower() else "relative"
+    config = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=hidden, neck_hidden_sizes=neck,
+                                 fusion_hidden_size=fusion, depth_estimation_type=kind, max_depth=20)  # indoor range
+    processor = DPTImageProcessor(size={"height": 518, "width": 518}, keep_aspect_ratio=True, ensure_multiple_of=14,
+                                  do_pad=False)
+    return DepthAnythingForDepthEstimation(config), processor

@@ -32,10 +32,10 @@ import numpy as np
 from tqdm import tqdm
 
 import seglab
-from benchmarks.tasks import BenchmarkInputError, RunConfig, TaskContext, get_task, ok_records
+from benchmarks.tasks import TASKS, BenchmarkInputError, RunConfig, TaskContext, get_task, ok_records
 from seglab.metrics.latency import Timer
 from seglab.models.base import resolve_device
-from seglab.report import update_results
+from seglab.report import OFFLINE, RANDOM, update_results
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DEPTH_ROOT = REPO.parent / "shared" / "data" / "nyu-depth-v2-mini"
@@ -50,7 +50,14 @@ TIMING_METHOD = (
 # ----------------------------------------------------------------------------- command line
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
+    """The command line, with the chosen task's own flags (its ``add_arguments``) also in ``args.task_options``."""
+    task_flags = argparse.ArgumentParser(add_help=False)
+    name = _task_name(argv)
+    if name in TASKS and hasattr(task := get_task(name), "add_arguments"):
+        task.add_arguments(task_flags.add_argument_group(f"{name} options"))
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0],
+                                parents=[task_flags],
+                                epilog="task-specific options: python -m benchmarks.run --task NAME --help")
     p.add_argument("--models", required=True, help="registry ids, comma separated")
     p.add_argument("--task", required=True, help="promptable, semantic, instance, panoptic, depth or interactive")
     p.add_argument("--coco-root", type=Path, help="COCO 2017 folder: val2017/ and annotations/")
@@ -69,7 +76,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--resume", action="store_true", help="continue: skip images already in the prediction files")
     p.add_argument("--rescore", action="store_true", help="score the saved predictions without running the model")
     p.add_argument("--out", type=Path, required=True, help="results folder")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.task_options = {k: getattr(args, k) for k in vars(task_flags.parse_args([]))}
+    return args
+
+
+def _task_name(argv: list[str] | None) -> str | None:
+    """The --task value, read before the full parser is built (it adds that task's flags)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--task")
+    return pre.parse_known_args(argv)[0].task
 
 
 def make_config(args: argparse.Namespace) -> RunConfig:
@@ -81,7 +97,7 @@ def make_config(args: argparse.Namespace) -> RunConfig:
         raise BenchmarkInputError("--batch-size > 1 applies to promptable box prompts only; seglab.predict "
                                   "takes one image at a time")
     dataset = args.dataset or ("nyu" if args.task == "depth" else "coco")
-    options = {"prompt": args.prompt, "everything": args.everything}
+    options = {"prompt": args.prompt, "everything": args.everything, **args.task_options}
     return RunConfig(task=args.task, coco_root=args.coco_root, depth_root=args.depth_root, dataset=dataset,
                      root=args.root, limit=args.limit, device=resolve_device(args.device),
                      dtype=args.dtype, batch_size=args.batch_size, random_init=args.random_init, options=options)
@@ -140,11 +156,12 @@ def sync(device: str) -> None:
 
 
 class ForwardTimer:
-    """Times the network alone: forward hooks on the adapter's torch modules (outermost only) and the
-    ``run`` of its onnxruntime sessions; ``total_ms`` sums them for the current image."""
+    """Times the network alone: forward hooks on the adapter's outermost torch modules and their direct
+    children (adapters call parts such as SAM's ``vision_encoder`` on their own; nested calls count once), and
+    the ``run`` of its onnxruntime sessions; ``total_ms`` sums them for the current image."""
 
     def __init__(self, adapter: Any, device: str) -> None:
-        self.device, self.total_ms, self._t0 = device, 0.0, 0.0
+        self.device, self.total_ms, self._t0, self._depth = device, 0.0, 0.0, 0
         self._handles: list[Any] = []
         self._sessions: list[tuple[str, Any]] = []
         import torch
@@ -152,26 +169,34 @@ class ForwardTimer:
         attrs = vars(adapter) if hasattr(adapter, "__dict__") else {}
         modules = [m for m in attrs.values() if isinstance(m, torch.nn.Module)]
         inner = {id(s) for m in modules for s in m.modules() if s is not m}
-        for m in modules:
-            if id(m) not in inner:
-                self._handles += [m.register_forward_pre_hook(self._start), m.register_forward_hook(self._stop)]
+        for m in (m for m in modules if id(m) not in inner):
+            for part in (m, *m.children()):
+                self._handles += [part.register_forward_pre_hook(self._start), part.register_forward_hook(self._stop)]
         for name, value in attrs.items():
             if type(value).__name__ == "InferenceSession":
                 self._sessions.append((name, value))
                 setattr(adapter, name, _TimedSession(value, self))
         self._adapter = adapter
 
+    def reset(self) -> None:
+        """Start a new image (also after a forward that raised, whose end hook never ran)."""
+        self.total_ms, self._depth = 0.0, 0
+
     @property
     def found(self) -> bool:
         return bool(self._handles or self._sessions)
 
     def _start(self, *_: Any) -> None:
-        sync(self.device)
-        self._t0 = time.perf_counter()
+        self._depth += 1
+        if self._depth == 1:
+            sync(self.device)
+            self._t0 = time.perf_counter()
 
     def _stop(self, *_: Any) -> None:
-        sync(self.device)
-        self.total_ms += (time.perf_counter() - self._t0) * 1000
+        self._depth -= 1
+        if self._depth == 0:
+            sync(self.device)
+            self.total_ms += (time.perf_counter() - self._t0) * 1000
 
     def close(self) -> None:
         for h in self._handles:
@@ -218,7 +243,7 @@ def seed(key: str) -> None:
     import cv2
     import torch
 
-    s = zlib.crc32(key.encode())
+    s = zlib.crc32(key.encode()) & 0x7FFFFFFF  # cv2.setRNGSeed takes a C int
     random.seed(s)
     np.random.seed(s)
     torch.manual_seed(s)
@@ -261,8 +286,14 @@ def shard_todo(samples: tuple, done: set[str], rank: int, world: int) -> list:
 def weights_label(spec: seglab.ModelSpec, random_init: bool) -> str:
     """The results' ``weights`` column."""
     if spec.source == "embedded":
-        return "embedded"
-    return "random-init (latency only)" if random_init else "pretrained"
+        return OFFLINE
+    return RANDOM if random_init else "pretrained"
+
+
+def run_name(model_id: str, config: RunConfig) -> str:
+    """The results' ``model`` column and prediction folder: the registry id, marked when the weights are random
+    (so random-init and pretrained runs of one model neither replace nor resume each other)."""
+    return f"{model_id} (random-init)" if config.random_init else model_id
 
 
 def load_adapter(spec: seglab.ModelSpec, args: argparse.Namespace, config: RunConfig, tmp: Path) -> Any:
@@ -278,10 +309,10 @@ def load_adapter(spec: seglab.ModelSpec, args: argparse.Namespace, config: RunCo
 def run_model(model_id: str, task: Any, dataset: Any, config: RunConfig, args: argparse.Namespace,
               rank: int, world: int, run_id: str, tmp: Path) -> tuple[Path, dict]:
     """Run one model over this rank's share; returns the prediction folder and run facts (load time, weights)."""
-    pred_dir = args.out / "predictions" / model_id / config.task
+    pred_dir = args.out / "predictions" / run_name(model_id, config) / config.task
     if rank == 0:
         pred_dir.mkdir(parents=True, exist_ok=True)
-        existing = list(pred_dir.glob("rank*.jsonl"))
+        existing = [p for p in pred_dir.glob("rank*.jsonl") if p.stat().st_size]
         if existing and not (args.resume or args.rescore):
             raise BenchmarkInputError(f"{pred_dir} already holds predictions; pass --resume to continue them, "
                                       f"--rescore to score them, or choose another --out")
@@ -316,7 +347,7 @@ def run_one(adapter: Any, task: Any, sample: Any, context: TaskContext, timer: F
     record: dict[str, Any] = {"key": sample.key, "image_id": sample.image_id, "file_name": sample.image_path.name}
     seed(sample.key)
     reset_peak(device)
-    timer.total_ms = 0.0
+    timer.reset()
     wall0 = time.time()
     try:
         with Timer(device) as e2e:
@@ -347,7 +378,7 @@ def summarise(model_id: str, task: Any, dataset: Any, config: RunConfig, records
     latest = [r for r in ok if r.get("run_id") == last_run]
     span = (max(r["t_end"] for r in latest) - min(r["t_start"] for r in latest)) if latest else 0.0
     row = {
-        "model": model_id, "task": config.task, "dataset": dataset.name, **metrics,
+        "model": run_name(model_id, config), "task": config.task, "dataset": dataset.name, **metrics,
         "latency_p50_ms": _pct(warm, 50), "latency_p90_ms": _pct(warm, 90), "latency_cold_ms": _mean(cold),
         "forward_p50_ms": _pct(forward, 50), "images_per_s": len(latest) / span if span > 0 else None,
         "peak_mem_mb": max((r["peak_mem_mb"] for r in ok), default=None), "load_s": facts["load_s"],
@@ -357,7 +388,7 @@ def summarise(model_id: str, task: Any, dataset: Any, config: RunConfig, records
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "timing_method": TIMING_METHOD,
         "note": dataset.note,
     }
-    lat = [{"model": model_id, "task": config.task, "dataset": dataset.name, "image": r["key"],
+    lat = [{"model": row["model"], "task": config.task, "dataset": dataset.name, "image": r["key"],
             "latency_ms": r["latency_ms"], "forward_ms": r.get("forward_ms"), "cold": bool(r.get("cold")),
             "weights": facts["weights"], "device": row["device"]} for r in ok]
     return row, lat
@@ -378,7 +409,10 @@ def _device_name(device: str) -> str:
         return torch.cuda.get_device_name()
     import platform
 
-    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+             if line.startswith("model name")] if cpuinfo.is_file() else []
+    return f"cpu ({names[0] if names else platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
 
 
 # ----------------------------------------------------------------------------- main
@@ -393,25 +427,28 @@ def load_dataset(task: Any, config: RunConfig) -> Any:
     return dataset
 
 
-def check_models(model_ids: list[str], task: Any, task_name: str) -> None:
-    """Every id is in the registry and does the task (raises before anything runs)."""
+def check_models(model_ids: list[str], task: Any, config: RunConfig) -> None:
+    """Every id is in the registry, does the task and, with --random-init, has downloadable weights to replace
+    (raises before anything runs)."""
     for model_id in model_ids:
         spec = seglab.get_spec(model_id)
         if spec.task != task.REGISTRY_TASK:
             raise seglab.UnsupportedTaskError(
-                f"{model_id} is a {spec.task} model; the {task_name} benchmark needs a {task.REGISTRY_TASK} model")
+                f"{model_id} is a {spec.task} model; the {config.task} benchmark needs a {task.REGISTRY_TASK} model")
+        if config.random_init and spec.source == "embedded":
+            raise BenchmarkInputError(f"{model_id} ships its weights inside seglab; run it without --random-init")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
     rank = 0
     try:
+        args = parse_args(argv)
         config = make_config(args)
         task = get_task(config.task)
         model_ids = [m.strip() for m in args.models.split(",") if m.strip()]
         if not model_ids:
             raise BenchmarkInputError("--models names no model")
-        check_models(model_ids, task, config.task)
+        check_models(model_ids, task, config)
         datasets = [load_dataset(task, replace(config, model=m)) for m in model_ids]  # all checked before any run
         rank, world = dist_init()
         run_id = broadcast(uuid.uuid4().hex[:12])

@@ -24,7 +24,9 @@ PRIMARY = {"promptable": "AR@100", "instance": "AP", "panoptic": "PQ", "semantic
            "interactive": "mIoU@1"}
 CLICKS = ("mIoU@1", "mIoU@2", "mIoU@3", "mIoU@5")
 METRIC_COLUMNS = ("AR@100", "AP", "AP50", "AP75", "mIoU", "PQ", "SQ", "RQ", "PQ_th", "PQ_st", "pixel_acc",
-                  "delta1", "AbsRel", "RMSE", *CLICKS, "NoC@85", "NoC@90")
+                  "delta1", "AbsRel", "RMSE", *CLICKS, "NoC@85", "NoC@90", "box mIoU")
+# the ``weights`` column: besides "pretrained", the offline default model and random weights (latency only)
+OFFLINE = "offline default (embedded)"
 RANDOM = "random-init (latency only)"
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +14,7 @@ import pytest
 
 from benchmarks.run import main
 from benchmarks.tasks import promptable
+from seglab.report import OFFLINE, RANDOM
 
 MODEL = "embedded-u2netp-grabcut"
 IMAGES = (6818, 122745, 297343, 85329)  # few instances each: a quick run
@@ -65,12 +67,13 @@ def full_run(coco: Path, tmp_path_factory) -> Path:
 
 def test_run_writes_tidy_results_and_predictions(full_run: Path):
     r = row(full_run)
-    assert (r["model"], r["task"], r["dataset"], r["weights"]) == (MODEL, "promptable", "coco-val2017", "embedded")
+    assert (r["model"], r["task"], r["dataset"], r["weights"]) == (MODEL, "promptable", "coco-val2017", OFFLINE)
     assert r["n_images"] == 3 and r["n_failed"] == 0
     for col in METRICS + ["latency_p50_ms", "latency_p90_ms", "images_per_s", "peak_mem_mb", "forward_p50_ms"]:
         assert pd.notna(r[col]) and r[col] > 0, col
     assert 0 <= r["AR@100"] <= 100 and 0 <= r["mIoU"] <= 100
-    assert "synchronize" in r["timing_method"]
+    assert "synchronize" in r["timing_method"] and "cold" in r["timing_method"] and "all its prompts" in r["note"]
+    assert r["device"].startswith("cpu (") and r["torch"] and r["transformers"] and r["date"].startswith("20")
     assert json.loads((full_run / "results.json").read_text())[0]["AR@100"] == pytest.approx(r["AR@100"])
     lines = (full_run / "predictions" / MODEL / "promptable" / "rank0.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
@@ -112,6 +115,22 @@ def test_interrupted_then_resumed_run_matches(full_run: Path, coco: Path, tmp_pa
     assert row(tmp_path)["n_images"] == 3
 
 
+def test_killed_then_resumed_run_matches(full_run: Path, coco: Path, tmp_path: Path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    pred = tmp_path / "predictions" / MODEL / "promptable" / "rank0.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.run", *args(coco, tmp_path)], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while proc.poll() is None and not (pred.is_file() and pred.read_text().count("\n") >= 1):
+        time.sleep(0.02)
+    proc.kill()  # SIGKILL: no clean-up, as when a job is pre-empted
+    proc.wait()
+    assert 1 <= len(pred.read_text().splitlines()) and not (tmp_path / "results.csv").exists()
+    assert main(args(coco, tmp_path, "--resume")) == 0
+    assert row(tmp_path)[METRICS].tolist() == row(full_run)[METRICS].tolist()
+    keys = [json.loads(line)["key"] for line in pred.read_text().splitlines()]
+    assert sorted(keys) == sorted(map(str, IMAGES[:3]))  # no image run twice
+
+
 def test_torchrun_two_ranks_match_one_process(full_run: Path, coco: Path, tmp_path: Path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
@@ -125,6 +144,26 @@ def test_torchrun_two_ranks_match_one_process(full_run: Path, coco: Path, tmp_pa
     assert sharded[METRICS].tolist() == row(full_run)[METRICS].tolist()
 
 
+def test_interactive_task_takes_clicks(coco: Path, tmp_path: Path):
+    argv = args(coco, tmp_path, "--clicks", "2", "--limit", "1")
+    argv[argv.index("promptable")] = "interactive"
+    assert main(argv) == 0
+    r = row(tmp_path)
+    assert r["task"] == "interactive" and r["n_images"] == 1 and r["instances"] == 1
+    assert 0 <= r["mIoU@1"] <= r["mIoU@2"] <= 100 and 0 <= r["box mIoU"] <= 100 and 1 <= r["NoC@90"] <= 2
+    assert "mIoU@3" not in r.index and "2 simulated clicks" in r["note"]
+
+
+def test_random_init_rows_are_marked_and_unscored(coco_root: Path, tmp_path: Path):
+    assert main(["--models", "segformer-b0-ade", "--task", "semantic", "--random-init", "--limit", "1",
+                 "--coco-root", str(coco_root), "--device", "cpu", "--out", str(tmp_path)]) == 0
+    r = row(tmp_path)
+    assert (r["model"], r["weights"], r["n_images"]) == ("segformer-b0-ade (random-init)", RANDOM, 1)
+    assert "mIoU" not in r.index and r["latency_p50_ms"] > 0
+    assert (tmp_path / "predictions" / "segformer-b0-ade (random-init)" / "semantic" / "rank0.jsonl").is_file()
+    assert set(pd.read_csv(tmp_path / "latency.csv")["model"]) == {r["model"]}
+
+
 def test_image_that_fails_to_decode_is_a_failure_record(coco_root: Path, tmp_path: Path):
     broken_coco = make_coco(tmp_path / "coco", coco_root, IMAGES[:1], broken=IMAGES[3])
     assert main(args(broken_coco, tmp_path / "out")) == 0
@@ -136,19 +175,21 @@ def test_image_that_fails_to_decode_is_a_failure_record(coco_root: Path, tmp_pat
 
 
 @pytest.mark.parametrize("change, message", [
-    (["--models", "no-such-model"], "unknown model"),
-    (["--models", "fcn-resnet50"], "semantic model"),
-    (["--task", "no-such-task"], "unknown task"),
-    (["--limit", "0"], "--limit"),
-    (["--batch-size", "2", "--task", "depth", "--models", "depth-pro"], "--batch-size"),
+    ({"--models": "no-such-model"}, "unknown model"),
+    ({"--models": "fcn-resnet50"}, "semantic model"),
+    ({"--task": "no-such-task"}, "unknown task"),
+    ({"--limit": "0"}, "--limit"),
+    ({"--batch-size": "2", "--task": "depth", "--models": "depth-pro"}, "--batch-size"),
+    ({"--random-init": None}, "ships its weights"),
+    ({"--task": "interactive", "--clicks": "0"}, "--clicks"),
 ])
-def test_bad_arguments_exit_2(coco: Path, tmp_path: Path, capsys, change: list[str], message: str):
+def test_bad_arguments_exit_2(coco: Path, tmp_path: Path, capsys, change: dict[str, str | None], message: str):
     argv = args(coco, tmp_path)
-    for flag, value in zip(change[::2], change[1::2]):
+    for flag, value in change.items():
         if flag in argv:
             argv[argv.index(flag) + 1] = value
         else:
-            argv += [flag, value]
+            argv += [flag] if value is None else [flag, value]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -179,3 +180,86 @@ def test_download_data_explains_and_checks(cityscapes_root: Path, tmp_path: Path
     out = capsys.readouterr().out
     assert "[missing] leftImg8bit/val" in out and "not usable: missing folder" in out
     assert download_main(["mapillary"]) == 0 and "mapillary.com" in capsys.readouterr().out
+
+
+def test_download_data_checks_mapillary_and_gta5_folders(tmp_path: Path) -> None:
+    _mapillary(tmp_path / "vistas", "v2.0")
+    ok, lines = check("mapillary", tmp_path / "vistas")
+    assert ok and "  [ok] config_v2.0.json" in lines and "  [ok] validation/v2.0/labels" in lines
+    assert "usable: 2 val images, 2 classes" in lines[-1]
+    _gta5(tmp_path / "gta5")
+    (tmp_path / "gta5" / "labels" / "00002.png").unlink()
+    ok, lines = check("gta5", tmp_path / "gta5")
+    assert not ok and lines[:2] == ["  [ok] images", "  [ok] labels"] and "labels/00002.png" in lines[-1]
+    assert "account" not in instructions("gta5") and "split.mat" in instructions("gta5")
+
+
+def _tiny_semantic_model(folder: Path, family: str, names: tuple[str, ...]) -> Path:
+    """Random tiny SegFormer or Mask2Former predicting ``names``, saved where ``--location`` reads it."""
+    import torch
+    import transformers as tf
+
+    torch.manual_seed(0)
+    labels = {"id2label": dict(enumerate(names)), "label2id": {n: i for i, n in enumerate(names)}}
+    if family == "segformer":
+        model = tf.SegformerForSemanticSegmentation(tf.SegformerConfig(
+            hidden_sizes=[8, 16, 32, 64], depths=[1, 1, 1, 1], num_attention_heads=[1, 1, 1, 1],
+            decoder_hidden_size=16, **labels))
+        processor = tf.SegformerImageProcessor(size={"height": 32, "width": 32})
+    else:
+        swin = tf.SwinConfig(embed_dim=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=4,
+                             out_features=["stage1", "stage2", "stage3", "stage4"])
+        model = tf.Mask2FormerForUniversalSegmentation(tf.Mask2FormerConfig(
+            backbone_config=swin, hidden_dim=32, mask_feature_size=32, feature_size=32, encoder_feedforward_dim=64,
+            dim_feedforward=64, encoder_layers=1, decoder_layers=2, num_attention_heads=2, num_queries=8,
+            common_stride=4, **labels))
+        processor = tf.Mask2FormerImageProcessor(size={"shortest_edge": 32, "longest_edge": 64}, size_divisor=32)
+    model.eval().save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize("name, model_id, family, published_name", [
+    ("cityscapes", "segformer-b0-cityscapes", "segformer", "cityscapes-val"),
+    ("gta5", "segformer-b0-cityscapes", "segformer", "gta5-all"),
+    ("mapillary", "mask2former-swin-large-mapillary-vistas-semantic", "mask2former", "mapillary-vistas-val"),
+])
+def test_benchmark_runs_semantic_on_a_driving_layout(tmp_path: Path, cityscapes_root: Path, name: str, model_id: str,
+                                                      family: str, published_name: str) -> None:
+    from benchmarks.run import main as run_main
+
+    root = cityscapes_root
+    if name == "gta5":
+        _gta5(root := tmp_path / "gta5")
+    elif name == "mapillary":
+        _mapillary(root := tmp_path / "vistas", "v1.2")
+    ds = load_semantic_dataset(name, root)
+    weights = _tiny_semantic_model(tmp_path / "model", family, ds.class_names)
+    out = tmp_path / "out"
+    assert run_main(["--task", "semantic", "--dataset", name, "--root", str(root), "--models", model_id,
+                     "--location", str(weights), "--device", "cpu", "--out", str(out)]) == 0
+    row = pd.read_csv(out / "results.csv").iloc[0]
+    assert (row["model"], row["dataset"], row["n_images"], row["n_failed"]) == (model_id, published_name, len(ds), 0)
+    assert 0 <= row["mIoU"] <= 100 and row["note"] == ds.note
+    assert len(list((out / "predictions" / model_id / "semantic" / "semantic").glob("*.png"))) == len(ds)
+
+
+def test_benchmark_rejects_a_model_of_another_label_set(tmp_path: Path, cityscapes_root: Path, capsys) -> None:
+    from benchmarks.run import main as run_main
+
+    weights = _tiny_semantic_model(tmp_path / "model", "segformer", ("sky", "road", "car"))
+    assert run_main(["--task", "semantic", "--dataset", "cityscapes", "--root", str(cityscapes_root), "--models",
+                     "segformer-b0-cityscapes", "--location", str(weights), "--device", "cpu",
+                     "--out", str(tmp_path / "out")]) == 2
+    assert "predicts 3 classes but cityscapes-val has 19" in capsys.readouterr().err
+
+
+def test_benchmark_without_root_or_with_a_wrong_layout_exits_2(tmp_path: Path, capsys) -> None:
+    from benchmarks.run import main as run_main
+
+    base = ["--task", "semantic", "--models", "segformer-b0-cityscapes", "--device", "cpu", "--out", str(tmp_path)]
+    assert run_main([*base, "--dataset", "cityscapes"]) == 2
+    assert "needs --root" in capsys.readouterr().err
+    assert run_main([*base, "--dataset", "mapillary", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "missing folder" in err and "validation" in err and len(err.strip().splitlines()) == 1

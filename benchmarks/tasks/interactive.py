@@ -2,9 +2,9 @@
 
 Every non-crowd ground-truth instance gets up to ``--clicks`` simulated clicks
 (``seglab.interactive``: first at the mask's most interior point, then at the centre of the
-largest error, previous logits fed back) and, apart, one prompt with its box. Metrics:
-``mIoU@1`` .. ``mIoU@N`` (percent, the curve the report draws), ``NoC@85`` / ``NoC@90``
-(mean clicks to reach that IoU, capped at N) and ``box mIoU``.
+largest error, previous logits fed back) and, apart, one prompt with its box. Metrics
+(``seglab.interactive.summarize``): ``mIoU@1/2/3/5`` (percent, the curve the report draws),
+``NoC@85`` / ``NoC@90`` (mean clicks to reach that IoU, capped at N), ``box mIoU`` and ``instances``.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from seglab.interactive import box_ious, evaluate_interactive, miou_curve, summarize
+from seglab.interactive import box_ious, evaluate_interactive, summarize
 
 from . import BenchmarkInputError, Dataset, RunConfig, Sample, TaskContext
 from .coco import NAME, image_path, instances
@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def clicks(config: RunConfig) -> int:
-    n = int(config.options.get("clicks") or DEFAULT_CLICKS)
+    n = int(config.options.get("clicks", DEFAULT_CLICKS))
     if n < 1:
         raise BenchmarkInputError("--clicks must be at least 1")
     return n
@@ -43,7 +43,8 @@ def load(config: RunConfig) -> Dataset:
             samples.append(Sample(str(img["id"]), image_path(config, img["file_name"]), img["id"],
                                   [a["id"] for a in anns]))
     note = (f"class-agnostic; per non-crowd instance {clicks(config)} simulated clicks (SAM protocol: most "
-            "interior point of the largest error, previous logits fed back) and one box prompt")
+            "interior point of the largest error, previous logits fed back) and one box prompt; an image's latency "
+            "covers every click and box of all its instances")
     return Dataset(NAME, tuple(samples), gt, note=note)
 
 
@@ -66,6 +67,4 @@ def score(records: list[dict], dataset: Dataset, config: RunConfig) -> dict[str,
         raise BenchmarkInputError("no instance was evaluated, so there is nothing to score")
     ious = np.array(rows, np.float64)
     boxes = np.array([b for r in records for b in r["prediction"]["box_ious"]], np.float64)
-    summary = summarize(ious, boxes)
-    curve = {f"mIoU@{k}": float(v) for k, v in enumerate(miou_curve(ious), start=1)}
-    return {**curve, **summary}
+    return summarize(ious, boxes)

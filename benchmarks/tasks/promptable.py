@@ -35,7 +35,7 @@ def load(config: RunConfig) -> Dataset:
                                   [a["id"] for a in anns]))
     how = "segment-everything proposals" if everything else f"one {config.options.get('prompt', 'box')} prompt " \
         "per non-crowd ground-truth instance"
-    return Dataset(NAME, tuple(samples), gt, note=f"class-agnostic, {how}")
+    return Dataset(NAME, tuple(samples), gt, note=f"class-agnostic, {how}; an image's latency covers all its prompts")
 
 
 def _box(ann: dict, height: int, width: int) -> list[float]:

@@ -22,8 +22,6 @@ from . import BenchmarkInputError, Dataset, RunConfig, Sample, TaskContext
 from .coco import NAME, image_path, instances, panoptic
 
 REGISTRY_TASK = "semantic"
-# data set -> the name the registry's published numbers use
-PUBLISHED_NAMES = {"cityscapes": "cityscapes-val", "mapillary": "mapillary-vistas-val"}
 
 
 def load(config: RunConfig) -> Dataset:
@@ -55,8 +53,7 @@ def _driving(config: RunConfig) -> Dataset:
         raise BenchmarkInputError(f"--dataset {config.dataset} needs --root, the data set's folder")
     ds = load_semantic_dataset(config.dataset, config.root)
     samples = tuple(Sample(s.image_id, s.image_path, s.image_id, s) for s in ds.samples)
-    name = PUBLISHED_NAMES.get(ds.name, f"{ds.name}-{ds.split}")
-    return Dataset(name, samples, ("driving", ds, ds.class_names), note=ds.note)
+    return Dataset(ds.benchmark_name, samples, ("driving", ds, ds.class_names), note=ds.note)
 
 
 def run(model: Any, image: np.ndarray, sample: Sample, context: TaskContext) -> dict[str, Any]:
