@@ -219,6 +219,7 @@ def test_benchmark_dashboard_reads_a_results_file(tmp_path):
                                      "weights": "pretrained", "n_images": 5, "AR@100": 40.0, "latency_p50_ms": 80.0})
     table, bars, scatter, latency, summary = benchmark.uploaded(str(tmp_path / "results.json"))
     assert table["model"].tolist() == ["sam-vit-huge"] and "1 results" in summary
+    assert benchmark.folder_dashboard(tmp_path)[0].columns[0] == "model"  # one results folder: no folder column
     assert [t.name for t in bars.data] == ["reproduced", "published"]
     assert benchmark.folder_dashboard(tmp_path / "empty")[-1].startswith("No benchmark results")
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")

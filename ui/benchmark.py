@@ -2,7 +2,8 @@
 published, accuracy vs latency, per-image latency), from the results folder or an uploaded file.
 
 The results folder is searched recursively: ``python -m benchmarks.run --out results/<run>`` writes
-``results.csv`` / ``results.json`` / ``latency.csv`` into each run's folder; the table names the folder.
+``results.csv`` / ``results.json`` / ``latency.csv`` into each run's folder; with several, the table
+names each row's folder.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def result_folders(root: Path) -> list[Path]:
 
 def collect(root: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """(results, per-image latencies, unreadable folders) of every results folder under ``root``;
-    both tables get a ``folder`` column (the path below ``root``)."""
+    both tables get a ``folder`` column (the path below ``root``, "." for ``root`` itself)."""
     results, latencies, broken = [], [], []
     for folder in result_folders(root):
         name = folder.relative_to(root).as_posix()
@@ -57,7 +58,7 @@ def dashboard(path: str | Path) -> tuple[pd.DataFrame, Any, Any, Any, str]:
         latencies = report.load_latencies(beside) if beside.is_file() else pd.DataFrame()
     figs = report.figures(results, latencies)
     table = report.summary_table(results)
-    if "folder" in results:
+    if "folder" in results and results["folder"].nunique() > 1:
         table.insert(0, "folder", results["folder"])
     models = results["model"].nunique()
     summary = f"{len(results)} results of {models} model{'s' * (models != 1)} from `{path.name}`"
