@@ -252,3 +252,28 @@ def test_segment_everything_gives_its_estimate_first_then_every_mask(handlers, c
     assert "everything" in status and any(f.endswith("segment.json") for f in files)
     with pytest.raises(gr.Error, match="did you mean sam-vit-base"):
         handlers.estimate(str(coco_image_path), "sam-vit-bsae", *settings)
+
+
+def test_one_model_runs_one_call_at_a_time_whichever_tab_calls_it(source, coco_image, monkeypatch):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    active, peak, lock = [0], [0], threading.Lock()
+    real_predict = seglab.predict
+
+    def counting_predict(*args, **kwargs):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        try:
+            threading.Event().wait(0.05)  # hold the model long enough for the other calls to arrive
+            return real_predict(*args, **kwargs)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(seglab, "predict", counting_predict)
+    box = seglab.Prompt.build(box=[100, 50, 300, 250])
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: source.run("embedded-u2netp-grabcut", coco_image, box), range(4)))
+    assert peak[0] == common.MODEL_CONCURRENCY == 1 and all(len(r[0]) == 1 for r in results)

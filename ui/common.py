@@ -11,9 +11,11 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,8 @@ log = logging.getLogger("seglab.app")
 GENERIC_ERROR = "Something went wrong inside the model; the details were logged. Try another image or model."
 # how many runs of one task may use the device at once (the queue holds the rest)
 CONCURRENCY = int(os.environ.get("SEGLAB_APP_CONCURRENCY", "1"))
+# how many runs of one model may use it at once, across tasks and tabs (Compare included)
+MODEL_CONCURRENCY = int(os.environ.get("SEGLAB_MODEL_CONCURRENCY", "1"))
 DOWNLOADS_TTL_S = 3600
 
 try:  # ZeroGPU on Hugging Face Spaces: borrow a GPU for the duration of the call
@@ -102,9 +106,24 @@ class ModelSource:
             **options: Any) -> tuple[Any, float, float]:
         """(result, load seconds, predict seconds) through :func:`seglab.predict`."""
         adapter, load_s = self.load(model_id)
-        start = time.perf_counter()
-        result = seglab.predict(adapter, image, prompt, **options)
-        return result, load_s, time.perf_counter() - start
+        with model_slot(model_id):
+            start = time.perf_counter()
+            result = seglab.predict(adapter, image, prompt, **options)
+            return result, load_s, time.perf_counter() - start
+
+
+_slots: dict[str, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+
+@contextmanager
+def model_slot(model_id: str) -> Iterator[None]:
+    """Hold one of the :data:`MODEL_CONCURRENCY` slots of a model while it runs, so one model (and its
+    device) is never oversubscribed, whichever tabs call it."""
+    with _slots_lock:
+        slot = _slots.setdefault(model_id, threading.BoundedSemaphore(MODEL_CONCURRENCY))
+    with slot:
+        yield
 
 
 def image_input(**options: Any) -> gr.Image:

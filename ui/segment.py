@@ -17,8 +17,8 @@ import seglab
 from seglab.everything import EverythingParams, estimate_seconds, segment_everything
 from seglab.render import draw_prompt, overlay
 
-from .common import (CONCURRENCY, ModelSource, downloads, gpu, image_input, parse_prompt, prompt_json, read_image,
-                     timing, user_errors, warn_if_missing)
+from .common import (CONCURRENCY, ModelSource, downloads, gpu, image_input, model_slot, parse_prompt, prompt_json,
+                     read_image, timing, user_errors, warn_if_missing)
 
 MODES = ("positive point", "negative point", "box (two clicks)")
 MAX_TIMES_SHOWN = 6
@@ -228,7 +228,8 @@ class SegmentHandlers:
         adapter, _ = self.source.load(model_id)
         params = everything_params(points_per_side, fallback_points_per_side, pred_iou_thresh,
                                    stability_score_thresh, box_nms_thresh, crop_n_layers, min_mask_region_area)
-        seconds = estimate_seconds(adapter, read_image(image), params)
+        with model_slot(model_id):
+            seconds = estimate_seconds(adapter, read_image(image), params)
         return f"Segment everything with **{model_id}**: about **{seconds:.1f} s** (estimated from one batch)…"
 
     @user_errors
@@ -241,7 +242,8 @@ class SegmentHandlers:
         adapter, load_s = self.source.load(model_id)
         params = everything_params(points_per_side, fallback_points_per_side, pred_iou_thresh,
                                    stability_score_thresh, box_nms_thresh, crop_n_layers, min_mask_region_area)
-        out = segment_everything(adapter, array, params, progress=lambda done, total: progress((done, total)))
+        with model_slot(model_id):
+            out = segment_everything(adapter, array, params, progress=lambda done, total: progress((done, total)))
         line = timing(model_id, load_s, out.seconds, f"everything: {out.masks.note}")
         return self._outputs(SegmentSession(array, result=out.masks, times=(line,)), show_all=True)
 
