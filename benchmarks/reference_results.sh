@@ -33,8 +33,8 @@ bench --task promptable --models embedded-u2netp-grabcut
 bench --task interactive --models embedded-u2netp-grabcut --clicks 5 --limit 10
 
 # real architectures, random weights: latency and memory only
-bench --task promptable --models sam-vit-base --random-init --limit 5
-bench --task instance --models maskrcnn-resnet50-fpn --random-init --limit 10
+bench --task promptable --models sam-vit-base --random-init --limit 3
+bench --task instance --models maskrcnn-resnet50-fpn --random-init --limit 5
 bench --task panoptic --models mask2former-swin-tiny-coco-panoptic --random-init
 bench --task semantic --models segformer-b0-ade --random-init
 bench --task depth --models depth-anything-v2-small --random-init

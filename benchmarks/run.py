@@ -465,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
                     row, latencies = summarise(model_id, task, dataset, config, records, facts, world)
                     update_results(args.out, row, latencies)
                     shown = {k: v for k, v in row.items() if isinstance(v, float) and k not in ("load_s",)}
-                    print(f"{model_id} {config.task} {dataset.name}: n={row['n_images']} failed={row['n_failed']} "
+                    print(f"{row['model']} {config.task} {dataset.name}: n={row['n_images']} failed={row['n_failed']} "
                           + " ".join(f"{k}={v:.4g}" for k, v in shown.items()), flush=True)
         barrier()
     except seglab.SeglabError as err:

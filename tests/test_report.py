@@ -10,6 +10,7 @@ import pytest
 from benchmarks import plot
 from seglab import get_spec
 from seglab.report import (
+    OFFLINE,
     RANDOM,
     ResultsFileError,
     accuracy_latency,
@@ -40,7 +41,7 @@ def lat(model: str, task: str, values: list[float]) -> list[dict]:
 def results_dir(tmp_path: Path) -> Path:
     update_results(tmp_path, result("maskrcnn-resnet50-fpn", "instance", AP=30.0, latency_p50_ms=80.0),
                    lat("maskrcnn-resnet50-fpn", "instance", [200, 80, 90]))
-    update_results(tmp_path, result("embedded-u2netp-grabcut", "promptable", "embedded", **{"AR@100": 40.0},
+    update_results(tmp_path, result("embedded-u2netp-grabcut", "promptable", OFFLINE, **{"AR@100": 40.0},
                                     latency_p50_ms=20.0), lat("embedded-u2netp-grabcut", "promptable", [50, 20]))
     update_results(tmp_path, result("sam-vit-base", "promptable", RANDOM, **{"AR@100": 1.0}, latency_p50_ms=900.0),
                    lat("sam-vit-base", "promptable", [1000, 900]))
@@ -101,7 +102,7 @@ def test_figures(results_dir: Path):
 
 
 def test_clicks_curve_for_interactive_rows(results_dir: Path):
-    update_results(results_dir, result("embedded-u2netp-grabcut", "interactive", "embedded",
+    update_results(results_dir, result("embedded-u2netp-grabcut", "interactive", OFFLINE,
                                        **{"mIoU@1": 50.0, "mIoU@2": 60.0, "mIoU@3": 65.0, "mIoU@5": 70.0}))
     fig = clicks_curve(load_results(results_dir))
     assert list(fig.data[0].x) == [1, 2, 3, 5] and list(fig.data[0].y) == [50.0, 60.0, 65.0, 70.0]
@@ -120,3 +121,16 @@ def test_plot_writes_a_self_contained_html_report(results_dir: Path, tmp_path_fa
 def test_plot_bad_input_exit_2(tmp_path: Path, capsys):
     assert plot.main([str(tmp_path / "missing"), "--out", str(tmp_path / "r.html")]) == 2
     assert "no results file" in capsys.readouterr().err
+
+
+def test_shipped_results_load_with_their_weights_marked():
+    shipped = Path(__file__).resolve().parents[1] / "results"
+    df, latencies = load_results(shipped), load_latencies(shipped)
+    offline = df[df["weights"] == OFFLINE].set_index("task")
+    assert {"promptable", "interactive"} <= set(offline.index)
+    assert 0 < offline.loc["promptable", "AR@100"] <= 100 and 0 < offline.loc["interactive", "mIoU@1"] <= 100
+    random = df[df["weights"] == RANDOM]
+    assert len(random) and random["model"].str.endswith("(random-init)").all()
+    assert set(accuracy_rows(df)["model"]).isdisjoint(random["model"])
+    assert set(latencies["model"]) == set(df["model"]) and df["timing_method"].notna().all()
+    assert "clicks_curve" in figures(df, latencies)
