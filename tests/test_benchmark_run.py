@@ -214,3 +214,37 @@ def test_plot_turns_a_run_into_an_html_report(full_run: Path, tmp_path: Path):
     assert plot.main([str(full_run), "--out", str(tmp_path / "report.html")]) == 0
     page = (tmp_path / "report.html").read_text()
     assert MODEL in page and "AR@100" in page and "synchronize" in page
+
+
+def test_forward_timer_counts_nested_and_direct_submodule_calls_once(monkeypatch):
+    import itertools
+
+    import torch
+
+    from benchmarks import run
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder, self.decoder = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.decoder(self.encoder(x))
+
+    class Adapter:  # an adapter that also calls a part of its network on its own, as SAM's does
+        def __init__(self) -> None:
+            self.model = Net()
+
+    clock = itertools.count()  # every clock read advances one second
+    monkeypatch.setattr(run.time, "perf_counter", lambda: float(next(clock)))
+    adapter = Adapter()
+    timer = run.ForwardTimer(adapter, "cpu")
+    x = torch.zeros(1, 2)
+    adapter.model(x)
+    assert timer.total_ms == 1000  # one start and one stop read: the nested encoder/decoder calls add none
+    adapter.model.encoder(x)
+    assert timer.total_ms == 2000
+    timer.reset()
+    timer.close()
+    adapter.model(x)
+    assert timer.total_ms == 0 and not adapter.model._forward_hooks
