@@ -217,7 +217,7 @@ def test_compare_puts_models_side_by_side_and_names_the_missing_one(source, coco
 def test_benchmark_dashboard_reads_a_results_file(tmp_path):
     report.update_results(tmp_path, {"model": "sam-vit-huge", "task": "promptable", "dataset": "coco-val2017",
                                      "weights": "pretrained", "n_images": 5, "AR@100": 40.0, "latency_p50_ms": 80.0})
-    table, bars, scatter, latency, summary = benchmark.uploaded(str(tmp_path / "results.json"))
+    table, bars, scatter, latency, clicks, summary = benchmark.uploaded(str(tmp_path / "results.json"))
     assert table["model"].tolist() == ["sam-vit-huge"] and "1 results" in summary
     assert benchmark.folder_dashboard(tmp_path)[0].columns[0] == "model"  # one results folder: no folder column
     assert [t.name for t in bars.data] == ["reproduced", "published"]
@@ -235,11 +235,21 @@ def test_benchmark_dashboard_gathers_the_run_folders_under_the_results_folder(tm
     report.update_results(tmp_path / "gpu" / "predictions" / "x", {"model": "not-a-result", **row})
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "results.csv").write_text("a,b\n1,2\n")
-    table, bars, scatter, latency, summary = benchmark.folder_dashboard(tmp_path)
+    table, bars, scatter, latency, clicks, summary = benchmark.folder_dashboard(tmp_path)
     assert table[["folder", "model"]].values.tolist() == [["cpu/semantic", "segformer-b0-ade"],
                                                          ["gpu", "segformer-b5-ade"]]
     assert "2 results of 2 models" in summary and "unreadable and skipped: broken" in summary
     assert len(latency.data) == 1  # one box: the only run with per-image latencies
+    assert not clicks.data  # no interactive rows: an empty chart with its note
+
+
+def test_benchmark_dashboard_draws_the_clicks_curve_of_interactive_rows(tmp_path):
+    row = {"model": "embedded-u2netp-grabcut", "task": "interactive", "dataset": "coco-val2017",
+           "weights": "offline default (embedded)", "n_images": 2, "mIoU@1": 30.0, "mIoU@2": 40.0, "mIoU@3": 45.0,
+           "mIoU@5": 50.0, "NoC@85": 4.0, "NoC@90": 4.5}
+    report.update_results(tmp_path, row)
+    clicks = benchmark.folder_dashboard(tmp_path)[4]
+    assert [(list(t.x), list(t.y)) for t in clicks.data] == [([1, 2, 3, 5], [30.0, 40.0, 45.0, 50.0])]
 
 
 def test_segment_everything_gives_its_estimate_first_then_every_mask(handlers, coco_image_path):

@@ -1,5 +1,5 @@
 """The Benchmark tab: the benchmark runner's results table and its plotly charts (reproduced vs
-published, accuracy vs latency, per-image latency), from the results folder or an uploaded file.
+published, accuracy vs latency, per-image latency, mIoU vs clicks), from the results folder or an uploaded file.
 
 The results folder is searched recursively: ``python -m benchmarks.run --out results/<run>`` writes
 ``results.csv`` / ``results.json`` / ``latency.csv`` into each run's folder; with several, the table
@@ -18,7 +18,7 @@ from seglab import report
 from .common import user_errors
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
-CHARTS = ("metric_bars", "accuracy_latency", "latency_distribution")
+CHARTS = ("metric_bars", "accuracy_latency", "latency_distribution", "clicks_curve")
 RESULT_FILES = ("results.csv", "results.json")
 SKIPPED = "predictions"  # benchmarks.run keeps its raw predictions there, not results
 
@@ -47,8 +47,14 @@ def collect(root: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     return pd.concat(results, ignore_index=True), pd.concat(latencies, ignore_index=True), broken
 
 
+def charts(results: pd.DataFrame, latencies: pd.DataFrame) -> tuple:
+    """The :data:`CHARTS` figures; the clicks chart is drawn (empty, with a note) even without interactive rows."""
+    figs = {"clicks_curve": report.clicks_curve(results), **report.figures(results, latencies)}
+    return tuple(figs[name] for name in CHARTS)
+
+
 def dashboard(path: str | Path) -> tuple[pd.DataFrame, Any, Any, Any, str]:
-    """(table, three figures, a one-line summary) of a results folder (searched recursively) or one results file."""
+    """(table, the :data:`CHARTS` figures, a one-line summary) of a results folder (searched recursively) or one results file."""
     path, broken = Path(path), []
     if path.is_dir():
         results, latencies, broken = collect(path)
@@ -56,7 +62,6 @@ def dashboard(path: str | Path) -> tuple[pd.DataFrame, Any, Any, Any, str]:
         results = report.load_results(path)
         beside = path.with_name("latency.csv")
         latencies = report.load_latencies(beside) if beside.is_file() else pd.DataFrame()
-    figs = report.figures(results, latencies)
     table = report.summary_table(results)
     if "folder" in results and results["folder"].nunique() > 1:
         table.insert(0, "folder", results["folder"])
@@ -64,7 +69,7 @@ def dashboard(path: str | Path) -> tuple[pd.DataFrame, Any, Any, Any, str]:
     summary = f"{len(results)} results of {models} model{'s' * (models != 1)} from `{path.name}`"
     if broken:
         summary += f"; unreadable and skipped: {', '.join(broken)}"
-    return (table, *(figs[name] for name in CHARTS), summary)
+    return (table, *charts(results, latencies), summary)
 
 
 def folder_dashboard(results_dir: Path) -> tuple:
@@ -73,8 +78,7 @@ def folder_dashboard(results_dir: Path) -> tuple:
         return dashboard(results_dir)
     except report.ResultsFileError:
         empty = pd.DataFrame(columns=list(report.REQUIRED))
-        figs = report.figures(empty, pd.DataFrame())
-        return (empty, *(figs[name] for name in CHARTS),
+        return (empty, *charts(empty, pd.DataFrame()),
                 f"No benchmark results in `{results_dir}` yet: run `python -m benchmarks.run --out "
                 f"{results_dir}/<run>`, or upload a results file.")
 
@@ -99,8 +103,9 @@ def build(results_dir: str | Path | None = None) -> tuple:
     table = gr.Dataframe(label="Results (one row per model × task × dataset)", wrap=True, max_height=360)
     with gr.Row():
         bars, scatter = gr.Plot(label="Reproduced vs published"), gr.Plot(label="Accuracy vs latency")
-    latency = gr.Plot(label="Per-image latency")
-    outputs = [table, bars, scatter, latency, summary]
+    with gr.Row():
+        latency, clicks = gr.Plot(label="Per-image latency"), gr.Plot(label="Interactive: mIoU vs clicks")
+    outputs = [table, bars, scatter, latency, clicks, summary]
 
     def load_folder() -> tuple:
         return folder_dashboard(folder)
