@@ -32,9 +32,10 @@ WORK_SIDE = 200  # GrabCut and the vote run on the crop resized so its longer si
 GRABCUT_ITERATIONS = 2
 SALIENCY_WEIGHT = 0.25
 GRABCUT_WEIGHT = 0.5
-CLICK_WEIGHT = 1.5  # a click outvotes the other cues near it
+CLICK_WEIGHT = 3.0  # a click outvotes the other cues near it
 CLICK_SIGMA = 0.1  # reach of a click, as a fraction of the box diagonal
 MIN_GRABCUT_FILL = 0.2  # GrabCut keeping less of the box than this has collapsed: its vote is dropped
+POINT_WINDOW = 0.5  # clicks without a box: saliency of a window this fraction of the image around them
 REGION_BLUR = 0.03  # softening of a region prompt's edge, as a fraction of the box diagonal
 
 
@@ -105,15 +106,20 @@ class EmbeddedSegmenter:
         return Masks(np.stack([m for m, _ in results]), np.array([s for _, s in results], np.float32))
 
     def _box_from_points(self, image: np.ndarray, pts: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        """A box around the positive points: the salient blobs under them, else a window a third of the image."""
+        """A box around the positive points: the salient blobs under them in a window around them
+        (half the image's shorter side wider than the points), at least a fifth of that side wide."""
         h, w = image.shape[:2]
         pos = pts[labels == 1]
         if not len(pos):
             return np.array([0, 0, w, h], np.float32)
-        _, blobs = cv2.connectedComponents((self.saliency(image) > 0.5).astype(np.uint8))
-        hit = {int(blobs[min(int(y), h - 1), min(int(x), w - 1)]) for x, y in pos} - {0}
-        x0, y0, x1, y1 = _box_of(np.isin(blobs, list(hit))) if hit else (*pos.min(0), *pos.max(0))
-        half_w, half_h = max((x1 - x0) / 2, min(h, w) / 6), max((y1 - y0) / 2, min(h, w) / 6)
+        reach = min(h, w) * POINT_WINDOW / 2
+        (px0, py0), (px1, py1) = pos.min(0), pos.max(0)
+        wx0, wy0 = int(max(px0 - reach, 0)), int(max(py0 - reach, 0))
+        wx1, wy1 = int(min(px1 + reach, w)), int(min(py1 + reach, h))
+        _, blobs = cv2.connectedComponents((self.saliency(image, (wx0, wy0, wx1, wy1)) > 0.5).astype(np.uint8))
+        hit = {int(blobs[min(int(y) - wy0, wy1 - wy0 - 1), min(int(x) - wx0, wx1 - wx0 - 1)]) for x, y in pos} - {0}
+        x0, y0, x1, y1 = (_box_of(np.isin(blobs, list(hit))) + (wx0, wy0, wx0, wy0)) if hit else (px0, py0, px1, py1)
+        half_w, half_h = max((x1 - x0) / 2, min(h, w) / 10), max((y1 - y0) / 2, min(h, w) / 10)
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         return np.array([max(cx - half_w, 0), max(cy - half_h, 0), min(cx + half_w, w), min(cy + half_h, h)],
                         np.float32)
@@ -122,7 +128,7 @@ class EmbeddedSegmenter:
                  region: np.ndarray | None) -> tuple[np.ndarray, float]:
         """One mask and its score for one box, voted on the crop around it at working resolution."""
         h, w = image.shape[:2]
-        crop = _context(box, w, h)
+        crop = context_crop(box, w, h)
         cx0, cy0, cx1, cy1 = crop
         scale = min(1.0, WORK_SIDE / max(cx1 - cx0, cy1 - cy0))
         size = (max(round((cx1 - cx0) * scale), 1), max(round((cy1 - cy0) * scale), 1))
@@ -161,7 +167,7 @@ class EmbeddedSegmenter:
         return full, float(score)
 
 
-def _context(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+def context_crop(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
     """The box grown by ``CONTEXT`` of its size (at least 4 px) on each side, clipped to the image."""
     x0, y0, x1, y1 = (float(v) for v in box)
     mx, my = (x1 - x0) * CONTEXT + 4, (y1 - y0) * CONTEXT + 4

@@ -1,0 +1,113 @@
+"""The offline default (U2-Net-p saliency + GrabCut + box prior) on real COCO val2017 images."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from scipy.ndimage import distance_transform_edt
+
+import seglab
+from seglab.formats import load_coco_gt
+from seglab.interactive import box_ious, mask_iou
+from seglab.models.embedded import EmbeddedSegmenter, embedded_weights
+from seglab.results import masks_to_boxes
+
+MODEL = "embedded-u2netp-grabcut"
+
+
+@pytest.fixture(scope="module")
+def model() -> EmbeddedSegmenter:
+    return seglab.load_model(MODEL)
+
+
+@pytest.fixture(scope="module")
+def real_instances(coco_root: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(image, N x H x W masks) for the first five images of the slice: their non-crowd instances over 32 px."""
+    coco = load_coco_gt(coco_root / "annotations" / "instances_val2017.json")
+    out = []
+    for image_id in coco.getImgIds()[:5]:
+        anns = [a for a in coco.loadAnns(coco.getAnnIds(imgIds=image_id, iscrowd=False)) if min(a["bbox"][2:]) > 32]
+        if anns:
+            image = seglab.load_image(coco_root / "val2017" / coco.loadImgs(image_id)[0]["file_name"])
+            out.append((image, np.stack([coco.annToMask(a).astype(bool) for a in anns])))
+    return out
+
+
+def test_weights_ship_in_the_installed_package() -> None:
+    path = embedded_weights()
+    assert path.name == "u2netp.onnx" and path.stat().st_size > 4_000_000
+
+
+def test_a_missing_onnx_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(seglab.WeightsUnavailableError, match="no ONNX file at .*missing.onnx"):
+        seglab.load_model(MODEL, location=tmp_path / "missing.onnx")
+
+
+def test_same_call_gives_the_same_mask(model: EmbeddedSegmenter, coco_image: np.ndarray) -> None:
+    prompt = seglab.Prompt.build(box=[380, 60, 520, 360])
+    first = seglab.predict(model, coco_image, prompt)
+    model.cache.clear()
+    cv2.setRNGSeed(12345)  # whatever state OpenCV's RNG is left in, GrabCut starts the same
+    second = seglab.predict(model, coco_image, prompt)
+    np.testing.assert_array_equal(first.masks, second.masks)
+    assert first.scores[0] == second.scores[0]
+
+
+@pytest.mark.parametrize("prompt", [
+    seglab.Prompt.build(boxes=[[380, 60, 520, 360], [10, 200, 200, 420]]),
+    seglab.Prompt.build(points=[(450, 200)]),
+    seglab.Prompt.build(points=[(450, 200), (300, 100)], labels=[1, 0], box=[380, 60, 520, 360]),
+], ids=["two boxes", "one click", "box and clicks"])
+def test_box_and_point_prompts_give_masks_of_the_image_size(model, coco_image, prompt) -> None:
+    out = seglab.predict(model, coco_image, prompt)
+    n = len(prompt.boxes) if prompt.boxes is not None else 1
+    assert out.masks.shape == (n, *coco_image.shape[:2])
+    assert out.masks.reshape(n, -1).any(1).all()
+    assert ((out.scores >= 0) & (out.scores <= 1)).all()
+    if prompt.points is not None:  # a positive click lies inside the mask, a negative one outside
+        for (x, y), positive in zip(prompt.points, prompt.point_labels):
+            assert out.masks[0, int(y), int(x)] == bool(positive)
+
+
+def test_a_region_prompt_gives_a_mask_near_the_region(model, real_instances) -> None:
+    image, masks = real_instances[0]
+    gt = masks[0]
+    rough = cv2.dilate(gt.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0  # a brush stroke spilling over
+    out = seglab.predict(model, image, seglab.Prompt.build(region=rough))
+    assert out.masks.shape == (1, *image.shape[:2])
+    assert mask_iou(out.masks[0], gt) > 0.5
+
+
+def test_beats_box_as_mask_on_real_instances(model, real_instances) -> None:
+    model_ious, box_ious_ = [], []
+    for image, masks in real_instances:
+        model_ious.extend(box_ious(model, image, masks))
+        for gt, (x0, y0, x1, y1) in zip(masks, masks_to_boxes(masks).astype(int)):
+            filled = np.zeros_like(gt)
+            filled[y0:y1, x0:x1] = True
+            box_ious_.append(mask_iou(filled, gt))
+    assert len(model_ious) >= 15
+    assert np.mean(model_ious) > np.mean(box_ious_)
+
+
+def test_a_negative_click_removes_the_region_around_it(model, coco_image) -> None:
+    box = [380, 60, 520, 360]
+    before = seglab.predict(model, coco_image, seglab.Prompt.build(box=box)).masks[0]
+    depth = distance_transform_edt(before)
+    y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    after = seglab.predict(model, coco_image, seglab.Prompt.build(box=box, points=[(x, y)], labels=[0])).masks[0]
+    near = np.hypot(*np.mgrid[:before.shape[0], :before.shape[1]] - np.array([y, x])[:, None, None]) < 10
+    assert before[near].all() and not after[near].any()
+    assert after.sum() < before.sum()
+
+
+@pytest.mark.parametrize("prompt, error, message", [
+    (seglab.Prompt.build(box=[700, 500, 800, 600]), seglab.InvalidPromptError, "is outside the image for the 640x427 image"),
+    (seglab.Prompt.build(points=[(10, 10)], labels=[2]), seglab.InvalidPromptError, "must be 1"),
+    (seglab.Prompt(text="dog"), seglab.UnsupportedTaskError, "does not take text prompts"),
+], ids=["box outside", "bad label", "text"])
+def test_bad_prompts_are_clear_errors(model, coco_image, prompt, error, message) -> None:
+    with pytest.raises(error, match=message):
+        seglab.predict(model, coco_image, prompt)
