@@ -126,45 +126,59 @@ class EmbeddedSegmenter:
 
     def _segment(self, image: np.ndarray, box: np.ndarray, pts: np.ndarray, labels: np.ndarray,
                  region: np.ndarray | None) -> tuple[np.ndarray, float]:
-        """One mask and its score for one box, voted on the crop around it at working resolution."""
+        """One mask and its score for one box: the cues vote on the crop around it at working resolution."""
         h, w = image.shape[:2]
         crop = context_crop(box, w, h)
         cx0, cy0, cx1, cy1 = crop
         scale = min(1.0, WORK_SIDE / max(cx1 - cx0, cy1 - cy0))
         size = (max(round((cx1 - cx0) * scale), 1), max(round((cy1 - cy0) * scale), 1))
-        small = cv2.resize(image[cy0:cy1, cx0:cx1], size, interpolation=cv2.INTER_AREA)
-        sal = cv2.resize(self.saliency(image, crop), size, interpolation=cv2.INTER_AREA)
-        to_work = lambda xy: (np.asarray(xy, np.float32) - (cx0, cy0)) * scale  # noqa: E731
-        bx0, by0 = to_work(box[:2])
-        bx1, by1 = to_work(box[2:])
-        inside = np.zeros(sal.shape, bool)
-        inside[int(by0):int(np.ceil(by1)), int(bx0):int(np.ceil(bx1))] = True
-        diagonal = float(np.hypot(bx1 - bx0, by1 - by0))
-        if region is None:
-            prior = 1 - _ellipse_radius(sal.shape, (bx0, by0, bx1, by1))
-        else:
-            soft = cv2.resize(region[cy0:cy1, cx0:cx1].astype(np.float32), size, interpolation=cv2.INTER_AREA)
-            prior = 2 * cv2.GaussianBlur(soft, (0, 0), max(REGION_BLUR * diagonal, 0.5)) - 1
-        seeds = np.where(inside, cv2.GC_PR_FGD if region is None else cv2.GC_PR_BGD, cv2.GC_BGD).astype(np.uint8)
-        if region is not None:
-            seeds[inside & (prior > 0)] = cv2.GC_PR_FGD
-        clicks = [(to_work(p), int(lab)) for p, lab in zip(pts, labels)]
-        click_vote = np.zeros(sal.shape, np.float32)
-        for (x, y), lab in clicks:
-            cv2.circle(seeds, (int(x), int(y)), max(2, round(0.02 * diagonal)), cv2.GC_FGD if lab else cv2.GC_BGD, -1)
-            click_vote += _bump(sal.shape, x, y, CLICK_SIGMA * diagonal) * (CLICK_WEIGHT if lab else -CLICK_WEIGHT)
-        grabcut = _grabcut(small, seeds) & inside
-        grabcut_kept = grabcut.sum() >= MIN_GRABCUT_FILL * inside.sum()
-        vote = prior + SALIENCY_WEIGHT * (sal - 0.5) + click_vote
-        if grabcut_kept:
-            vote += GRABCUT_WEIGHT * (grabcut - 0.5)
-        fg = _keep_clicked((vote > 0) & inside, [(x, y) for (x, y), lab in clicks if lab])
-        agreement = (fg & grabcut).sum() / max((fg | grabcut).sum(), 1) if grabcut_kept else 0.0
-        score = (agreement + (float(sal[fg].mean()) if fg.any() else 0.0)) / 2
+        shrink = lambda a: cv2.resize(a, size, interpolation=cv2.INTER_AREA)
+        fg, score = _vote(
+            shrink(image[cy0:cy1, cx0:cx1]), shrink(self.saliency(image, crop)),
+            (np.asarray(box, np.float32) - (cx0, cy0, cx0, cy0)) * scale, (pts - (cx0, cy0)) * scale, labels,
+            None if region is None else shrink(region[cy0:cy1, cx0:cx1].astype(np.float32)))
         full = np.zeros((h, w), bool)
         full[cy0:cy1, cx0:cx1] = cv2.resize(fg.astype(np.uint8), (cx1 - cx0, cy1 - cy0),
                                             interpolation=cv2.INTER_NEAREST) > 0
-        return full, float(score)
+        return full, score
+
+
+def _vote(image: np.ndarray, saliency: np.ndarray, box: np.ndarray, pts: np.ndarray, labels: np.ndarray,
+          region: np.ndarray | None) -> tuple[np.ndarray, float]:
+    """Foreground where shape prior, saliency, GrabCut and clicks vote for it inside ``box``, and its score.
+
+    All inputs are in the pixels of one crop; ``region`` is a soft 0..1 map or None.
+    """
+    inside = np.zeros(saliency.shape, bool)
+    inside[int(box[1]):int(np.ceil(box[3])), int(box[0]):int(np.ceil(box[2]))] = True
+    diagonal = float(np.hypot(box[2] - box[0], box[3] - box[1]))
+    prior, seeds = _prior_and_seeds(inside, box, region, diagonal)
+    vote = prior + SALIENCY_WEIGHT * (saliency - 0.5)
+    for (x, y), positive in zip(pts, labels):
+        cv2.circle(seeds, (int(x), int(y)), max(2, round(0.02 * diagonal)), cv2.GC_FGD if positive else cv2.GC_BGD, -1)
+        vote += (CLICK_WEIGHT if positive else -CLICK_WEIGHT) * _bump(vote.shape, x, y, CLICK_SIGMA * diagonal)
+    grabcut = _grabcut(image, seeds) & inside
+    grabcut_kept = grabcut.sum() >= MIN_GRABCUT_FILL * inside.sum()
+    if grabcut_kept:
+        vote += GRABCUT_WEIGHT * (grabcut - 0.5)
+    fg = _keep_clicked((vote > 0) & inside, pts[labels == 1])
+    agreement = (fg & grabcut).sum() / max((fg | grabcut).sum(), 1) if grabcut_kept else 0.0
+    return fg, float(agreement + (saliency[fg].mean() if fg.any() else 0.0)) / 2
+
+
+def _prior_and_seeds(inside: np.ndarray, box: np.ndarray, region: np.ndarray | None,
+                     diagonal: float) -> tuple[np.ndarray, np.ndarray]:
+    """The shape prior (> 0 votes for the object, 1 at most) and GrabCut's GC_* seed map.
+
+    Box: the ellipse inscribed in it, and the whole box as probable foreground. Region: the
+    region with a softened edge, and the region as probable foreground.
+    """
+    if region is None:
+        prior = 1 - _ellipse_radius(inside.shape, box)
+        return prior, np.where(inside, cv2.GC_PR_FGD, cv2.GC_BGD).astype(np.uint8)
+    prior = 2 * cv2.GaussianBlur(region, (0, 0), max(REGION_BLUR * diagonal, 0.5)) - 1
+    probable = np.where(prior > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD)
+    return prior, np.where(inside, probable, cv2.GC_BGD).astype(np.uint8)
 
 
 def context_crop(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
@@ -175,7 +189,7 @@ def context_crop(box: np.ndarray, width: int, height: int) -> tuple[int, int, in
             int(min(np.ceil(x1 + mx), width)), int(min(np.ceil(y1 + my), height)))
 
 
-def _ellipse_radius(shape: tuple[int, int], box: tuple[float, float, float, float]) -> np.ndarray:
+def _ellipse_radius(shape: tuple[int, int], box: np.ndarray) -> np.ndarray:
     """Per pixel, its normalised radius in the ellipse inscribed in ``box``: < 1 inside, 0 at the centre."""
     x0, y0, x1, y1 = box
     ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32) + 0.5
@@ -202,9 +216,9 @@ def _grabcut(image: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     return np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
 
 
-def _keep_clicked(mask: np.ndarray, positives: list[tuple[float, float]]) -> np.ndarray:
-    """The connected parts of ``mask`` under a positive click; the whole mask when no click hits it."""
-    if not positives or not mask.any():
+def _keep_clicked(mask: np.ndarray, positives: np.ndarray) -> np.ndarray:
+    """The connected parts of ``mask`` under the (N, 2) positive clicks; the whole mask when no click hits it."""
+    if not len(positives) or not mask.any():
         return mask
     _, parts = cv2.connectedComponents(mask.astype(np.uint8))
     h, w = mask.shape
