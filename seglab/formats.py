@@ -101,7 +101,8 @@ def load_coco_results(pred: PathLike | list[dict], gt: COCO, check_categories: b
 # ----------------------------------------------------------------------------- panoptic
 
 def _rgba_to_id(rgba: np.ndarray) -> np.ndarray:
-    return rgba.view("<u4")[..., 0] & np.uint32(0xFFFFFF)  # bytes R, G, B, A read as one little-endian word
+    ids = rgba.view("<u4")[..., 0]  # bytes R, G, B, A read as one little-endian word ...
+    return np.bitwise_and(ids, np.uint32(0xFFFFFF), out=ids)  # ... without A, in place
 
 
 def rgb_to_id(png: np.ndarray) -> np.ndarray:

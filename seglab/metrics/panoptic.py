@@ -17,8 +17,9 @@ Numbers are returned in percent (PQ 100 is perfect), as papers and detectron2 re
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import os
 import threading
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -210,7 +211,7 @@ def pq_compute_files(gt_json: PathLike, pred_json: PathLike, gt_folder: PathLike
     """PQ of a COCO panoptic prediction (JSON + PNG folder) against ground truth in the same format.
 
     Folders default to the JSON's stem beside it. Equal to panopticapi's ``pq_compute`` (x100);
-    PNG decoding runs on ``workers`` threads (default: up to 4).
+    PNG decoding runs on ``workers`` threads (default: one per CPU, at most 4).
     """
     gt, gt_dir = read_coco_panoptic(gt_json, gt_folder)
     pred, pred_dir = read_coco_panoptic(pred_json, pred_folder)
@@ -228,7 +229,7 @@ def pq_compute_files(gt_json: PathLike, pred_json: PathLike, gt_folder: PathLike
         return image_stats(gt_ids, g["segments_info"], pred_ids, p["segments_info"], evaluator._index,
                            str(g["image_id"]))
 
-    n = workers if workers is not None else min(4, len(pairs))
+    n = workers if workers is not None else min(os.cpu_count() or 1, 4, len(pairs))
     if n <= 1:
         stats = map(score, pairs)
         for s in stats:
