@@ -7,10 +7,11 @@ import cv2
 import numpy as np
 import pytest
 from scipy.ndimage import distance_transform_edt
+from scipy.stats import spearmanr
 
 import seglab
 from seglab.formats import load_coco_gt
-from seglab.interactive import box_ious, mask_iou
+from seglab.interactive import mask_iou
 from seglab.models.embedded import EmbeddedSegmenter, embedded_weights
 from seglab.results import masks_to_boxes
 
@@ -80,16 +81,20 @@ def test_a_region_prompt_gives_a_mask_near_the_region(model, real_instances) -> 
     assert mask_iou(out.masks[0], gt) > 0.5
 
 
-def test_beats_box_as_mask_on_real_instances(model, real_instances) -> None:
-    model_ious, box_ious_ = [], []
+def test_beats_box_as_mask_on_real_instances_and_scores_track_iou(model, real_instances) -> None:
+    model_ious, box_ious, scores = [], [], []
     for image, masks in real_instances:
-        model_ious.extend(box_ious(model, image, masks))
-        for gt, (x0, y0, x1, y1) in zip(masks, masks_to_boxes(masks).astype(int)):
+        boxes = masks_to_boxes(masks)
+        out = seglab.predict(model, image, seglab.Prompt.build(boxes=boxes))
+        model_ious.extend(mask_iou(pred, gt) for pred, gt in zip(out.masks, masks))
+        scores.extend(out.scores)
+        for gt, (x0, y0, x1, y1) in zip(masks, boxes.astype(int)):
             filled = np.zeros_like(gt)
             filled[y0:y1, x0:x1] = True
-            box_ious_.append(mask_iou(filled, gt))
+            box_ious.append(mask_iou(filled, gt))
     assert len(model_ious) >= 15
-    assert np.mean(model_ious) > np.mean(box_ious_)
+    assert np.mean(model_ious) > np.mean(box_ious)
+    assert spearmanr(scores, model_ious).statistic > 0.3
 
 
 def test_a_negative_click_removes_the_region_around_it(model, coco_image) -> None:
@@ -111,3 +116,10 @@ def test_a_negative_click_removes_the_region_around_it(model, coco_image) -> Non
 def test_bad_prompts_are_clear_errors(model, coco_image, prompt, error, message) -> None:
     with pytest.raises(error, match=message):
         seglab.predict(model, coco_image, prompt)
+
+
+def test_benchmark_script_reports_a_missing_slice(tmp_path: Path, capsys) -> None:
+    from benchmarks.offline_default import main
+
+    assert main(["--data", str(tmp_path)]) == 2
+    assert "no annotations/instances_val2017.json under" in capsys.readouterr().err
