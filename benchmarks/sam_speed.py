@@ -175,6 +175,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def time_kinds(predictor: SamPredictor, image: np.ndarray, warmup: int, repeats: int,
+               device: str) -> dict[str, dict[str, Any]]:
+    """Each prompt kind through seglab and through the bare decoder, on the cached embedding; prints a line each."""
+    embedding = predictor.embed(image)
+    kinds = {}
+    for kind, prompts in prompt_kinds(*image.shape[:2]).items():
+        inputs = [decoder_inputs(predictor, embedding, p) for p in prompts]
+        ours, bare = time_pair(partial(run_seglab, predictor, image, prompts),
+                               partial(run_decoder, predictor.model, embedding, inputs), warmup, repeats, device)
+        kinds[kind] = {**ours, "decoder": bare, "overhead_ratio": ours["p50_ms"] / bare["p50_ms"]}
+        label = "click-to-mask" if kind == "click" else kind
+        print(f"{label} p50 {ours['p50_ms']:.1f} ms (decoder alone {bare['p50_ms']:.1f} ms: "
+              f"x{kinds[kind]['overhead_ratio']:.3f}), p90 {ours['p90_ms']:.1f} ms, min {ours['min_ms']:.1f} ms "
+              f"(decoder {bare['min_ms']:.1f} ms), cold {ours['cold_ms']:.1f} ms")
+    return kinds
+
+
+def time_everything(predictor: SamPredictor, image: np.ndarray, points_per_side: int) -> dict[str, Any]:
+    """segment_everything's run time beside its estimate (made first, on the cached embedding); prints a line."""
+    params = EverythingParams(points_per_side=points_per_side)
+    estimate = estimate_seconds(predictor, image, params)
+    result = segment_everything(predictor, image, params)
+    note = "" if len(result.masks) else ("no mask passed the IoU / stability filters (random weights), so "
+                                         "upscaling, NMS and filtering of kept masks did not run: a lower bound")
+    print(f"segment everything ({points_per_side}x{points_per_side} points, {result.batches} batches): "
+          f"{result.seconds:.1f} s (estimate {estimate:.1f} s), {len(result.masks)} masks {note}")
+    return {"points_per_side": points_per_side, "seconds": result.seconds, "estimate_seconds": estimate,
+            "masks": len(result.masks), "points": result.points, "batches": result.batches, "note": note}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the benchmark, print one line per measurement and return (and optionally write) the results."""
     args = parse_args(argv)
@@ -188,42 +218,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     layout = "tiny SAM (for tests)" if args.tiny else f"{MODELS[args.model][1]}() defaults"
     print(f"{args.model} ({layout}, random weights: latency only), {args.image.name} {image.shape[1]}x{image.shape[0]}")
 
-    embedding_ms = time_embedding(predictor, image, args.embed_repeats, args.device)
-    print(f"embedding p50 {embedding_ms['p50_ms']:.0f} ms (cold {embedding_ms['cold_ms']:.0f} ms)")
-    embedding = predictor.embed(image)
-    kinds = {}
-    for kind, prompts in prompt_kinds(*image.shape[:2]).items():
-        inputs = [decoder_inputs(predictor, embedding, p) for p in prompts]
-        ours, bare = time_pair(partial(run_seglab, predictor, image, prompts),
-                               partial(run_decoder, predictor.model, embedding, inputs),
-                               args.warmup, args.repeats, args.device)
-        kinds[kind] = {**ours, "decoder": bare, "overhead_ratio": ours["p50_ms"] / bare["p50_ms"]}
-        label = "click-to-mask" if kind == "click" else kind
-        print(f"{label} p50 {ours['p50_ms']:.1f} ms (decoder alone {bare['p50_ms']:.1f} ms: "
-              f"x{kinds[kind]['overhead_ratio']:.3f}), p90 {ours['p90_ms']:.1f} ms, min {ours['min_ms']:.1f} ms "
-              f"(decoder {bare['min_ms']:.1f} ms), cold {ours['cold_ms']:.1f} ms")
-
-    params = EverythingParams(points_per_side=args.points_per_side)
-    estimate = estimate_seconds(predictor, image, params)
-    everything = segment_everything(predictor, image, params)
-    print(f"segment everything ({args.points_per_side}x{args.points_per_side} points, {everything.batches} batches): "
-          f"{everything.seconds:.1f} s (estimate {estimate:.1f} s), {len(everything.masks)} masks")
-
+    embedding = time_embedding(predictor, image, args.embed_repeats, args.device)
+    print(f"embedding p50 {embedding['p50_ms']:.0f} ms (cold {embedding['cold_ms']:.0f} ms)")
+    kinds = time_kinds(predictor, image, args.warmup, args.repeats, args.device)
+    everything = time_everything(predictor, image, args.points_per_side)
     click = kinds["click"]
     met = click["p50_ms"] <= TARGET_CLICK_P50_MS and click["overhead_ratio"] <= 1 + TARGET_OVERHEAD
     print(f"targets (click-to-mask p50 <= {TARGET_CLICK_P50_MS:.0f} ms, overhead <= {TARGET_OVERHEAD:.0%}): "
           f"{'met' if met else 'NOT met'}")
+    no_gpu = "none available to this run: no GPU numbers recorded"
     result = {
-        "machine": {**host, "load_average_end": os.getloadavg()[0]}, "torch": torch.__version__, "transformers": transformers.__version__,
+        "machine": {**host, "load_average_end": os.getloadavg()[0]},
+        "torch": torch.__version__, "transformers": transformers.__version__,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "device": args.device,
-        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else "none on this machine: no GPU numbers",
+        "device": args.device, "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else no_gpu,
         "model": args.model, "layout": layout, "weights": "random (latency only)",
         "image": args.image.name, "image_size": list(image.shape[:2]), "repeats": args.repeats, "warmup": args.warmup,
-        "embedding": embedding_ms, "kinds": kinds,
-        "everything": {"points_per_side": args.points_per_side, "seconds": everything.seconds,
-                       "estimate_seconds": estimate, "masks": len(everything.masks), "points": everything.points,
-                       "batches": everything.batches},
+        "embedding": embedding, "kinds": kinds, "everything": everything,
         "targets": {"click_p50_ms": TARGET_CLICK_P50_MS, "overhead": TARGET_OVERHEAD, "met": met},
     }
     if args.json:
