@@ -151,9 +151,11 @@ def image_stats(gt_ids: np.ndarray, gt_segments: Sequence[Mapping[str, Any]], pr
     p_known = np.array([s["id"] for s in pred_segs], np.int64)
     ng, np_ = len(g_known), len(p_known)
 
-    kp = np_ + 2
-    table = np.bincount(_compact(gt_ids, g_known).astype(np.int64) * kp + _compact(pred_ids, p_known),
-                        minlength=(ng + 2) * kp).reshape(ng + 2, kp)  # rows / columns: unknown, segments, VOID
+    kp = np_ + 2  # rows (gt) and columns (pred) of the table: unknown id, the segments, VOID
+    pair_index = _compact(gt_ids, g_known).astype(np.intp)  # in place from here: one image-sized allocation
+    pair_index *= kp
+    pair_index += _compact(pred_ids, p_known)
+    table = np.bincount(pair_index, minlength=(ng + 2) * kp).reshape(ng + 2, kp)
     pred_area = table[:, 1:np_ + 1].sum(0)
     if table[:, 0].any():
         stray = np.setdiff1d(np.unique(pred_ids), np.append(p_known, 0))
