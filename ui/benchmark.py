@@ -8,7 +8,6 @@ names each row's folder.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import gradio as gr
 import pandas as pd
@@ -53,8 +52,9 @@ def charts(results: pd.DataFrame, latencies: pd.DataFrame) -> tuple:
     return tuple(figs[name] for name in CHARTS)
 
 
-def dashboard(path: str | Path) -> tuple[pd.DataFrame, Any, Any, Any, str]:
-    """(table, the :data:`CHARTS` figures, a one-line summary) of a results folder (searched recursively) or one results file."""
+def dashboard(path: str | Path) -> tuple:
+    """(table, the :data:`CHARTS` figures, a one-line summary) of a results folder (searched recursively)
+    or of one results file."""
     path, broken = Path(path), []
     if path.is_dir():
         results, latencies, broken = collect(path)

@@ -137,7 +137,10 @@ class EmbeddedSegmenter:
         cx0, cy0, cx1, cy1 = crop
         scale = min(1.0, WORK_SIDE / max(cx1 - cx0, cy1 - cy0))
         size = (max(round((cx1 - cx0) * scale), 1), max(round((cy1 - cy0) * scale), 1))
-        shrink = lambda a: cv2.resize(a, size, interpolation=cv2.INTER_AREA)
+
+        def shrink(a: np.ndarray) -> np.ndarray:
+            return cv2.resize(a, size, interpolation=cv2.INTER_AREA)
+
         fg, score = _vote(
             shrink(image[cy0:cy1, cx0:cx1]), shrink(self.saliency(image, crop)),
             (np.asarray(box, np.float32) - (cx0, cy0, cx0, cy0)) * scale, (pts - (cx0, cy0)) * scale, labels,
