@@ -39,6 +39,11 @@ def test_real_panoptic_files_read(coco_root):
     ann = data["annotations"][0]
     ids = read_panoptic_png(folder / ann["file_name"])
     assert set(np.unique(ids)) - {0} == {s["id"] for s in ann["segments_info"]}
+    buffer = np.empty(ids.shape + (4,), np.uint8)  # a scorer's reused buffer: ids are decoded into it
+    into = read_panoptic_png(folder / ann["file_name"], out=buffer)
+    assert np.shares_memory(into, buffer) and np.array_equal(into, ids)
+    other = read_panoptic_png(folder / ann["file_name"], out=np.empty((2, 2, 4), np.uint8))  # wrong size: ignored
+    assert np.array_equal(other, ids)
 
 
 def test_panoptic_json_problems(tmp_path):

@@ -223,11 +223,21 @@ def pq_compute_files(gt_json: PathLike, pred_json: PathLike, gt_folder: PathLike
     sizes = image_sizes(gt)
     pairs = list(iter_panoptic_pairs(gt, gt_dir, pred, pred_dir, str(pred_json)))
 
+    buffers = threading.local()
+
+    def buffer(name: str, shape: tuple[int, int]) -> np.ndarray:
+        """This thread's decode buffer ``name``, reallocated only when the image size changes."""
+        buf = getattr(buffers, name, None)
+        if buf is None or buf.shape[:2] != shape:
+            buf = np.empty(shape + (4,), np.uint8)
+            setattr(buffers, name, buf)
+        return buf
+
     def score(item: tuple[dict, Path, dict, Path]):
         g, g_png, p, p_png = item
         size = sizes.get(g["image_id"])
-        gt_ids = read_panoptic_png(g_png, size)
-        pred_ids = read_panoptic_png(p_png, gt_ids.shape)
+        gt_ids = read_panoptic_png(g_png, size, buffer("gt", tuple(size)) if size else None)
+        pred_ids = read_panoptic_png(p_png, gt_ids.shape, buffer("pred", gt_ids.shape))
         return image_stats(gt_ids, g["segments_info"], pred_ids, p["segments_info"], evaluator._index,
                            str(g["image_id"]))
 
