@@ -59,8 +59,11 @@ def test_predict_validates_prompts_against_the_model(fake_adapters):
 
 def test_hub_model_missing_offline_names_the_download_command():
     spec = seglab.get_spec("sam-vit-base")
-    with pytest.raises(WeightsUnavailableError, match="python -m seglab download sam-vit-base"):
+    with pytest.raises(WeightsUnavailableError, match="python -m seglab download sam-vit-base`, or choose the "
+                                                     "offline model 'embedded-u2netp-grabcut'"):
         hf_load(transformers.SamModel, spec, None)
+    with pytest.raises(WeightsUnavailableError, match="download segformer-b0-ade`.$"):  # no offline semantic model
+        hf_load(transformers.SegformerForSemanticSegmentation, seglab.get_spec("segformer-b0-ade"), None)
     assert not seglab.is_available("sam-vit-base")
     assert seglab.is_available("embedded-u2netp-grabcut")
 

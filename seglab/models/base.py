@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from ..errors import WeightsUnavailableError
-from ..registry import ModelSpec
+from ..registry import ModelSpec, list_models
 
 
 @runtime_checkable
@@ -60,9 +60,11 @@ def offline_mode() -> bool:
 
 
 def download_hint(spec: ModelSpec) -> str:
+    """The offline message: which weights are missing, the download command, and an offline alternative."""
+    offline = [s.id for s in list_models(spec.task) if s.offline]
+    alternative = f", or choose the offline model '{offline[0]}'" if offline else ""
     return (f"{spec.id}: weights for {spec.weights!r} are not in the local cache and cannot be downloaded "
-            f"now. On a machine with internet run `python -m seglab download {spec.id}`, "
-            f"or choose the offline model 'embedded-u2netp-grabcut'.")
+            f"now. On a machine with internet run `python -m seglab download {spec.id}`{alternative}.")
 
 
 def hf_load(cls: Any, spec: ModelSpec, location: str | Path | None, repo: str | None = None, **kw: Any) -> Any:
