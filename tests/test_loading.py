@@ -1,4 +1,6 @@
 """Loading through the registry: bounded model cache, offline errors, one predict entry point."""
+import re
+
 import numpy as np
 import pytest
 import transformers
@@ -6,7 +8,7 @@ import transformers
 import seglab
 from seglab import loading
 from seglab.errors import UnsupportedTaskError, WeightsUnavailableError
-from seglab.models.base import hf_load, resolve_device, torch_dtype
+from seglab.models.base import hf_is_cached, hf_load, resolve_device, torch_dtype
 
 
 class _Fake:
@@ -87,3 +89,12 @@ def test_embedded_default_runs_offline_end_to_end(coco_image):
     out = seglab.predict("embedded-u2netp-grabcut", coco_image, seglab.Prompt.build(box=[380, 60, 520, 360]))
     assert isinstance(out, seglab.Masks) and out.masks.shape == (1, 427, 640)
     assert out.masks[0].any() and not out.masks[0, :, :300].any()
+
+
+@pytest.mark.parametrize("model_id", sorted({s.family: s.id for s in seglab.MODELS if s.source == "hf"}.values()))
+def test_every_hub_family_missing_offline_names_the_download_command(model_id):
+    spec = seglab.get_spec(model_id)
+    if hf_is_cached(spec.weights):
+        pytest.skip(f"{spec.weights} is in the local Hub cache")
+    with pytest.raises(WeightsUnavailableError, match=re.escape(f"python -m seglab download {model_id}")):
+        seglab.load_model(model_id)

@@ -18,7 +18,6 @@ from transformers import (
 )
 
 import seglab
-from seglab.models.base import hf_is_cached
 
 
 def _positive_head(model, last_conv: str) -> None:
@@ -96,12 +95,3 @@ def test_depth_anything_kind_follows_the_config(tmp_path, coco_image, model_id, 
     assert np.isfinite(out.depth).all() and out.valid.mean() > 0.5
     if kind == "metric":
         assert out.depth.max() <= 20 + 1e-3  # the metric head is a sigmoid scaled by max_depth
-
-
-@pytest.mark.parametrize("model_id", ["depth-pro", "depth-anything-v2-small"])
-def test_offline_without_cache_names_the_download_command(model_id):
-    spec = seglab.get_spec(model_id)
-    if hf_is_cached(spec.weights):
-        pytest.skip(f"{spec.weights} is in the local Hub cache")
-    with pytest.raises(seglab.WeightsUnavailableError, match=f"python -m seglab download {model_id}"):
-        seglab.load_model(model_id)
