@@ -34,7 +34,7 @@ def save_random_weights(spec: ModelSpec, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     if spec.source == "torchvision":
         return _torchvision(spec, folder)
-    builders = {"sam": _sam, "mask2former": _mask2former, "segformer": _segformer,
+    builders = {"sam": _sam, "sam-hq": _sam, "sam2": _sam2, "mask2former": _mask2former, "segformer": _segformer,
                 "depth-anything": _depth_anything}
     if spec.family not in builders:
         raise BenchmarkInputError(f"--random-init is not available for {spec.id} (family {spec.family}); "
@@ -61,12 +61,24 @@ def _torchvision(spec: ModelSpec, folder: Path) -> Path:
 
 
 def _sam(spec: ModelSpec) -> tuple[Any, Any]:
-    from transformers import SamConfig, SamImageProcessor, SamModel, SamProcessor, SamVisionConfig
+    """SAM or SAM-HQ (family ``sam-hq``) with the checkpoint's ViT size."""
+    import transformers
 
+    prefix = "SamHQ" if spec.family == "sam-hq" else "Sam"
     hidden, layers, heads, global_attn = _size(spec, SAM_VIT)
-    vision = SamVisionConfig(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                             global_attn_indexes=global_attn)
-    return SamModel(SamConfig(vision_config=vision.to_dict())), SamProcessor(SamImageProcessor())
+    vision = getattr(transformers, f"{prefix}VisionConfig")(hidden_size=hidden, num_hidden_layers=layers,
+                                                            num_attention_heads=heads, global_attn_indexes=global_attn)
+    config = getattr(transformers, f"{prefix}Config")(vision_config=vision.to_dict())
+    processor = getattr(transformers, f"{prefix}Processor")(transformers.SamImageProcessor())
+    return getattr(transformers, f"{prefix}Model")(config), processor
+
+
+def _sam2(spec: ModelSpec) -> tuple[Any, Any]:
+    from transformers import Sam2Config, Sam2ImageProcessor, Sam2Model, Sam2Processor
+
+    if "hiera-tiny" not in spec.weights:  # Sam2Config()'s defaults are the Hiera-T layout
+        raise BenchmarkInputError(f"--random-init builds SAM 2.1 Hiera-T only, not {spec.weights}")
+    return Sam2Model(Sam2Config()), Sam2Processor(Sam2ImageProcessor())
 
 
 def _labels(spec: ModelSpec) -> dict[int, str]:

@@ -3,8 +3,8 @@
     python -m benchmarks.sam_speed [--model sam-vit-base] [--repeats 30] [--points-per-side 32]
                                    [--json results/sam_speed_cpu.json]
 
-The model is built from its transformers config defaults (``SamConfig()`` is SAM ViT-B, ``Sam2Config()``
-SAM 2.1 Hiera-T) with random weights (latency does not depend on them), saved with its processor and
+The model is built in its checkpoint's layout by ``benchmarks.random_init`` (SAM / SAM-HQ ViT-B, SAM 2.1
+Hiera-T) with random weights (latency does not depend on them), saved with its processor and
 loaded through ``seglab.load_model(id, location=...)``, the path users run. On a real COCO image it times
 the image embedding; then, on the cached embedding, each prompt kind through ``seglab.predict`` and the
 same prompts as ready tensors through the transformers model's prompt encoder + mask decoder alone,
@@ -30,6 +30,7 @@ import torch
 import transformers
 
 import seglab
+from benchmarks.random_init import save_random_weights
 from seglab import Prompt
 from seglab.errors import SeglabError
 from seglab.everything import EverythingParams, estimate_seconds, segment_everything
@@ -37,12 +38,7 @@ from seglab.metrics import Timer
 from seglab.models.sam import Embedding, SamPredictor
 
 IMAGE = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco-val2017-mini" / "val2017" / "000000397133.jpg"
-# registry id -> (transformers model, config, processor, image processor); config defaults are that checkpoint's layout
-MODELS = {
-    "sam-vit-base": ("SamModel", "SamConfig", "SamProcessor", "SamImageProcessor"),
-    "sam-hq-vit-base": ("SamHQModel", "SamHQConfig", "SamHQProcessor", "SamImageProcessor"),
-    "sam2.1-hiera-tiny": ("Sam2Model", "Sam2Config", "Sam2Processor", "Sam2ImageProcessor"),
-}
+MODELS = ("sam-vit-base", "sam-hq-vit-base", "sam2.1-hiera-tiny")  # checkpoint layouts benchmarks.random_init builds
 # --tiny: SAM with a 2-layer image encoder and a 32-wide decoder, for a test that runs in seconds
 TINY_SAM = {
     "vision_config": {"hidden_size": 32, "output_channels": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
@@ -54,12 +50,13 @@ TARGET_CLICK_P50_MS, TARGET_OVERHEAD = 100.0, 0.10
 
 
 def save_random_model(model_id: str, folder: Path, tiny: bool = False) -> Path:
-    """``model_id``'s architecture from its config defaults with random weights, saved with its processor."""
-    model_cls, config_cls, processor_cls, image_cls = (getattr(transformers, n) for n in MODELS[model_id])
+    """``model_id``'s checkpoint layout with random weights (``benchmarks.random_init``), or with ``tiny`` a tiny
+    SAM, saved with its processor."""
+    if not tiny:
+        return save_random_weights(seglab.get_spec(model_id), folder)
     torch.manual_seed(0)
-    config = config_cls(**TINY_SAM) if tiny else config_cls()
-    model_cls(config).save_pretrained(folder)
-    processor_cls(image_cls()).save_pretrained(folder)
+    transformers.SamModel(transformers.SamConfig(**TINY_SAM)).save_pretrained(folder)
+    transformers.SamProcessor(transformers.SamImageProcessor()).save_pretrained(folder)
     return folder
 
 
@@ -157,7 +154,7 @@ def machine() -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", choices=list(MODELS), default="sam-vit-base")
+    ap.add_argument("--model", choices=MODELS, default="sam-vit-base")
     ap.add_argument("--image", type=Path, default=IMAGE, help="a real image (default: a 640 x 427 COCO val2017 photo)")
     ap.add_argument("--repeats", type=int, default=30, help="warm timed calls per prompt kind")
     ap.add_argument("--warmup", type=int, default=2, help="untimed calls after the cold one")
@@ -215,7 +212,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         predictor = seglab.load_model(args.model, device=args.device,
                                       location=save_random_model(args.model, Path(tmp), args.tiny))
-    layout = "tiny SAM (for tests)" if args.tiny else f"{MODELS[args.model][1]}() defaults"
+    layout = "tiny SAM (for tests)" if args.tiny else "the checkpoint's layout (benchmarks.random_init)"
     print(f"{args.model} ({layout}, random weights: latency only), {args.image.name} {image.shape[1]}x{image.shape[0]}")
 
     embedding = time_embedding(predictor, image, args.embed_repeats, args.device)

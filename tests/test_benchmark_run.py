@@ -12,8 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import seglab
+from benchmarks.random_init import save_random_weights
 from benchmarks.run import main
-from benchmarks.tasks import promptable
+from benchmarks.tasks import BenchmarkInputError, promptable
 from seglab.report import OFFLINE, RANDOM
 
 MODEL = "embedded-u2netp-grabcut"
@@ -162,6 +164,15 @@ def test_random_init_rows_are_marked_and_unscored(coco_root: Path, tmp_path: Pat
     assert "mIoU" not in r.index and r["latency_p50_ms"] > 0
     assert (tmp_path / "predictions" / "segformer-b0-ade (random-init)" / "semantic" / "rank0.jsonl").is_file()
     assert set(pd.read_csv(tmp_path / "latency.csv")["model"]) == {r["model"]}
+
+
+@pytest.mark.parametrize("model_id, model_class", [("sam-hq-vit-base", "SamHQModel"),
+                                                   ("sam2.1-hiera-tiny", "Sam2Model")])
+def test_random_init_builds_the_sam_families_in_their_checkpoint_layout(model_id, model_class, tmp_path: Path):
+    adapter = seglab.load_model(model_id, location=save_random_weights(seglab.get_spec(model_id), tmp_path))
+    assert type(adapter.model).__name__ == model_class
+    with pytest.raises(BenchmarkInputError, match="Hiera-T only"):
+        save_random_weights(seglab.get_spec("sam2.1-hiera-large"), tmp_path / "large")
 
 
 def test_image_that_fails_to_decode_is_a_failure_record(coco_root: Path, tmp_path: Path):
