@@ -48,7 +48,9 @@ def collect(root: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
 
 def charts(results: pd.DataFrame, latencies: pd.DataFrame) -> tuple:
     """The :data:`CHARTS` figures; the clicks chart is drawn (empty, with a note) even without interactive rows."""
-    figs = {"clicks_curve": report.clicks_curve(results), **report.figures(results, latencies)}
+    figs = report.figures(results, latencies)
+    if "clicks_curve" not in figs:
+        figs["clicks_curve"] = report.clicks_curve(results)
     return tuple(figs[name] for name in CHARTS)
 
 
