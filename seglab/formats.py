@@ -15,15 +15,18 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from pycocotools.coco import COCO
 
 from .errors import SeglabError
 from .results import PanopticMap, SemanticMap
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
+    from pycocotools.coco import COCO
 
 PathLike = str | Path
 
@@ -56,6 +59,8 @@ def write_json(path: PathLike, data: Any) -> Path:
 
 def load_coco_gt(gt: PathLike | dict | COCO) -> COCO:
     """pycocotools ``COCO`` from a path, a parsed dataset dict or a ``COCO`` (index built quietly)."""
+    from pycocotools.coco import COCO  # imported here: it pulls in urllib, which PQ and mIoU never need
+
     if isinstance(gt, COCO):
         return gt
     name = str(gt) if not isinstance(gt, dict) else "ground truth"
@@ -119,13 +124,31 @@ def _open_png(path: Path, what: str) -> Image.Image:
         raise FormatError(f"{what} {path} is missing or unreadable ({err.__class__.__name__})") from None
 
 
-def read_panoptic_png(path: PathLike, size: tuple[int, int] | None = None, out: np.ndarray | None = None
-                      ) -> np.ndarray:
+class Scratch:
+    """Image-sized arrays reused from one image to the next by one thread.
+
+    A fresh array of a megabyte or more per image costs page faults (glibc hands such blocks back to
+    the kernel when they are freed); keeping one per name avoids that. Not thread-safe: one per thread.
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: DTypeLike = np.uint8) -> np.ndarray:
+        """The array ``name`` (contents undefined), reallocated only when its shape or dtype change."""
+        array = self._arrays.get(name)
+        if array is None or array.shape != shape or array.dtype != dtype:
+            array = self._arrays[name] = np.empty(shape, dtype)
+        return array
+
+
+def read_panoptic_png(path: PathLike, size: tuple[int, int] | None = None, scratch: Scratch | None = None,
+                      name: str = "ids") -> np.ndarray:
     """H x W uint32 segment ids of one panoptic PNG; ``size`` (H, W) is checked when given.
 
     Decoded with OpenCV, which is faster than Pillow and releases the GIL, so threads decode in parallel.
-    ``out``: an H x W x 4 uint8 buffer the ids are written to (and viewed from) when the image has its
-    size; scorers reuse one per thread instead of allocating about 1 MB per image.
+    With ``scratch``, the ids are written into (and viewed from) its array ``name``, valid until the next
+    call with that name; scorers pass one per thread instead of allocating about 1 MB per image.
     """
     path = Path(path)
     png = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.is_file() else None
@@ -134,8 +157,8 @@ def read_panoptic_png(path: PathLike, size: tuple[int, int] | None = None, out: 
     if png.ndim != 3 or png.shape[2] != 3 or png.dtype != np.uint8:
         kind = "single-channel" if png.ndim == 2 else f"{png.shape[2]}-channel {png.dtype}"
         raise FormatError(f"panoptic PNG {path} is {kind}; ids are stored as 8-bit RGB")
-    fits = out is not None and out.shape == png.shape[:2] + (4,) and out.dtype == np.uint8
-    ids = _rgba_to_id(cv2.cvtColor(png, cv2.COLOR_BGR2RGBA, dst=out if fits else None))
+    out = scratch.get(name, png.shape[:2] + (4,)) if scratch is not None else None
+    ids = _rgba_to_id(cv2.cvtColor(png, cv2.COLOR_BGR2RGBA, dst=out))
     if size is not None and ids.shape != tuple(size):
         raise FormatError(f"panoptic PNG {path} is {ids.shape[0]}x{ids.shape[1]} but its image is "
                           f"{size[0]}x{size[1]}")

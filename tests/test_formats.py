@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from seglab import DepthMap, PanopticMap, Segment, SemanticMap
-from seglab.formats import (FormatError, load_coco_gt, load_coco_results, pair_folders, read_coco_panoptic,
-                            read_depth_png, read_json, read_label_png, read_panoptic_png, rgb_to_id,
+from seglab.formats import (FormatError, Scratch, load_coco_gt, load_coco_results, pair_folders,
+                            read_coco_panoptic, read_depth_png, read_json, read_label_png, read_panoptic_png, rgb_to_id,
                             write_coco_panoptic, write_json, write_label_png)
 
 CATS = [{"id": 1, "name": "person", "isthing": 1}, {"id": 7, "name": "sky", "isthing": 0}]
@@ -39,11 +39,14 @@ def test_real_panoptic_files_read(coco_root):
     ann = data["annotations"][0]
     ids = read_panoptic_png(folder / ann["file_name"])
     assert set(np.unique(ids)) - {0} == {s["id"] for s in ann["segments_info"]}
-    buffer = np.empty(ids.shape + (4,), np.uint8)  # a scorer's reused buffer: ids are decoded into it
-    into = read_panoptic_png(folder / ann["file_name"], out=buffer)
-    assert np.shares_memory(into, buffer) and np.array_equal(into, ids)
-    other = read_panoptic_png(folder / ann["file_name"], out=np.empty((2, 2, 4), np.uint8))  # wrong size: ignored
-    assert np.array_equal(other, ids)
+    scratch = Scratch()  # a scorer's per-thread arrays: the ids are decoded into the same memory each time
+    into = read_panoptic_png(folder / ann["file_name"], scratch=scratch)
+    again = read_panoptic_png(folder / ann["file_name"], scratch=scratch)
+    assert np.shares_memory(into, again) and np.array_equal(again, ids)
+    other_ann = next(a for a in data["annotations"][1:] if read_panoptic_png(folder / a["file_name"]).shape != ids.shape)
+    other = read_panoptic_png(folder / other_ann["file_name"], scratch=scratch)  # another size: a new array
+    assert not np.shares_memory(other, into) and np.array_equal(other, read_panoptic_png(folder / other_ann["file_name"]))
+    assert np.array_equal(read_panoptic_png(folder / ann["file_name"], scratch=scratch, name="other"), ids)
 
 
 def test_panoptic_json_problems(tmp_path):

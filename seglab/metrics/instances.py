@@ -13,12 +13,12 @@ import contextlib
 import copy
 import io
 from collections.abc import Iterable
-from typing import Literal
-
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
+from typing import TYPE_CHECKING, Literal
 
 from ..formats import FormatError, PathLike, load_coco_gt, load_coco_results
+
+if TYPE_CHECKING:
+    from pycocotools.coco import COCO
 
 COCO_STATS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR@1", "AR@10", "AR@100", "ARs", "ARm", "ARl")
 """Names of COCOeval's ``stats`` entries, in its order."""
@@ -48,6 +48,8 @@ def coco_instance_metrics(gt: PathLike | dict | COCO, predictions: PathLike | li
     entries (RLE ``segmentation``, ``score``, ``category_id``). ``image_ids`` restricts the evaluation
     (default: every ground-truth image). ``verbose`` prints pycocotools' own summary.
     """
+    from pycocotools.cocoeval import COCOeval  # imported here, as load_coco_gt does with COCO
+
     coco_gt = load_coco_gt(gt)
     preds = load_coco_results(predictions, coco_gt, check_categories=not class_agnostic)
     if iou_type not in ("segm", "bbox"):

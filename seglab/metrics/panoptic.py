@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ..formats import FormatError, PathLike, image_sizes, iter_panoptic_pairs, read_coco_panoptic, read_panoptic_png
+from ..formats import (FormatError, PathLike, Scratch, image_sizes, iter_panoptic_pairs, read_coco_panoptic,
+                       read_panoptic_png)
 from ..results import PanopticMap
 
 
@@ -34,9 +35,9 @@ _LUT_SIZE = 2**24  # every id a COCO panoptic PNG can hold
 _local = threading.local()
 
 
-def _compact(ids: np.ndarray, known: np.ndarray) -> np.ndarray:
+def _compact(ids: np.ndarray, known: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Per pixel: ``i + 1`` for the id ``known[i]`` (sorted, length n), ``n + 1`` for VOID (0), 0 for ids
-    not in ``known``.
+    not in ``known``. ``out``: a flat uint16 array of ``ids.size`` to write into (on the fast path).
 
     A per-thread 2^24-entry lookup table makes this one gather. It is allocated zeroed (the kernel
     maps its pages lazily, so only the pages of ids that occur are ever touched) and set back to
@@ -50,7 +51,7 @@ def _compact(ids: np.ndarray, known: np.ndarray) -> np.ndarray:
         if lut is None:
             lut = _local.lut = np.zeros(_LUT_SIZE, np.uint16)
         lut[known], lut[0] = np.arange(1, n + 1), n + 1
-        out = lut[flat]
+        out = lut.take(flat, out=out)  # faster than lut[flat] for a 1-D gather
         lut[known], lut[0] = 0, 0
         return out
     pos = np.minimum(np.searchsorted(known, flat), max(n - 1, 0))
@@ -78,6 +79,7 @@ class PanopticEvaluator:
         self.names = {int(c["id"]): c.get("name", str(c["id"])) for c in cats}
         self.isthing = np.array([int(c.get("isthing", 1)) == 1 for c in cats])
         self._index = {int(c["id"]): i for i, c in enumerate(cats)}
+        self._scratch = Scratch()
         self.reset()
 
     def reset(self) -> None:
@@ -95,7 +97,7 @@ class PanopticEvaluator:
                        image: str = "") -> None:
         """Score one image: H x W id arrays and their ``segments_info`` (id, category_id, iscrowd, area)."""
         self._add(*image_stats(gt_ids, _segments(gt_segments), pred_ids, _segments(pred_segments),
-                               self._index, image))
+                               self._index, image, self._scratch))
 
     def _add(self, iou: np.ndarray, tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> None:
         self.iou += iou
@@ -136,8 +138,12 @@ class PanopticEvaluator:
 
 def image_stats(gt_ids: np.ndarray, gt_segments: Sequence[Mapping[str, Any]], pred_ids: np.ndarray,
                 pred_segments: Sequence[Mapping[str, Any]], category_index: Mapping[int, int],
-                image: str = "") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per-category (IoU sum, TP, FP, FN) of one image; ``category_index`` maps category id -> row."""
+                image: str = "", scratch: Scratch | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-category (IoU sum, TP, FP, FN) of one image; ``category_index`` maps category id -> row.
+
+    ``scratch``: this thread's reusable image-sized arrays (see :class:`~seglab.formats.Scratch`).
+    """
     where = f" in image {image}" if image else ""
     if gt_ids.shape != pred_ids.shape:
         raise FormatError(f"prediction{where} is {pred_ids.shape[0]}x{pred_ids.shape[1]} but the ground truth is "
@@ -152,9 +158,12 @@ def image_stats(gt_ids: np.ndarray, gt_segments: Sequence[Mapping[str, Any]], pr
     ng, np_ = len(g_known), len(p_known)
 
     kp = np_ + 2  # rows (gt) and columns (pred) of the table: unknown id, the segments, VOID
-    pair_index = _compact(gt_ids, g_known).astype(np.intp)  # in place from here: one image-sized allocation
+    scratch = scratch if scratch is not None else Scratch()
+    n = gt_ids.size
+    pair_index = scratch.get("pair", (n,), np.intp)
+    np.copyto(pair_index, _compact(gt_ids, g_known, scratch.get("compact", (n,), np.uint16)))
     pair_index *= kp
-    pair_index += _compact(pred_ids, p_known)
+    pair_index += _compact(pred_ids, p_known, scratch.get("compact", (n,), np.uint16))
     table = np.bincount(pair_index, minlength=(ng + 2) * kp).reshape(ng + 2, kp)
     pred_area = table[:, 1:np_ + 1].sum(0)
     if table[:, 0].any():
@@ -223,23 +232,16 @@ def pq_compute_files(gt_json: PathLike, pred_json: PathLike, gt_folder: PathLike
     sizes = image_sizes(gt)
     pairs = list(iter_panoptic_pairs(gt, gt_dir, pred, pred_dir, str(pred_json)))
 
-    buffers = threading.local()
-
-    def buffer(name: str, shape: tuple[int, int]) -> np.ndarray:
-        """This thread's decode buffer ``name``, reallocated only when the image size changes."""
-        buf = getattr(buffers, name, None)
-        if buf is None or buf.shape[:2] != shape:
-            buf = np.empty(shape + (4,), np.uint8)
-            setattr(buffers, name, buf)
-        return buf
+    scratch = threading.local()  # one Scratch per worker thread
 
     def score(item: tuple[dict, Path, dict, Path]):
         g, g_png, p, p_png = item
-        size = sizes.get(g["image_id"])
-        gt_ids = read_panoptic_png(g_png, size, buffer("gt", tuple(size)) if size else None)
-        pred_ids = read_panoptic_png(p_png, gt_ids.shape, buffer("pred", gt_ids.shape))
+        if not hasattr(scratch, "arrays"):
+            scratch.arrays = Scratch()
+        gt_ids = read_panoptic_png(g_png, sizes.get(g["image_id"]), scratch.arrays, "gt")
+        pred_ids = read_panoptic_png(p_png, gt_ids.shape, scratch.arrays, "pred")
         return image_stats(gt_ids, g["segments_info"], pred_ids, p["segments_info"], evaluator._index,
-                           str(g["image_id"]))
+                           str(g["image_id"]), scratch.arrays)
 
     n = workers if workers is not None else min(os.cpu_count() or 1, 4, len(pairs))
     if n <= 1:
