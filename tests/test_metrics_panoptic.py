@@ -39,10 +39,10 @@ def real_gt(coco_root: Path) -> tuple[Path, Path]:
     return coco_root / "annotations" / "panoptic_val2017.json", coco_root / "annotations" / "panoptic_val2017"
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_pq_equals_panopticapi_on_perturbed_real_data(coco_root, tmp_path, seed):
+@pytest.mark.parametrize(("seed", "workers", "processes"), [(0, None, None), (1, 2, True), (2, 2, False), (3, 1, None)])
+def test_pq_equals_panopticapi_on_perturbed_real_data(coco_root, tmp_path, seed, workers, processes):
     gt_json, pred_json = write_perturbed_panoptic(coco_root, tmp_path, copies=1, seed=seed)
-    ours = pq_compute_files(gt_json, pred_json)
+    ours = pq_compute_files(gt_json, pred_json, workers=workers, processes=processes)
     ref = reference(gt_json, pred_json)
     assert_same(ours, ref)
     assert 0 < ours["PQ"] < 100 and ours["images"] == 6
@@ -122,7 +122,9 @@ def test_png_size_mismatch_and_missing_folder(real_gt, tmp_path):
     name = data["annotations"][0]["file_name"]
     save_id_png(tmp_path / "pred" / name, read_panoptic_png(folder / name)[:-10])
     (tmp_path / "pred.json").write_text(json.dumps(data))
-    with pytest.raises(FormatError, match=f"{name} is 470x640 but its image is 480x640"):
-        pq_compute_files(gt_json, tmp_path / "pred.json", folder, tmp_path / "pred")
+    for processes in (True, False):  # raised in a worker process or thread, the same error reaches the caller
+        with pytest.raises(FormatError, match=f"{name} is 470x640 but its image is 480x640"):
+            pq_compute_files(gt_json, tmp_path / "pred.json", folder, tmp_path / "pred", workers=2,
+                             processes=processes)
     with pytest.raises(FormatError, match="PNG folder .* does not exist"):
         pq_compute_files(gt_json, tmp_path / "pred.json", folder, tmp_path / "nowhere")

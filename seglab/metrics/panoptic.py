@@ -17,10 +17,13 @@ Numbers are returned in percent (PQ 100 is perfect), as papers and detectron2 re
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -99,12 +102,12 @@ class PanopticEvaluator:
         self._add(*image_stats(gt_ids, _segments(gt_segments), pred_ids, _segments(pred_segments),
                                self._index, image, self._scratch))
 
-    def _add(self, iou: np.ndarray, tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> None:
+    def _add(self, iou: np.ndarray, tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, images: int = 1) -> None:
         self.iou += iou
         self.tp += tp
         self.fp += fp
         self.fn += fn
-        self.images += 1
+        self.images += images
 
     def result(self) -> dict[str, Any]:
         """PQ/SQ/RQ (percent) and category counts for all, things (``_th``) and stuff (``_st``), plus per class."""
@@ -217,12 +220,45 @@ def image_stats(gt_ids: np.ndarray, gt_segments: Sequence[Mapping[str, Any]], pr
     return iou_sum, tp, fp, fn
 
 
+def _score_chunk(pairs: Sequence[tuple[dict, Path, dict, Path]], sizes: Mapping[int, tuple[int, int]],
+                 category_index: Mapping[int, int]) -> tuple[tuple[np.ndarray, ...], int]:
+    """Summed per-category (IoU sum, TP, FP, FN) and the image count of some image pairs, read from disk."""
+    scratch = Scratch()
+    c = len(category_index)
+    totals = (np.zeros(c), np.zeros(c, np.int64), np.zeros(c, np.int64), np.zeros(c, np.int64))
+    for g, g_png, p, p_png in pairs:
+        gt_ids = read_panoptic_png(g_png, sizes.get(g["image_id"]), scratch, "gt")
+        pred_ids = read_panoptic_png(p_png, gt_ids.shape, scratch, "pred")
+        stats = image_stats(gt_ids, g["segments_info"], pred_ids, p["segments_info"], category_index,
+                            str(g["image_id"]), scratch)
+        for total, value in zip(totals, stats):
+            total += value
+    return totals, len(pairs)
+
+
+def _executor(workers: int, processes: bool | None, images: int) -> Executor:
+    """Worker processes where they pay off and forking is safe, else threads.
+
+    Processes scale with the cores as panopticapi's pool does; threads are limited by the part of
+    each image that holds the GIL (``bincount`` and the per-segment bookkeeping, about 1 ms of 5),
+    but start for free. By default processes are used on Linux with no other Python thread alive
+    (forking a threaded process can deadlock) and at least 10 images per worker.
+    """
+    if processes is None:
+        processes = sys.platform.startswith("linux") and threading.active_count() == 1 and images >= 10 * workers
+    if processes:
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    return ThreadPoolExecutor(workers)
+
+
 def pq_compute_files(gt_json: PathLike, pred_json: PathLike, gt_folder: PathLike | None = None,
-                     pred_folder: PathLike | None = None, workers: int | None = None) -> dict[str, Any]:
+                     pred_folder: PathLike | None = None, workers: int | None = None,
+                     processes: bool | None = None) -> dict[str, Any]:
     """PQ of a COCO panoptic prediction (JSON + PNG folder) against ground truth in the same format.
 
-    Folders default to the JSON's stem beside it. Equal to panopticapi's ``pq_compute`` (x100);
-    PNG decoding runs on ``workers`` threads (default: one per CPU, at most 4).
+    Folders default to the JSON's stem beside it. Equal to panopticapi's ``pq_compute`` (x100).
+    Images are split over ``workers`` (default: one per available CPU), which are processes or
+    threads as ``processes`` says (default: see :func:`_executor`).
     """
     gt, gt_dir = read_coco_panoptic(gt_json, gt_folder)
     pred, pred_dir = read_coco_panoptic(pred_json, pred_folder)
@@ -231,25 +267,17 @@ def pq_compute_files(gt_json: PathLike, pred_json: PathLike, gt_folder: PathLike
     evaluator = PanopticEvaluator(gt["categories"])
     sizes = image_sizes(gt)
     pairs = list(iter_panoptic_pairs(gt, gt_dir, pred, pred_dir, str(pred_json)))
-
-    scratch = threading.local()  # one Scratch per worker thread
-
-    def score(item: tuple[dict, Path, dict, Path]):
-        g, g_png, p, p_png = item
-        if not hasattr(scratch, "arrays"):
-            scratch.arrays = Scratch()
-        gt_ids = read_panoptic_png(g_png, sizes.get(g["image_id"]), scratch.arrays, "gt")
-        pred_ids = read_panoptic_png(p_png, gt_ids.shape, scratch.arrays, "pred")
-        return image_stats(gt_ids, g["segments_info"], pred_ids, p["segments_info"], evaluator._index,
-                           str(g["image_id"]), scratch.arrays)
-
-    n = workers if workers is not None else min(os.cpu_count() or 1, 4, len(pairs))
-    if n <= 1:
-        stats = map(score, pairs)
-        for s in stats:
-            evaluator._add(*s)
+    n = max(1, min(workers or _available_cpus(), len(pairs)))
+    if n == 1:
+        chunks = [_score_chunk(pairs, sizes, evaluator._index)]
     else:
-        with ThreadPoolExecutor(n) as pool:
-            for s in pool.map(score, pairs):
-                evaluator._add(*s)
+        with _executor(n, processes, len(pairs)) as pool:  # strided chunks, so each worker gets a mix of image sizes
+            chunks = list(pool.map(_score_chunk, [pairs[i::n] for i in range(n)], repeat(sizes),
+                                   repeat(evaluator._index)))
+    for totals, images in chunks:
+        evaluator._add(*totals, images=images)
     return evaluator.result()
+
+
+def _available_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
