@@ -68,7 +68,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--batch-size", type=int, default=1, help="promptable: box prompts per forward call")
-    p.add_argument("--prompt", default="box", choices=["box", "center-point"], help="promptable: the prompt per instance")
+    p.add_argument("--prompt", default="box", choices=["box", "center-point"],
+                   help="promptable: the prompt per instance")
     p.add_argument("--everything", action="store_true", help="promptable: score segment-everything proposals")
     p.add_argument("--random-init", action="store_true",
                    help="real architecture with random weights (latency only; accuracy is meaningless)")

@@ -145,7 +145,8 @@ def point_grid(n: int) -> np.ndarray:
     return np.stack(np.meshgrid(side, side), -1).reshape(-1, 2)
 
 
-def crop_boxes(height: int, width: int, n_layers: int, overlap_ratio: float) -> list[tuple[int, tuple[int, int, int, int]]]:
+def crop_boxes(height: int, width: int, n_layers: int,
+               overlap_ratio: float) -> list[tuple[int, tuple[int, int, int, int]]]:
     """(layer, xyxy) crops: the whole image, then 2^k x 2^k overlapping crops for layers k = 1..n."""
     out = [(0, (0, 0, width, height))]
     short = min(height, width)
@@ -154,7 +155,8 @@ def crop_boxes(height: int, width: int, n_layers: int, overlap_ratio: float) -> 
         overlap = int(overlap_ratio * short * (2 / per_side))
         cw = math.ceil((overlap * (per_side - 1) + width) / per_side)
         ch = math.ceil((overlap * (per_side - 1) + height) / per_side)
-        for x0, y0 in product([(cw - overlap) * i for i in range(per_side)], [(ch - overlap) * i for i in range(per_side)]):
+        xs, ys = [(cw - overlap) * i for i in range(per_side)], [(ch - overlap) * i for i in range(per_side)]
+        for x0, y0 in product(xs, ys):
             out.append((layer, (x0, y0, min(x0 + cw, width), min(y0 + ch, height))))
     return out
 
@@ -168,7 +170,8 @@ def _plan(predictor: Any, image: np.ndarray, params: EverythingParams) -> list[_
     for layer, crop in crop_boxes(h, w, params.crop_n_layers, params.crop_overlap_ratio):
         n = max(1, int(params.points_per_side / params.crop_n_points_downscale_factor ** layer))
         grid = point_grid(n) * [crop[2] - crop[0], crop[3] - crop[1]]
-        plan += [_Batch(crop, grid[i:i + params.points_per_batch]) for i in range(0, len(grid), params.points_per_batch)]
+        step = params.points_per_batch
+        plan += [_Batch(crop, grid[i:i + step]) for i in range(0, len(grid), step)]
     return plan
 
 

@@ -43,9 +43,10 @@ def test_real_panoptic_files_read(coco_root):
     into = read_panoptic_png(folder / ann["file_name"], scratch=scratch)
     again = read_panoptic_png(folder / ann["file_name"], scratch=scratch)
     assert np.shares_memory(into, again) and np.array_equal(again, ids)
-    other_ann = next(a for a in data["annotations"][1:] if read_panoptic_png(folder / a["file_name"]).shape != ids.shape)
-    other = read_panoptic_png(folder / other_ann["file_name"], scratch=scratch)  # another size: a new array
-    assert not np.shares_memory(other, into) and np.array_equal(other, read_panoptic_png(folder / other_ann["file_name"]))
+    other_png = next(folder / a["file_name"] for a in data["annotations"][1:]
+                     if read_panoptic_png(folder / a["file_name"]).shape != ids.shape)
+    other = read_panoptic_png(other_png, scratch=scratch)  # another size: a new array
+    assert not np.shares_memory(other, into) and np.array_equal(other, read_panoptic_png(other_png))
     assert np.array_equal(read_panoptic_png(folder / ann["file_name"], scratch=scratch, name="other"), ids)
 
 

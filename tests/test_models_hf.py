@@ -53,7 +53,8 @@ def _mask2former(path: Path, names: list[str]) -> Path:
         encoder_layers=1, decoder_layers=2, num_attention_heads=2, dim_feedforward=32, num_queries=10,
         id2label=dict(enumerate(names)))
     model = Mask2FormerForUniversalSegmentation(config)
-    _sharpen(model, "class_predictor.weight", "model.transformer_module.decoder.mask_predictor.mask_embedder.2.0.weight")
+    _sharpen(model, "class_predictor.weight",
+             "model.transformer_module.decoder.mask_predictor.mask_embedder.2.0.weight")
     model.save_pretrained(path)
     Mask2FormerImageProcessor(size=SMALL).save_pretrained(path)
     return path

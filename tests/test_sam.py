@@ -93,7 +93,8 @@ def test_single_click_gives_three_masks_sorted_in_image_coordinates(predictor, c
 
 def test_box_gives_one_mask_per_box(predictor, coco_image):
     one = predictor.predict(coco_image, Prompt.build(box=[50, 60, 300, 400]))
-    two = predictor.predict(coco_image, Prompt.build(points=[(100, 100)], boxes=[[50, 60, 300, 400], [320, 10, 600, 300]]))
+    two = predictor.predict(coco_image, Prompt.build(points=[(100, 100)],
+                                                     boxes=[[50, 60, 300, 400], [320, 10, 600, 300]]))
     assert (len(one), len(two)) == (1, 2)
     assert len(predictor.predict(coco_image, Prompt.build(box=[50, 60, 300, 400]), multimask_output=True)) == 3
 
@@ -121,7 +122,8 @@ def test_region_becomes_low_res_logits_where_the_region_is(sam, coco_image):
     region[:, :320] = True  # left half of a 640 x 427 image
     low = sam.region_to_mask_input(emb, region)
     assert low.shape == (LOW, LOW)
-    rows = int(LOW * 427 / 640)  # SAM keeps the aspect ratio: the image fills the top LOW x ~85 rows, the rest is padding
+    # SAM keeps the aspect ratio: the image fills the top LOW x ~85 rows, the rest is padding
+    rows = int(LOW * 427 / 640)
     assert (low[:rows - 1, :LOW // 2 - 1] > 0).all() and (low[:rows - 1, LOW // 2 + 1:] < 0).all()
     assert (low[rows + 2:] < 0).all()
 

@@ -12,7 +12,8 @@ table. A task module owns only what differs, as four module-level names:
 ``load(config: RunConfig) -> Dataset``
     reads the ground truth named by the command line (``config.coco_root``,
     ``config.depth_root``, or ``config.dataset`` + ``config.root`` through
-    ``seglab.datasets.load_semantic_dataset``; ``config.model`` is the model about to run) and lists the :class:`Sample` s to run,
+    ``seglab.datasets.load_semantic_dataset``; ``config.model`` is the model about to run) and lists the
+    :class:`Sample` s to run,
     in a fixed order (the runner applies ``--limit`` and sharding). Missing or malformed
     files raise :class:`BenchmarkInputError` (a :class:`seglab.SeglabError`) with one
     clear sentence; the runner prints it and exits with code 2.

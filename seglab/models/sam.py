@@ -80,7 +80,10 @@ class Embedding:
 
 
 class SamPredictor:
-    """Points, boxes, a rough region and previous logits -> :class:`Masks`, for families ``sam``, ``sam-hq``, ``sam2``."""
+    """Points, boxes, a rough region and previous logits -> :class:`Masks`.
+
+    For the families ``sam``, ``sam-hq`` and ``sam2``.
+    """
 
     def __init__(self, spec: ModelSpec, model: Any, processor: Any, device: str, dtype: Any,
                  cache: LRUCache | None = None, family: str | None = None) -> None:
