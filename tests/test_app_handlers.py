@@ -155,6 +155,21 @@ def test_model_lists_mark_missing_weights_and_preselect_what_runs(source, monkey
     assert ModelSource().preselect("promptable") == EMBEDDED
 
 
+def test_choosing_a_model_without_weights_says_what_happens(source, monkeypatch):
+    said = []
+    monkeypatch.setattr(common.gr, "Warning", lambda message: said.append(("warning", message)))
+    monkeypatch.setattr(common.gr, "Info", lambda message: said.append(("info", message)))
+    common.warn_if_missing(source, "sam-vit-base")  # its weights are here: nothing to say
+    common.warn_if_missing(source, "sam-vit-huge")  # offline (conftest): how to get them
+    monkeypatch.setattr(common, "is_offline_mode", lambda: False)
+    common.warn_if_missing(source, "sam-vit-huge")  # online: the first run downloads them
+    assert said == [
+        ("warning", "sam-vit-huge: weights for 'facebook/sam-vit-huge' are not downloaded and the Hub is offline. "
+                    "On a machine with internet run `python -m seglab download sam-vit-huge`."),
+        ("info", "sam-vit-huge: the first run downloads its weights (facebook/sam-vit-huge); later runs use the cache."),
+    ]
+
+
 @pytest.mark.parametrize("task, model", [("semantic", "segformer-b0-ade"),
                                          ("instance", "mask2former-swin-tiny-coco-instance"),
                                          ("panoptic", "mask2former-swin-tiny-coco-panoptic")])

@@ -165,11 +165,16 @@ def user_errors(fn: Callable) -> Callable:
 
 
 def warn_if_missing(source: ModelSource, model_id: str) -> None:
-    """A gr.Warning with the download command when the chosen model is not available offline."""
-    if model_id and not source.available(model_id):
-        spec = seglab.get_spec(model_id)
-        gr.Warning(f"{spec.id}: weights for {spec.weights!r} are not downloaded. On a machine with "
-                   f"internet run `python -m seglab download {spec.id}`.")
+    """When the chosen model's weights are not here: offline, a warning with the download command;
+    with the Hub reachable, a note that the first run downloads them."""
+    if not model_id or source.available(model_id):
+        return
+    spec = seglab.get_spec(model_id)
+    if is_offline_mode():
+        gr.Warning(f"{spec.id}: weights for {spec.weights!r} are not downloaded and the Hub is offline. On a "
+                   f"machine with internet run `python -m seglab download {spec.id}`.")
+    else:
+        gr.Info(f"{spec.id}: the first run downloads its weights ({spec.weights}); later runs use the cache.")
 
 
 def read_image(source: Any) -> np.ndarray:
