@@ -166,7 +166,8 @@ def test_choosing_a_model_without_weights_says_what_happens(source, monkeypatch)
     assert said == [
         ("warning", "sam-vit-huge: weights for 'facebook/sam-vit-huge' are not downloaded and the Hub is offline. "
                     "On a machine with internet run `python -m seglab download sam-vit-huge`."),
-        ("info", "sam-vit-huge: the first run downloads its weights (facebook/sam-vit-huge); later runs use the cache."),
+        ("info", "sam-vit-huge: the first run downloads its weights (facebook/sam-vit-huge); "
+                 "later runs use the cache."),
     ]
 
 
