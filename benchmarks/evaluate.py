@@ -1,7 +1,8 @@
 """Score prediction files against ground truth in the COCO / label-PNG / depth-PNG formats.
 
     python -m benchmarks.evaluate instances --gt GT.json --pred PRED.json [--class-agnostic] --json OUT.json
-    python -m benchmarks.evaluate panoptic --gt GT.json --pred PRED.json [--gt-folder D] [--pred-folder D] --json OUT
+    python -m benchmarks.evaluate panoptic --gt GT.json --pred PRED.json [--gt-folder D] [--pred-folder D]
+        [--workers N] --json OUT
     python -m benchmarks.evaluate semantic --gt-folder D --pred-folder D [--num-classes N] --json OUT.json
     python -m benchmarks.evaluate depth --gt-folder D --pred-folder D [--scale 1000] [--median-scaling] --json OUT
 
@@ -31,7 +32,7 @@ def instances(args: argparse.Namespace) -> tuple[dict[str, Any], pd.DataFrame]:
 
 
 def panoptic(args: argparse.Namespace) -> tuple[dict[str, Any], pd.DataFrame]:
-    r = pq_compute_files(args.gt, args.pred, args.gt_folder, args.pred_folder)
+    r = pq_compute_files(args.gt, args.pred, args.gt_folder, args.pred_folder, workers=args.workers)
     rows = {name: {m: r[m + key] for m in ("PQ", "SQ", "RQ", "n")}
             for name, key in (("All", ""), ("Things", "_th"), ("Stuff", "_st"))}
     return r, pd.DataFrame(rows).T
@@ -84,6 +85,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pred", required=True, help="prediction panoptic JSON (PNG folder: same stem beside it)")
     p.add_argument("--gt-folder")
     p.add_argument("--pred-folder")
+    p.add_argument("--workers", type=int, help="processes (or threads) reading the PNGs; default: one per CPU")
     p.set_defaults(run=panoptic)
     p = sub.add_parser("semantic", help="mIoU / pixel accuracy from label PNG folders")
     p.add_argument("--gt-folder", required=True)
