@@ -3,8 +3,9 @@
     python -m benchmarks.metric_speed [--copies 40] [--repeats 3]
 
 - PQ: seglab's ``pq_compute_files`` against panopticapi's ``pq_compute`` (process pool included),
-  timed as whole processes (interpreter start, imports, JSON, PNG decoding) and as in-process calls,
-  best of ``--repeats``. Ground truth: the real COCO panoptic slice plus ``--copies`` perturbed copies
+  timed as whole processes (interpreter start, imports, JSON, PNG decoding), as in-process calls,
+  and per image on one core next to the time decoding that image's two PNGs takes (the floor both
+  share), best of ``--repeats``. Ground truth: the real COCO panoptic slice plus ``--copies`` perturbed copies
   of its PNGs (written to a temporary folder), predictions: perturbed copies of those.
 - AR@100 (class-agnostic) and AP: ``coco_instance_metrics`` against plain pycocotools COCOeval on
   the real instances slice and perturbed predictions.
@@ -229,6 +230,29 @@ def _process(code: str, *args: Path) -> tuple[float, float, dict]:
     return wall, cpu, json.loads(args[-1].read_text())
 
 
+def one_core(gt_json: Path, pred_json: Path, repeats: int) -> dict[str, float]:
+    """Per image pair on one core (best of ``repeats``, ms): both scorers, and decoding the two PNGs alone as
+    each reads them (Pillow + ``np.array`` for panopticapi, OpenCV for seglab): the floor they share."""
+    from panopticapi.evaluation import pq_compute_single_core
+
+    gt, pred = json.loads(gt_json.read_text()), json.loads(pred_json.read_text())
+    by_image = {a["image_id"]: a for a in pred["annotations"]}
+    pairs = [(a, by_image[a["image_id"]]) for a in gt["annotations"]]
+    pngs = [(gt_json.with_suffix("") / g["file_name"], pred_json.with_suffix("") / p["file_name"]) for g, p in pairs]
+    cats = {c["id"]: c for c in gt["categories"]}
+
+    def reference() -> None:
+        with contextlib.redirect_stdout(io.StringIO()):
+            pq_compute_single_core(0, pairs, str(gt_json.with_suffix("")), str(pred_json.with_suffix("")), cats)
+
+    times = {"ref": _best(reference, repeats)[0],
+             "ours": _best(lambda: pq_compute_files(gt_json, pred_json, workers=1), repeats)[0],
+             "ref_decode": _best(lambda: [np.array(Image.open(f), np.uint32) for pair in pngs for f in pair],
+                                 repeats)[0],
+             "ours_decode": _best(lambda: [read_panoptic_png(f) for pair in pngs for f in pair], repeats)[0]}
+    return {k: 1000 * v / len(pairs) for k, v in times.items()}
+
+
 def time_pq(gt_json: Path, pred_json: Path, repeats: int) -> dict[str, float]:
     """Both implementations as whole processes (interleaved, best of ``repeats``) and in process; checks
     that every PQ / SQ / RQ agrees to 1e-9."""
@@ -279,6 +303,10 @@ def main(argv: list[str] | None = None) -> None:
                   f"ratio {r['ref_cpu'] / r['ours_cpu']:.2f}x")
             print(f"  in-process call:    panopticapi {r['ref_call']:.3f} s, seglab {r['ours_call']:.3f} s, "
                   f"speed-up {r['ref_call'] / r['ours_call']:.2f}x")
+            c = one_core(gt_json, pred_json, args.repeats)
+            print(f"  one core, per image: panopticapi {c['ref']:.2f} ms, seglab {c['ours']:.2f} ms, speed-up "
+                  f"{c['ref'] / c['ours']:.2f}x; decoding its two PNGs alone takes {c['ref_decode']:.2f} ms "
+                  f"(Pillow) and {c['ours_decode']:.2f} ms (OpenCV)")
 
         rng = np.random.default_rng(0)
         gt_data = crowd_gt(json.loads((args.data / "annotations" / "instances_val2017.json").read_text()), rng)
