@@ -31,7 +31,9 @@ SOURCES: dict[str, Source] = {
         ("gtFine_trainvaltest.zip (241 MB): the fine labels",
          "leftImg8bit_trainvaltest.zip (11 GB): the left 8-bit images",
          "or, with the same login: csDownload gtFine_trainvaltest.zip leftImg8bit_trainvaltest.zip "
-         "(from the cityscapesscripts package)"),
+         "(from the cityscapesscripts package)",
+         "for the panoptic benchmark, then make its ground truth from the fine labels: python -m "
+         "cityscapesscripts.preparation.createPanopticImgs --dataset-folder DIR/gtFine --set-names val"),
         ("leftImg8bit/val", "gtFine/val")),
     "mapillary": Source(
         "https://www.mapillary.com/dataset/vistas", True,
@@ -52,7 +54,8 @@ def instructions(name: str) -> str:
     lines += [f"  - {f}" for f in src.files]
     lines.append(f"Unpack into one folder DIR so that it holds: {', '.join(src.layout)}")
     lines.append(f"Then check it:  python -m benchmarks.download_data {name} --root DIR")
-    lines.append(f"and run:        python -m benchmarks.run --task semantic --dataset {name} --root DIR "
+    tasks = "semantic|panoptic" if name == "cityscapes" else "semantic"
+    lines.append(f"and run:        python -m benchmarks.run --task {tasks} --dataset {name} --root DIR "
                  f"--models ID --out results")
     return "\n".join(lines)
 

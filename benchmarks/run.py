@@ -62,7 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--task", required=True, help="promptable, semantic, instance, panoptic, depth or interactive")
     p.add_argument("--coco-root", type=Path, help="COCO 2017 folder: val2017/ and annotations/")
     p.add_argument("--depth-root", type=Path, default=DEFAULT_DEPTH_ROOT, help="NYU pairs image_K.png / depth_K.png")
-    p.add_argument("--dataset", default=None, help="coco (default), nyu, or a driving set: cityscapes, mapillary, gta5")
+    p.add_argument("--dataset", default=None,
+                   help="coco (the default); semantic: also cityscapes, mapillary, gta5; panoptic: also cityscapes; "
+                        "depth: nyu (its default)")
     p.add_argument("--root", type=Path, help="the data set's folder when --dataset is not coco")
     p.add_argument("--limit", type=int, help="only the first N images")
     p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
@@ -89,7 +91,7 @@ def _task_name(argv: list[str] | None) -> str | None:
     return pre.parse_known_args(argv)[0].task
 
 
-def make_config(args: argparse.Namespace) -> RunConfig:
+def make_config(args: argparse.Namespace, task: Any) -> RunConfig:
     if args.limit is not None and args.limit < 1:
         raise BenchmarkInputError("--limit must be a positive number of images")
     if args.batch_size < 1:
@@ -97,7 +99,10 @@ def make_config(args: argparse.Namespace) -> RunConfig:
     if args.batch_size > 1 and args.task != "promptable":
         raise BenchmarkInputError("--batch-size > 1 applies to promptable box prompts only; seglab.predict "
                                   "takes one image at a time")
-    dataset = args.dataset or ("nyu" if args.task == "depth" else "coco")
+    dataset = args.dataset or task.DATASETS[0]
+    if dataset not in task.DATASETS:
+        raise BenchmarkInputError(f"the {args.task} benchmark runs on {' or '.join(task.DATASETS)}, "
+                                  f"not --dataset {dataset}")
     options = {"prompt": args.prompt, "everything": args.everything, **args.task_options}
     return RunConfig(task=args.task, coco_root=args.coco_root, depth_root=args.depth_root, dataset=dataset,
                      root=args.root, limit=args.limit, device=resolve_device(args.device),
@@ -444,8 +449,8 @@ def main(argv: list[str] | None = None) -> int:
     rank = 0
     try:
         args = parse_args(argv)
-        config = make_config(args)
-        task = get_task(config.task)
+        task = get_task(args.task)
+        config = make_config(args, task)
         model_ids = [m.strip() for m in args.models.split(",") if m.strip()]
         if not model_ids:
             raise BenchmarkInputError("--models names no model")

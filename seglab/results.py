@@ -227,8 +227,11 @@ class PanopticMap:
     def image_size(self) -> tuple[int, int]:
         return int(self.segment_ids.shape[0]), int(self.segment_ids.shape[1])
 
-    def to_coco_panoptic(self, image_id: int, file_name: str) -> tuple[np.ndarray, dict[str, Any]]:
-        """(H x W x 3 uint8 PNG array with id = R + 256 G + 256^2 B, annotation dict)."""
+    def to_coco_panoptic(self, image_id: int | str, file_name: str) -> tuple[np.ndarray, dict[str, Any]]:
+        """(H x W x 3 uint8 PNG array with id = R + 256 G + 256^2 B, annotation dict).
+
+        ``image_id``: COCO's are numbers; Cityscapes' panoptic ground truth uses the file stems.
+        """
         ids = self.segment_ids.astype(np.uint32)
         rgb = np.stack([ids % 256, ids // 256 % 256, ids // 65536 % 256], -1).astype(np.uint8)
         info = []
@@ -239,7 +242,8 @@ class PanopticMap:
                 continue
             x0, y0, x1, y1 = masks_to_boxes(m[None])[0]
             info.append(s.to_json(area, [int(x0), int(y0), int(x1 - x0), int(y1 - y0)]))
-        return rgb, {"image_id": int(image_id), "file_name": file_name, "segments_info": info}
+        image_id = image_id if isinstance(image_id, str) else int(image_id)
+        return rgb, {"image_id": image_id, "file_name": file_name, "segments_info": info}
 
     @classmethod
     def from_coco_panoptic(cls, png: np.ndarray, segments_info: list[dict[str, Any]],

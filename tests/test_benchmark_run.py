@@ -193,6 +193,10 @@ def test_image_that_fails_to_decode_is_a_failure_record(coco_root: Path, tmp_pat
     ({"--batch-size": "2", "--task": "depth", "--models": "depth-pro"}, "--batch-size"),
     ({"--random-init": None}, "ships its weights"),
     ({"--task": "interactive", "--clicks": "0"}, "--clicks"),
+    ({"--dataset": "cityscapes"}, "the promptable benchmark runs on coco, not --dataset cityscapes"),
+    ({"--task": "depth", "--models": "depth-pro", "--dataset": "coco"}, "runs on nyu, not --dataset coco"),
+    ({"--task": "panoptic", "--models": "mask2former-swin-large-cityscapes-panoptic"},
+     "predicts its own label set, not coco's"),
 ])
 def test_bad_arguments_exit_2(coco: Path, tmp_path: Path, capsys, change: dict[str, str | None], message: str):
     argv = args(coco, tmp_path)

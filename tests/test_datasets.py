@@ -171,6 +171,7 @@ def test_class_map_matches_model_classes_by_name(cityscapes_root: Path) -> None:
 def test_download_data_explains_and_checks(cityscapes_root: Path, tmp_path: Path, capsys) -> None:
     text = instructions("cityscapes")
     assert "gtFine_trainvaltest.zip" in text and "leftImg8bit_trainvaltest.zip" in text and "account" in text
+    assert "createPanopticImgs --dataset-folder DIR/gtFine" in text and "--task semantic|panoptic" in text
     ok, lines = check("cityscapes", cityscapes_root)
     assert ok and any("usable: 2 val images, 19 classes" in line for line in lines)
     assert download_main(["cityscapes", "--root", str(cityscapes_root)]) == 0

@@ -26,10 +26,12 @@ from transformers import (
 
 import seglab
 from seglab.coco_categories import COCO_PANOPTIC_CATEGORIES, COCO_THING_CATEGORIES
-from seglab.models.universal import UniversalSegmenter, coco_categories_of
+from seglab.datasets import cityscapes
+from seglab.models.universal import UniversalSegmenter, known_categories_of
 
 PANOPTIC_NAMES = [c.name for c in COCO_PANOPTIC_CATEGORIES]
 THING_NAMES = [c.name for c in COCO_THING_CATEGORIES]
+CITYSCAPES_NAMES = [c.name for c in cityscapes.categories()]
 COCO_ISTHING = {c.id: c.isthing for c in COCO_PANOPTIC_CATEGORIES}
 SMALL = {"shortest_edge": 128, "longest_edge": 192}  # processors resize to this: keeps the tiny models fast
 
@@ -177,13 +179,31 @@ def test_oneformer_other_tasks(oneformer_coco, coco_image, task):
         assert set(out.labels.tolist()) <= set(out.class_names)
 
 
-def test_coco_detection_by_label_names():
-    assert coco_categories_of(PANOPTIC_NAMES) == COCO_PANOPTIC_CATEGORIES
-    assert coco_categories_of(THING_NAMES) == COCO_THING_CATEGORIES
+def test_official_label_sets_are_recognised_by_their_names():
+    assert known_categories_of(PANOPTIC_NAMES) == COCO_PANOPTIC_CATEGORIES
+    assert known_categories_of(THING_NAMES) == COCO_THING_CATEGORIES
     respelled = ["motorbike" if n == "motorcycle" else n.upper() for n in PANOPTIC_NAMES]
-    assert coco_categories_of(respelled) == COCO_PANOPTIC_CATEGORIES
-    assert coco_categories_of(["wall", "sky"]) is None
-    assert coco_categories_of(list(reversed(THING_NAMES))) is None
+    assert known_categories_of(respelled) == COCO_PANOPTIC_CATEGORIES
+    assert known_categories_of(CITYSCAPES_NAMES) == cityscapes.categories()
+    assert known_categories_of(["wall", "sky"]) is None
+    assert known_categories_of(list(reversed(THING_NAMES))) is None
+    assert known_categories_of(list(reversed(CITYSCAPES_NAMES))) is None
+
+
+def test_cityscapes_panoptic_model_gives_label_ids_and_fuses_stuff(tmp_path, coco_image):
+    model = seglab.load_model("mask2former-swin-large-cityscapes-panoptic",
+                              location=_mask2former(tmp_path, CITYSCAPES_NAMES))
+    table = {c.id: c for c in cityscapes.categories()}
+    assert model.thing_labels == frozenset(range(11, 19))  # person .. bicycle
+    out = seglab.predict(model, coco_image, threshold=0.0, mask_threshold=0.8)
+    assert set(out.class_names) == set(table)
+    for s in out.segments:
+        assert s.isthing == table[s.category_id].isthing and out.class_names[s.category_id] == table[s.category_id].name
+    stuff = [s.category_id for s in out.segments if not s.isthing]
+    assert stuff and len(stuff) == len(set(stuff))  # one segment per stuff class ...
+    model.thing_labels = None
+    unfused = [s.category_id for s in seglab.predict(model, coco_image, threshold=0.0, mask_threshold=0.8).segments]
+    assert len(unfused) > len(set(unfused))  # ... where, unfused, some class has several
 
 
 def test_non_coco_model_keeps_contiguous_ids(tmp_path, coco_image):

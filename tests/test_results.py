@@ -85,7 +85,9 @@ def test_panoptic_round_trip_with_coco_png_encoding():
     ids[:10] = 300  # needs the G channel
     ids[10:, 5:25] = 70000  # needs the B channel
     pan = PanopticMap(ids, (Segment(300, 1, True, 0.8), Segment(70000, 184, False)), {1: "person", 184: "tree"})
-    rgb, ann = pan.to_coco_panoptic(5, "x.png")
+    rgb, ann = pan.to_coco_panoptic(np.int64(5), "x.png")
+    assert ann["image_id"] == 5 and type(ann["image_id"]) is int  # JSON-ready
+    assert pan.to_coco_panoptic("frankfurt_000000_000294", "x.png")[1]["image_id"] == "frankfurt_000000_000294"
     assert rgb.dtype == np.uint8 and rgb.shape == (20, 30, 3)
     assert {s["id"]: s["area"] for s in ann["segments_info"]} == {300: 300, 70000: 200}
     assert ann["segments_info"][1]["bbox"] == [5, 10, 20, 10]

@@ -3,11 +3,14 @@
 The runner owns everything that is the same for every task: loading models, sharding
 samples over torchrun ranks, timing and memory, writing one JSON line per image
 (flushed, so a crash loses nothing finished), ``--resume``, failures, and the results
-table. A task module owns only what differs, as four module-level names:
+table. A task module owns only what differs, as five module-level names:
 
 ``REGISTRY_TASK: str``
     the registry task its models must have (``"promptable"`` for both the promptable
     and the interactive task).
+
+``DATASETS: tuple[str, ...]``
+    the ``--dataset`` values it runs on, the first being the default.
 
 ``load(config: RunConfig) -> Dataset``
     reads the ground truth named by the command line (``config.coco_root``,
@@ -33,8 +36,7 @@ table. A task module owns only what differs, as four module-level names:
     after every rank has finished, and also by ``--rescore`` on saved predictions.
 
 and optionally ``add_arguments(parser)`` for task-specific flags (read back from
-``config.options``) and ``dataset_name(config) -> str`` for the results' ``dataset`` column
-before loading. Results for the same model x task x dataset replace earlier ones.
+``config.options``). Results for the same model x task x dataset replace earlier ones.
 """
 from __future__ import annotations
 

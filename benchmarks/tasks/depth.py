@@ -21,6 +21,7 @@ from seglab.metrics.depth import DEPTH_KEYS
 from . import BenchmarkInputError, Dataset, RunConfig, Sample, TaskContext
 
 REGISTRY_TASK = "depth"
+DATASETS = ("nyu",)
 NAME = "nyu-depth-v2"
 MAX_DEPTH = 10.0
 

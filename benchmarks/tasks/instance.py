@@ -12,6 +12,7 @@ from . import Dataset, RunConfig, Sample, TaskContext
 from .coco import NAME, image_path, instances
 
 REGISTRY_TASK = "instance"
+DATASETS = ("coco",)
 MAX_DETECTIONS = 100  # COCOeval's largest maxDets
 THRESHOLD = 0.05  # keep low-scoring detections, as COCO evaluations (and torchvision's reference) do
 

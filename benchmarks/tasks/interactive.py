@@ -19,6 +19,7 @@ from . import BenchmarkInputError, Dataset, RunConfig, Sample, TaskContext
 from .coco import NAME, image_path, instances
 
 REGISTRY_TASK = "promptable"
+DATASETS = ("coco",)
 DEFAULT_CLICKS = 20
 
 

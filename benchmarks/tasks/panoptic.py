@@ -1,7 +1,10 @@
-"""Panoptic segmentation on COCO val2017: PQ / SQ / RQ for all, things and stuff (133 categories).
+"""Panoptic segmentation: PQ / SQ / RQ for all, things and stuff, on COCO val2017 (133 categories)
+or Cityscapes val (``--dataset cityscapes --root DIR``: 19 categories, the ground truth that
+cityscapesScripts' createPanopticImgs makes from the fine labels).
 
 Each prediction is written as the COCO panoptic format does: a PNG (id = R + 256 G + 256^2 B)
-under ``<pred_dir>/panoptic/`` and its ``segments_info`` in the record.
+under ``<pred_dir>/panoptic/`` and its ``segments_info`` in the record. A model is scored only on
+the label set it predicts (its registry weights name the data set), except with ``--random-init``.
 """
 from __future__ import annotations
 
@@ -14,19 +17,43 @@ import seglab
 from seglab.formats import read_panoptic_png
 from seglab.metrics import PanopticEvaluator
 
-from . import Dataset, RunConfig, Sample, TaskContext
+from . import BenchmarkInputError, Dataset, RunConfig, Sample, TaskContext
 from .coco import NAME, image_path, panoptic
 
 REGISTRY_TASK = "panoptic"
+DATASETS = ("coco", "cityscapes")
 KEYS = ("PQ", "SQ", "RQ", "PQ_th", "SQ_th", "RQ_th", "PQ_st", "SQ_st", "RQ_st")
 
 
 def load(config: RunConfig) -> Dataset:
+    spec = seglab.get_spec(config.model)
+    if config.dataset not in spec.weights.lower() and not config.random_init:
+        raise BenchmarkInputError(f"{spec.id} predicts its own label set, not {config.dataset}'s; score it on its "
+                                  "data set or measure latency with --random-init")
+    if config.dataset == "cityscapes":
+        return _cityscapes(config)
     data, folder = panoptic(config)
     files = {im["id"]: im["file_name"] for im in data["images"]}
     samples = tuple(Sample(str(a["image_id"]), image_path(config, files[a["image_id"]]), a["image_id"], a)
                     for a in data["annotations"] if a["image_id"] in files)
     return Dataset(NAME, samples, (data, folder), note="PQ over the images with panoptic ground truth, 133 classes")
+
+
+def _cityscapes(config: RunConfig) -> Dataset:
+    from seglab.datasets import cityscapes
+
+    if config.root is None:
+        raise BenchmarkInputError("--dataset cityscapes needs --root, the data set's folder")
+    data, folder, images = cityscapes.load_panoptic(config.root)
+    samples = []
+    for a in data["annotations"]:  # the image from its id (the JSON's file_name keeps a stray "_gtFine")
+        stem = str(a["image_id"])
+        path = images / stem.split("_")[0] / f"{stem}{cityscapes.IMAGE_SUFFIX}"
+        if not path.is_file():
+            raise BenchmarkInputError(f"missing image {path} for the ground truth of {a['image_id']}")
+        samples.append(Sample(str(a["image_id"]), path, a["image_id"], a))
+    return Dataset("cityscapes-val", tuple(samples), (data, folder),
+                   note="PQ on full-resolution 2048x1024 images, 19 classes (cityscapesScripts' panoptic ground truth)")
 
 
 def run(model: Any, image: np.ndarray, sample: Sample, context: TaskContext) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from . import BenchmarkInputError, Dataset, RunConfig, Sample, TaskContext
 from .coco import NAME, image_path, instances
 
 REGISTRY_TASK = "promptable"
+DATASETS = ("coco",)
 
 
 def load(config: RunConfig) -> Dataset:

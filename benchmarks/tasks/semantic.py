@@ -22,6 +22,7 @@ from . import BenchmarkInputError, Dataset, RunConfig, Sample, TaskContext
 from .coco import NAME, image_path, instances, panoptic
 
 REGISTRY_TASK = "semantic"
+DATASETS = ("coco", "cityscapes", "mapillary", "gta5")
 
 
 def load(config: RunConfig) -> Dataset:

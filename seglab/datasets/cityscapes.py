@@ -2,6 +2,8 @@
 
     ROOT/leftImg8bit/<split>/<city>/<city>_<seq>_<frame>_leftImg8bit.png
     ROOT/gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_labelIds.png
+    ROOT/gtFine/cityscapes_panoptic_<split>.json + folder   (panoptic: made by cityscapesScripts'
+                                                             createPanopticImgs from the fine labels)
 """
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..coco_categories import Category
+from ..formats import FormatError, read_coco_panoptic
 from .base import UNKNOWN, DatasetLayoutError, SemanticDataset, SemanticSample, require_dir
 
 IMAGE_SUFFIX = "_leftImg8bit.png"
@@ -41,6 +45,38 @@ def train_to_label_ids() -> np.ndarray:
         if 0 <= train_id < 255:
             out[train_id] = label.id
     return out
+
+
+def categories() -> tuple[Category, ...]:
+    """The 19 evaluated classes in train-id order, as (Cityscapes label id, name, has instances): the
+    category ids and thing flags of the panoptic ground truth cityscapesScripts' createPanopticImgs writes."""
+    from cityscapesscripts.helpers.labels import trainId2label
+
+    return tuple(Category(trainId2label[t].id, trainId2label[t].name, trainId2label[t].hasInstances)
+                 for t in range(19))
+
+
+def load_panoptic(root: str | Path, split: str = "val") -> tuple[dict, Path, Path]:
+    """(panoptic JSON parsed, its PNG folder, the images folder) of Cityscapes ``split`` under ``root``.
+
+    The ground truth is cityscapesScripts' COCO-format conversion of the fine labels (category ids are
+    Cityscapes label ids, image ids are the file stems); a folder without it gets the command that makes it.
+    """
+    root = Path(root)
+    images = require_dir(root / "leftImg8bit" / split,
+                         f"the images of the {split} split (leftImg8bit_trainvaltest.zip unpacked in {root})")
+    gt = root / "gtFine" / f"cityscapes_panoptic_{split}.json"
+    if not gt.is_file():
+        raise DatasetLayoutError(
+            f"missing {gt}: make the panoptic ground truth from the fine labels with `python -m "
+            f"cityscapesscripts.preparation.createPanopticImgs --dataset-folder {root / 'gtFine'} --set-names {split}`")
+    try:
+        data, folder = read_coco_panoptic(gt)
+    except FormatError as err:
+        raise DatasetLayoutError(str(err)) from None
+    if not data.get("images") or not data.get("categories"):
+        raise DatasetLayoutError(f"{gt} lacks its 'images' or 'categories' list: remake it with createPanopticImgs")
+    return data, folder, images
 
 
 def load(root: str | Path, split: str = "val") -> SemanticDataset:
