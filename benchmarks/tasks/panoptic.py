@@ -51,7 +51,7 @@ def _cityscapes(config: RunConfig) -> Dataset:
         path = images / stem.split("_")[0] / f"{stem}{cityscapes.IMAGE_SUFFIX}"
         if not path.is_file():
             raise BenchmarkInputError(f"missing image {path} for the ground truth of {a['image_id']}")
-        samples.append(Sample(str(a["image_id"]), path, a["image_id"], a))
+        samples.append(Sample(stem, path, stem, a))
     return Dataset("cityscapes-val", tuple(samples), (data, folder),
                    note="PQ on full-resolution 2048x1024 images, 19 classes (cityscapesScripts' panoptic ground truth)")
 

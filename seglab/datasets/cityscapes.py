@@ -47,6 +47,11 @@ def train_to_label_ids() -> np.ndarray:
     return out
 
 
+def _images(root: Path, split: str) -> Path:
+    return require_dir(root / "leftImg8bit" / split,
+                        f"the images of the {split} split (leftImg8bit_trainvaltest.zip unpacked in {root})")
+
+
 def categories() -> tuple[Category, ...]:
     """The 19 evaluated classes in train-id order, as (Cityscapes label id, name, has instances): the
     category ids and thing flags of the panoptic ground truth cityscapesScripts' createPanopticImgs writes."""
@@ -63,8 +68,7 @@ def load_panoptic(root: str | Path, split: str = "val") -> tuple[dict, Path, Pat
     Cityscapes label ids, image ids are the file stems); a folder without it gets the command that makes it.
     """
     root = Path(root)
-    images = require_dir(root / "leftImg8bit" / split,
-                         f"the images of the {split} split (leftImg8bit_trainvaltest.zip unpacked in {root})")
+    images = _images(root, split)
     gt = root / "gtFine" / f"cityscapes_panoptic_{split}.json"
     if not gt.is_file():
         raise DatasetLayoutError(
@@ -82,8 +86,7 @@ def load_panoptic(root: str | Path, split: str = "val") -> tuple[dict, Path, Pat
 def load(root: str | Path, split: str = "val") -> SemanticDataset:
     """Cityscapes ``split`` ('train', 'val' or 'test') under ``root``; every image must have its labelIds file."""
     root = Path(root)
-    images = require_dir(root / "leftImg8bit" / split,
-                         f"the images of the {split} split (leftImg8bit_trainvaltest.zip unpacked in {root})")
+    images = _images(root, split)
     labels = require_dir(root / "gtFine" / split,
                          f"the fine labels of the {split} split (gtFine_trainvaltest.zip unpacked in {root})")
     samples = []
