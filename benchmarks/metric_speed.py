@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -281,6 +282,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--copies", type=int, default=40, help="perturbed copies of each real panoptic image")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
+    if importlib.util.find_spec("panopticapi") is None:
+        sys.exit("metric_speed times PQ against panopticapi: pip install --no-deps panopticapi-lite==0.2.0")
     print(f"{os.cpu_count()} CPUs (panopticapi's pool uses all), load average {os.getloadavg()[0]:.1f}")
 
     with tempfile.TemporaryDirectory() as tmp:

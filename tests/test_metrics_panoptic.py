@@ -140,3 +140,13 @@ def test_metric_speed_prints_every_ratio_and_checks_agreement(coco_root, capsys)
                  "AR@100 class-agnostic", "AP (per class)", "all 12 numbers identical to pycocotools (1e-9)"):
         assert line in out, line
     assert out.count("speed-up") == 8  # 3 per PQ set (wall, in-process, one core) and 1 per COCO number
+
+
+def test_metric_speed_without_panopticapi_says_how_to_get_it(monkeypatch):
+    import sys
+
+    from benchmarks import metric_speed
+
+    monkeypatch.setitem(sys.modules, "panopticapi", None)  # as if not installed
+    with pytest.raises(SystemExit, match="pip install --no-deps panopticapi-lite==0.2.0"):
+        metric_speed.main([])
