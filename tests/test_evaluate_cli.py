@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from benchmarks.evaluate import main
+from benchmarks.evaluate import format_table, main
 from benchmarks.metric_speed import crowd_gt, perturb_instances, reference_coco, write_perturbed_panoptic
 from seglab.formats import write_json, write_label_png
 
@@ -23,8 +23,18 @@ ROOT = Path(__file__).resolve().parents[1]
 def run(argv: list[str], out: Path) -> dict:
     with contextlib.redirect_stdout(io.StringIO()) as printed:
         assert main([*argv, "--json", str(out)]) == 0
-    assert printed.getvalue().strip()  # a table was printed
-    return json.loads(out.read_text())
+    result = json.loads(out.read_text())
+    header, *rows = printed.getvalue().strip().splitlines()
+    assert rows and {"AP", "PQ", "mIoU", "delta1"} & set(header.split())  # a table of the main numbers
+    return result
+
+
+def test_table_is_aligned_text():
+    rows = {"All": {"PQ": 51.23456, "n": 3}, "Things": {"PQ": float("nan"), "n": 10}, "Stuff": {"PQ": None}}
+    assert format_table(rows).splitlines() == ["            PQ   n",
+                                               "All     51.235   3",
+                                               "Things     nan  10",
+                                               "Stuff"]
 
 
 def test_instances_cli_equals_pycocotools(coco_root, tmp_path):
