@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
+from test_datasets_cityscapes import save_sample  # an image and its label PNG in Cityscapes' layout
 from test_metrics_panoptic import assert_same  # panopticapi's numbers vs ours, key by key
 from test_models_hf import CITYSCAPES_NAMES, _mask2former  # a tiny Mask2Former with a given label set
 
@@ -54,12 +54,7 @@ def cityscapes_root(coco_root: Path, tmp_path_factory) -> Path:
             labels[ids == seg["id"]] = value
         if n >= len(data["annotations"]):
             labels = labels[:, ::-1].copy()
-        city = ("lindau", "munster")[n % 2]
-        stem = f"{city}_{n:06d}_000019"
-        for sub, name, array in (("leftImg8bit", "leftImg8bit", rng.integers(0, 256, (*labels.shape, 3), np.uint8)),
-                                 ("gtFine", "gtFine_instanceIds", labels)):
-            (root / sub / "val" / city).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(array).save(root / sub / "val" / city / f"{stem}_{name}.png")
+        save_sample(root, ("lindau", "munster")[n % 2], n, "gtFine_instanceIds", labels, rng)
     with contextlib.redirect_stdout(io.StringIO()):
         convert2panoptic(str(root / "gtFine"), str(root / "gtFine"), setNames=["val"])
     return root

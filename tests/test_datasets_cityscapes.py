@@ -43,17 +43,23 @@ def cityscapes_folder(coco_root: Path, tmp_path_factory) -> tuple[Path, dict[str
             labels[ids == seg["id"]] = rng.choice(choices)
         if n >= len(data["annotations"]):
             labels = labels[:, ::-1].copy()
-        city = ("aachen", "bochum")[n % 2]
-        stem = f"{city}_{n:06d}_000019"
-        for sub, name, array in (("leftImg8bit", "leftImg8bit", rng.integers(0, 256, (*labels.shape, 3), np.uint8)),
-                                 ("gtFine", "gtFine_labelIds", labels)):
-            (root / sub / "val" / city).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(array).save(root / sub / "val" / city / f"{stem}_{name}.png")
+        stem = save_sample(root, ("aachen", "bochum")[n % 2], n, "gtFine_labelIds", labels, rng)
         preds[stem] = root / "results" / f"{stem}_pred.png"
         preds[stem].parent.mkdir(exist_ok=True)
         # the official evaluation reads label ids, not train ids
         Image.fromarray(to_label[_damage(to_train[labels], rng)]).save(preds[stem])
     return root, preds
+
+
+def save_sample(root: Path, city: str, n: int, label_name: str, labels: np.ndarray, rng: np.random.Generator) -> str:
+    """A random image and its ``labels`` PNG (``<stem>_<label_name>.png``) in the val split of Cityscapes'
+    layout under ``root``; returns the file stem."""
+    stem = f"{city}_{n:06d}_000019"
+    for sub, name, array in (("leftImg8bit", "leftImg8bit", rng.integers(0, 256, (*labels.shape, 3), np.uint8)),
+                             ("gtFine", label_name, labels)):
+        (root / sub / "val" / city).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(array).save(root / sub / "val" / city / f"{stem}_{name}.png")
+    return stem
 
 
 def _damage(train_ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
