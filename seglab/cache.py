@@ -1,7 +1,8 @@
-"""A thread-safe LRU cache bounded in bytes, for per-image embeddings.
+"""One thread-safe LRU cache, bounded by a size function: per-image embeddings (bytes) and loaded models (count).
 
-Keys are explicit (model id, image content hash, ...), so a changed image can never
-be served another image's embedding, and many users cannot exhaust memory.
+Keys are explicit (model id, image content hash, ...), so a changed image can never be served
+another image's embedding, and many users cannot exhaust memory. Concurrent callers of one key
+compute its value once (:meth:`LRUCache.get_or_compute`).
 """
 from __future__ import annotations
 
@@ -29,14 +30,21 @@ def nbytes(value: Any) -> int:
     return 0
 
 
-class LRUCache:
-    """Least-recently-used cache; evicts oldest entries once the total exceeds ``max_bytes``.
+def one(_: Any) -> int:
+    """Size function of a cache bounded by its number of entries."""
+    return 1
 
-    An entry larger than ``max_bytes`` is computed and returned but not kept.
+
+class LRUCache:
+    """Least-recently-used cache; evicts the oldest entries once their summed ``size(value)`` exceeds ``max_size``.
+
+    ``size`` defaults to :func:`nbytes` (``max_size`` in bytes); :func:`one` bounds the entry count.
+    An entry larger than ``max_size`` is computed and returned but not kept.
     """
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
-        self.max_bytes = max_bytes
+    def __init__(self, max_size: int = DEFAULT_MAX_BYTES, size: Callable[[Any], int] = nbytes) -> None:
+        self.max_size = max_size
+        self.size = size
         self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[Hashable, threading.Lock] = {}
@@ -44,7 +52,7 @@ class LRUCache:
         self.misses = 0
 
     @property
-    def total_bytes(self) -> int:
+    def total_size(self) -> int:
         with self._lock:
             return sum(size for _, size in self._items.values())
 
@@ -62,14 +70,14 @@ class LRUCache:
             return self._items[key][0]
 
     def put(self, key: Hashable, value: Any) -> None:
-        size = nbytes(value)
+        size = self.size(value)
         with self._lock:
             self._items.pop(key, None)
-            if size > self.max_bytes:
+            if size > self.max_size:
                 return
             self._items[key] = (value, size)
             total = sum(s for _, s in self._items.values())
-            while total > self.max_bytes:
+            while total > self.max_size:
                 _, (_, s) = self._items.popitem(last=False)
                 total -= s
 
@@ -81,16 +89,18 @@ class LRUCache:
             return value
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            value = self.get(key)
-            if value is not None:
-                self.hits += 1
-                return value
-            self.misses += 1
-            value = compute()
-            self.put(key, value)
-        with self._lock:
-            self._key_locks.pop(key, None)
+        try:
+            with key_lock:
+                value = self.get(key)
+                if value is not None:
+                    self.hits += 1
+                    return value
+                self.misses += 1
+                value = compute()
+                self.put(key, value)
+        finally:
+            with self._lock:
+                self._key_locks.pop(key, None)
         return value
 
     def clear(self) -> None:

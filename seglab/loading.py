@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import importlib
 import os
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from .cache import LRUCache, one
 from .errors import UnsupportedTaskError
 from .images import ImageInput, load_image
 from .models.base import Adapter, hf_is_cached, resolve_device
@@ -17,9 +16,7 @@ from .results import Result
 
 MAX_LOADED = int(os.environ.get("SEGLAB_MAX_LOADED_MODELS", "3"))
 
-_cache: OrderedDict[tuple, Adapter] = OrderedDict()
-_lock = threading.Lock()
-_loading: dict[tuple, threading.Lock] = {}
+_models = LRUCache(MAX_LOADED, size=one)  # (id, device, dtype, location) -> adapter; a model loads once
 
 
 def adapter_class(spec: ModelSpec) -> type:
@@ -39,28 +36,12 @@ def load_model(model_id: str, device: str | None = None, dtype: str = "float32",
     spec = get_spec(model_id)
     device = resolve_device(device)
     key = (spec.id, device, dtype, str(location) if location else None)
-    with _lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-        per_key = _loading.setdefault(key, threading.Lock())
-    with per_key:  # two users asking for the same model load it once
-        with _lock:
-            if key in _cache:
-                return _cache[key]
-        model = adapter_class(spec).load(spec, location, device, dtype)
-        with _lock:
-            _cache[key] = model
-            while len(_cache) > MAX_LOADED:
-                _cache.popitem(last=False)
-            _loading.pop(key, None)
-    return model
+    return _models.get_or_compute(key, lambda: adapter_class(spec).load(spec, location, device, dtype))
 
 
 def clear_cache() -> None:
     """Forget every loaded model."""
-    with _lock:
-        _cache.clear()
+    _models.clear()
 
 
 def is_available(model_id: str) -> bool:

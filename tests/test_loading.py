@@ -32,7 +32,7 @@ def fake_adapters(monkeypatch):
     loading.clear_cache()
     _Fake.loads = 0
     monkeypatch.setattr(loading, "adapter_class", lambda spec: _Fake)
-    monkeypatch.setattr(loading, "MAX_LOADED", 2)
+    monkeypatch.setattr(loading._models, "max_size", 2)
     yield
     loading.clear_cache()
 

@@ -188,7 +188,7 @@ def test_cache_evicts_by_bytes(tiny_dirs, coco_image):
     first = small.embed(coco_image).key
     second = small.embed(coco_image[::-1].copy()).key
     assert len(small.cache) == 1 and second in small.cache and first not in small.cache
-    assert small.cache.total_bytes <= small.cache.max_bytes
+    assert small.cache.total_size <= small.cache.max_size
 
 
 def test_points_batch_runs_one_decoder_call_for_many_points(predictor, coco_image):
