@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import warnings
 from pathlib import Path
 
@@ -14,8 +15,8 @@ from .errors import InvalidImageError
 ImageInput = str | Path | bytes | Image.Image | np.ndarray
 
 MIN_SIDE = 2
-# Pillow's decompression-bomb limit is kept (about 179 Mpx raises); above this many
-# pixels we refuse too, since every model resizes far below it anyway.
+# above this many pixels an image is refused (before it is decoded): every model resizes far below it anyway;
+# Pillow's decompression-bomb limit applies too where it is lower
 MAX_PIXELS = 64_000_000
 
 
@@ -44,11 +45,16 @@ def load_image(source: ImageInput) -> np.ndarray:
         raise InvalidImageError(f"{name} is empty (0 bytes)")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # the size is checked against MAX_PIXELS below, before any pixel is decoded
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
+            _check_size(img.width, img.height, name)
             img.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise InvalidImageError(f"{name} is too large to decode safely: {e}") from None
+    except InvalidImageError:
+        raise
+    except Image.DecompressionBombError as e:  # past twice Pillow's limit: Image.open refuses to read the header
+        pixels = re.search(r"\((\d+) pixels\)", str(e))
+        raise InvalidImageError(_too_large(name, int(pixels.group(1)) if pixels else None)) from None
     except UnidentifiedImageError:
         raise InvalidImageError(f"{name} is not an image file Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as e:
@@ -98,13 +104,24 @@ def _from_array(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def _check_size(width: int, height: int) -> None:
+def _check_size(width: int, height: int, name: str = "the image") -> None:
     if width < MIN_SIDE or height < MIN_SIDE:
         raise InvalidImageError(f"the image is {width}x{height} pixels; each side must be at least {MIN_SIDE}")
-    if width * height > MAX_PIXELS:
-        raise InvalidImageError(
-            f"the image is {width}x{height} pixels ({width * height / 1e6:.0f} Mpx); the limit is "
-            f"{MAX_PIXELS / 1e6:.0f} Mpx, please downscale it")
+    if width * height > max_pixels():
+        raise InvalidImageError(_too_large(name, width * height, f"{width}x{height} pixels, "))
+
+
+def max_pixels() -> int:
+    """The most pixels an image may have: :data:`MAX_PIXELS`, or Pillow's bomb limit where that is lower."""
+    bomb = Image.MAX_IMAGE_PIXELS
+    return min(MAX_PIXELS, bomb) if bomb else MAX_PIXELS
+
+
+def _too_large(name: str, pixels: int | None, size: str = "") -> str:
+    """The one message for every image over the limit, whether seglab or Pillow's bomb check found it."""
+    megapixels = f"{pixels / 1e6:.1f} Mpx" if pixels else "too many pixels"
+    return (f"{name} is too large ({size}{megapixels}); the limit is {max_pixels() / 1e6:.0f} Mpx, "
+            "please downscale it")
 
 
 def image_hash(image: np.ndarray) -> str:

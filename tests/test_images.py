@@ -3,7 +3,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from seglab import InvalidImageError, load_image
 from seglab.images import MAX_PIXELS, image_hash
@@ -76,10 +76,17 @@ def test_missing_file_and_wrong_type(tmp_path):
 def test_tiny_and_huge_images_are_refused():
     with pytest.raises(InvalidImageError, match="at least"):
         load_image(np.zeros((1, 1, 3), np.uint8))
-    side = int(MAX_PIXELS**0.5) + 10
-    huge = _png(Image.new("L", (side, side)))  # compresses to a few hundred KB
-    with pytest.raises(InvalidImageError, match="limit"):
-        load_image(huge)
+
+
+@pytest.mark.parametrize("side", [int(MAX_PIXELS**0.5) + 10, 14_000])  # over seglab's limit; over Pillow's too
+def test_huge_images_get_one_message_before_any_pixel_is_decoded(side, tmp_path, monkeypatch):
+    path = tmp_path / "huge.png"
+    Image.new("1", (side, side)).save(path)  # a few hundred KB on disk
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("the pixels were decoded"))
+    with pytest.raises(InvalidImageError) as err:
+        load_image(path)
+    assert str(err.value).startswith("huge.png is too large (")
+    assert str(err.value).endswith(" Mpx); the limit is 64 Mpx, please downscale it")
 
 
 def test_decompression_bomb_limit_is_kept(monkeypatch):
