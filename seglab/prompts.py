@@ -103,11 +103,10 @@ def _check_boxes(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
     out = np.stack([x0.clip(0, width), y0.clip(0, height), x1.clip(0, width), y1.clip(0, height)], 1)
     for b, c in zip(np.stack([x0, y0, x1, y1], 1), out):
         if b[2] - b[0] < 1 or b[3] - b[1] < 1:
-            where = "of zero area"
+            what = "has zero area"
         elif c[2] - c[0] < 1 or c[3] - c[1] < 1:
-            where = "outside the image"
+            what = f"lies outside the {width}x{height} image"
         else:
             continue
-        raise InvalidPromptError(
-            f"box ({b[0]:.0f}, {b[1]:.0f}, {b[2]:.0f}, {b[3]:.0f}) is {where} for the {width}x{height} image")
+        raise InvalidPromptError(f"box ({b[0]:.0f}, {b[1]:.0f}, {b[2]:.0f}, {b[3]:.0f}) {what}")
     return out.astype(np.float32)

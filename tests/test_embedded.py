@@ -110,7 +110,7 @@ def test_a_negative_click_removes_the_region_around_it(model, coco_image) -> Non
 
 @pytest.mark.parametrize("prompt, error, message", [
     (seglab.Prompt.build(box=[700, 500, 800, 600]), seglab.InvalidPromptError,
-     "is outside the image for the 640x427 image"),
+     "lies outside the 640x427 image"),
     (seglab.Prompt.build(points=[(10, 10)], labels=[2]), seglab.InvalidPromptError, "must be 1"),
     (seglab.Prompt(text="dog"), seglab.UnsupportedTaskError, "does not take text prompts"),
 ], ids=["box outside", "bad label", "text"])
