@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .errors import SeglabError
-from .results import PanopticMap, SemanticMap
+from .results import SemanticMap, rgb_to_id
 
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike
@@ -105,16 +105,6 @@ def load_coco_results(pred: PathLike | list[dict], gt: COCO, check_categories: b
 
 # ----------------------------------------------------------------------------- panoptic
 
-def _rgba_to_id(rgba: np.ndarray) -> np.ndarray:
-    ids = rgba.view("<u4")[..., 0]  # bytes R, G, B, A read as one little-endian word ...
-    return np.bitwise_and(ids, np.uint32(0xFFFFFF), out=ids)  # ... without A, in place
-
-
-def rgb_to_id(png: np.ndarray) -> np.ndarray:
-    """Segment ids (uint32) from an H x W x 3 RGB panoptic PNG array: ``R + 256 G + 256^2 B``."""
-    return _rgba_to_id(cv2.cvtColor(np.ascontiguousarray(png, np.uint8), cv2.COLOR_RGB2RGBA))
-
-
 def _open_png(path: Path, what: str) -> Image.Image:
     try:
         img = Image.open(path)
@@ -157,8 +147,7 @@ def read_panoptic_png(path: PathLike, size: tuple[int, int] | None = None, scrat
     if png.ndim != 3 or png.shape[2] != 3 or png.dtype != np.uint8:
         kind = "single-channel" if png.ndim == 2 else f"{png.shape[2]}-channel {png.dtype}"
         raise FormatError(f"panoptic PNG {path} is {kind}; ids are stored as 8-bit RGB")
-    out = scratch.get(name, png.shape[:2] + (4,)) if scratch is not None else None
-    ids = _rgba_to_id(cv2.cvtColor(png, cv2.COLOR_BGR2RGBA, dst=out))
+    ids = rgb_to_id(png, bgr=True, out=scratch.get(name, png.shape[:2] + (4,)) if scratch is not None else None)
     if size is not None and ids.shape != tuple(size):
         raise FormatError(f"panoptic PNG {path} is {ids.shape[0]}x{ids.shape[1]} but its image is "
                           f"{size[0]}x{size[1]}")
@@ -214,25 +203,6 @@ def iter_panoptic_pairs(gt: dict, gt_folder: Path, pred: dict, pred_folder: Path
         if p is None:
             raise FormatError(f"{pred_name} has no annotation for ground-truth image id {g['image_id']}")
         yield g, gt_folder / g["file_name"], p, pred_folder / p["file_name"]
-
-
-def write_coco_panoptic(json_path: PathLike, items: Iterable[tuple[int, PanopticMap]],
-                        categories: list[dict], folder: PathLike | None = None,
-                        images: list[dict] | None = None) -> Path:
-    """Write (image id, :class:`PanopticMap`) items as ``json_path`` + PNG folder (``<stem>/<id>.png``)."""
-    json_path = Path(json_path)
-    folder = Path(folder) if folder is not None else json_path.with_suffix("")
-    folder.mkdir(parents=True, exist_ok=True)
-    annotations, sizes = [], []
-    for image_id, pan in items:
-        file_name = f"{int(image_id):012d}.png"
-        rgb, ann = pan.to_coco_panoptic(image_id, file_name)
-        Image.fromarray(rgb).save(folder / file_name)
-        annotations.append(ann)
-        sizes.append({"id": int(image_id), "height": pan.image_size[0], "width": pan.image_size[1],
-                      "file_name": file_name})
-    return write_json(json_path, {"images": images if images is not None else sizes,
-                                  "annotations": annotations, "categories": categories})
 
 
 # ----------------------------------------------------------------------------- semantic and depth

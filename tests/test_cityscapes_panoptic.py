@@ -20,7 +20,7 @@ from test_datasets_cityscapes import save_sample  # an image and its label PNG i
 from test_metrics_panoptic import assert_same  # panopticapi's numbers vs ours, key by key
 from test_models_hf import CITYSCAPES_NAMES, _mask2former  # a tiny Mask2Former with a given label set
 
-from benchmarks.metric_speed import perturb_panoptic, save_id_png
+from metric_references import perturb_panoptic, save_id_png
 from benchmarks.run import main
 from seglab.datasets import DatasetLayoutError, cityscapes
 from seglab.formats import read_coco_panoptic, read_panoptic_png

@@ -14,7 +14,7 @@ import pytest
 from pycocotools.coco import COCO
 
 from benchmarks.evaluate import format_table, main
-from benchmarks.metric_speed import crowd_gt, perturb_instances, reference_coco, write_perturbed_panoptic
+from metric_references import crowd_gt, perturb_instances, reference_coco, write_perturbed_panoptic
 from seglab.formats import write_json, write_label_png
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,24 +8,28 @@ import pytest
 
 from seglab import DepthMap, PanopticMap, Segment, SemanticMap
 from seglab.formats import (FormatError, Scratch, load_coco_gt, load_coco_results, pair_folders,
-                            read_coco_panoptic, read_depth_png, read_json, read_label_png, read_panoptic_png, rgb_to_id,
-                            write_coco_panoptic, write_json, write_label_png)
+                            read_coco_panoptic, read_depth_png, read_json, read_label_png, read_panoptic_png,
+                            write_json, write_label_png)
 
 CATS = [{"id": 1, "name": "person", "isthing": 1}, {"id": 7, "name": "sky", "isthing": 0}]
 
 
-def test_rgb_to_id_is_r_plus_256g_plus_65536b():
+def test_panoptic_png_is_read_as_r_plus_256g_plus_65536b(tmp_path):
     rgb = np.array([[[1, 2, 3], [255, 255, 255]]], np.uint8)
-    assert rgb_to_id(rgb).tolist() == [[1 + 2 * 256 + 3 * 65536, 2**24 - 1]]
+    cv2.imwrite(str(tmp_path / "p.png"), rgb[..., ::-1])
+    assert read_panoptic_png(tmp_path / "p.png").tolist() == [[1 + 2 * 256 + 3 * 65536, 2**24 - 1]]
 
 
 def test_panoptic_round_trip(tmp_path):
     ids = np.zeros((6, 9), np.int32)
     ids[:3], ids[3:, :4] = 70000, 3
     pan = PanopticMap(ids, (Segment(70000, 7, False), Segment(3, 1, True, iscrowd=True)))
-    json_path = write_coco_panoptic(tmp_path / "pred.json", [(42, pan)], CATS)
+    rgb, ann = pan.to_coco_panoptic(42, "000000000042.png")
+    (tmp_path / "pred").mkdir()
+    cv2.imwrite(str(tmp_path / "pred" / ann["file_name"]), rgb[..., ::-1])
+    json_path = write_json(tmp_path / "pred.json", {"annotations": [ann], "categories": CATS})
     data, folder = read_coco_panoptic(json_path)
-    assert folder == tmp_path / "pred" and data["images"][0]["height"] == 6
+    assert folder == tmp_path / "pred" and data["annotations"][0]["image_id"] == 42
     ann = data["annotations"][0]
     back = read_panoptic_png(folder / ann["file_name"], (6, 9))
     assert (back == ids).all()

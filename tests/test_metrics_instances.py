@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from benchmarks.metric_speed import crowd_gt, perturb_instances, reference_coco
+from metric_references import crowd_gt, perturb_instances, reference_coco
 from seglab import Masks
 from seglab.formats import FormatError, load_coco_gt, write_json
 from seglab.metrics import COCO_STATS, coco_instance_metrics

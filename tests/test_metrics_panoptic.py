@@ -1,8 +1,6 @@
 """PQ against panopticapi's pq_compute on the real COCO panoptic slice, perturbed with fixed seeds."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import shutil
 from pathlib import Path
@@ -11,17 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.metric_speed import save_id_png, write_perturbed_panoptic
+from metric_references import reference_pq, save_id_png, write_perturbed_panoptic
 from seglab import PanopticMap
 from seglab.formats import FormatError, read_panoptic_png
 from seglab.metrics import PanopticEvaluator, pq_compute_files
 
-pq_compute = pytest.importorskip("panopticapi.evaluation").pq_compute
-
-
-def reference(gt_json: Path, pred_json: Path) -> dict:
-    with contextlib.redirect_stdout(io.StringIO()):
-        return pq_compute(str(gt_json), str(pred_json))
+pytest.importorskip("panopticapi.evaluation")  # the reference
 
 
 def assert_same(ours: dict, ref: dict) -> None:
@@ -43,7 +36,7 @@ def real_gt(coco_root: Path) -> tuple[Path, Path]:
 def test_pq_equals_panopticapi_on_perturbed_real_data(coco_root, tmp_path, seed, workers, processes):
     gt_json, pred_json = write_perturbed_panoptic(coco_root, tmp_path, copies=1, seed=seed)
     ours = pq_compute_files(gt_json, pred_json, workers=workers, processes=processes)
-    ref = reference(gt_json, pred_json)
+    ref = reference_pq(gt_json, pred_json)
     assert_same(ours, ref)
     assert 0 < ours["PQ"] < 100 and ours["images"] == 6
     crowds = sum(s["iscrowd"] for a in json.loads(gt_json.read_text())["annotations"] for s in a["segments_info"])
@@ -67,7 +60,7 @@ def test_streaming_evaluator_equals_files(coco_root, tmp_path):
                                                            a["segments_info"], cats)
                             for folder, a in (("gt", g), ("pred", p)))
         ev.process(gt_map, pred_map)
-    assert_same(ev.result(), reference(gt_json, pred_json))
+    assert_same(ev.result(), reference_pq(gt_json, pred_json))
     ev.reset()
     assert ev.images == 0 and ev.tp.sum() == 0
 

@@ -4,7 +4,7 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from seglab import DepthMap, Masks, PanopticMap, Segment, SemanticMap
-from seglab.results import decode_rle, encode_rle, masks_to_boxes
+from seglab.results import decode_rle, encode_rle, id_to_rgb, masks_to_boxes, rgb_to_id
 
 
 def _masks() -> Masks:
@@ -39,15 +39,17 @@ def test_boxes_derived_from_masks_match_pycocotools():
     assert masks_to_boxes(np.zeros((1, 5, 5), bool)).tolist() == [[0, 0, 0, 0]]
 
 
-def test_sorted_select_and_union_keep_fields_aligned():
+def test_sorted_and_select_keep_fields_aligned():
     r = _masks().sorted("score")
     assert r.scores.tolist() == pytest.approx([0.9, 0.5, 0.2])
     assert r.labels.tolist() == [1, 2, 3]
     assert r.label_name(0) == "person"
     by_area = _masks().sorted("area")
     assert by_area.areas.tolist() == sorted(by_area.areas.tolist(), reverse=True)
-    assert _masks().union().sum() == sum(m.sum() for m in _masks().masks)  # disjoint masks
-    assert len(Masks.empty(4, 5, note="nothing")) == 0 and Masks.empty(4, 5).union().shape == (4, 5)
+    picked = _masks().select(np.array([False, True, True]))
+    assert picked.scores.tolist() == pytest.approx([0.9, 0.5]) and picked.labels.tolist() == [1, 2]
+    assert picked.boxes.tolist() == _masks().boxes[1:].tolist()
+    assert len(Masks.empty(4, 5, note="nothing")) == 0 and Masks.empty(4, 5).image_size == (4, 5)
 
 
 def test_coco_round_trip_through_rle():
@@ -58,10 +60,9 @@ def test_coco_round_trip_through_rle():
     assert entries[0]["image_id"] == 7 and entries[0]["category_id"] == 1
     seg = entries[0]["segmentation"]
     assert entries[0]["area"] == int(mask_utils.area({"size": seg["size"], "counts": seg["counts"].encode()}))
-    back = Masks.from_coco(entries, 40, 60)
     order = np.argsort(-r.scores)
-    np.testing.assert_array_equal(back.masks, r.masks[order])
-    np.testing.assert_allclose(back.scores, r.scores[order])
+    np.testing.assert_array_equal(np.stack([decode_rle(e["segmentation"]) for e in entries]), r.masks[order])
+    np.testing.assert_allclose([e["score"] for e in entries], r.scores[order])
 
 
 def test_rle_helpers_accept_uncompressed_counts():
@@ -117,3 +118,13 @@ def test_depth_png16_points_and_validity():
     assert centre[0] == 0 and centre[1] == 0 and centre[2] == pytest.approx(2.5)
     with pytest.raises(ValueError, match="relative"):
         DepthMap(d, kind="relative").to_png16()
+
+
+def test_panoptic_id_codec_is_r_plus_256g_plus_65536b_both_ways():
+    rgb = np.array([[[1, 2, 3], [255, 255, 255], [0, 0, 0]]], np.uint8)
+    ids = rgb_to_id(rgb)
+    assert ids.dtype == np.uint32 and ids.tolist() == [[1 + 2 * 256 + 3 * 65536, 2**24 - 1, 0]]
+    assert rgb_to_id(rgb[..., ::-1].copy(), bgr=True).tolist() == ids.tolist()
+    assert np.array_equal(id_to_rgb(ids), rgb)
+    random_ids = np.random.default_rng(0).integers(0, 2**24, (7, 9))
+    assert np.array_equal(rgb_to_id(id_to_rgb(random_ids)), random_ids)
