@@ -98,13 +98,30 @@ class SamPredictor:
     @classmethod
     def load(cls, spec: ModelSpec, location: str | Path | None = None, device: str = "cpu",
              dtype: str = "float32", family: str | None = None) -> SamPredictor:
-        """Model and processor from ``location`` or the Hub repo ``spec.weights``; ``family`` overrides
-        ``spec.family`` (for a model that wraps SAM, such as the text route)."""
+        """Model and processor from ``location`` (a ``save_pretrained`` folder, or an official ``.pth`` / ``.pt``
+        checkpoint, converted by :mod:`seglab.checkpoints`) or the Hub repo ``spec.weights``; ``family``
+        overrides ``spec.family`` (for a model that wraps SAM, such as the text route).
+
+        SAM and SAM-HQ run with the official preprocessing (PIL resize) and the official mask decoder
+        LayerNorm eps, whichever way they were loaded."""
         import transformers
 
-        classes = FAMILIES[family or spec.family]
-        model = hf_load(getattr(transformers, classes.model), spec, location)
-        processor = hf_load(getattr(transformers, classes.processor), spec, location)
+        from ..checkpoints import is_official_checkpoint, load_official
+        from ..checkpoints.sam import set_official_decoder_eps
+
+        name = family or spec.family
+        classes = FAMILIES[name]
+        if is_official_checkpoint(location):
+            model, processor = load_official(location, name)
+        else:
+            model = hf_load(getattr(transformers, classes.model), spec, location)
+            if name in ("sam", "sam-hq"):  # the official PIL resize, not the torchvision one
+                pil = hf_load(transformers.SamImageProcessorPil, spec, location)
+                processor = getattr(transformers, classes.processor)(image_processor=pil)
+            else:
+                processor = hf_load(getattr(transformers, classes.processor), spec, location)
+        if name in ("sam", "sam-hq"):
+            set_official_decoder_eps(model)
         dt = torch_dtype(dtype, device)
         return cls(spec, move(model, device, dt), processor, device, dt, family=family)
 
