@@ -27,8 +27,18 @@ def _weights(spec: ModelSpec) -> Any:
     return get_model_weights(spec.weights).DEFAULT
 
 
+def _hub_checkpoints() -> Path:
+    """``torch.hub.get_dir()/checkpoints``, found as torch finds it but without importing torch."""
+    home = os.environ.get("TORCH_HOME") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "torch"
+    return Path(home).expanduser() / "hub" / "checkpoints"
+
+
 def torchvision_is_cached(spec: ModelSpec) -> bool:
-    """True when the DEFAULT weights file is in ``torch.hub.get_dir()/checkpoints``."""
+    """True when the DEFAULT weights file is in ``torch.hub.get_dir()/checkpoints``. Without a file named after
+    the builder there, no torch is imported (listing the app's models stays light)."""
+    folder = _hub_checkpoints()
+    if not folder.is_dir() or not any(f.name.startswith(f"{spec.weights}_") for f in folder.iterdir()):
+        return False
     import torch
 
     name = os.path.basename(urlparse(_weights(spec).url).path)
