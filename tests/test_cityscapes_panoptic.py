@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from test_datasets_cityscapes import save_sample  # an image and its label PNG in Cityscapes' layout
 from test_metrics_panoptic import assert_same  # panopticapi's numbers vs ours, key by key
-from test_models_hf import CITYSCAPES_NAMES, _mask2former  # a tiny Mask2Former with a given label set
+from test_models_hf import CITYSCAPES, CITYSCAPES_NAMES, _mask2former  # a tiny Mask2Former with a given label set
 
 from metric_references import perturb_panoptic, save_id_png
 from benchmarks.run import main
@@ -37,8 +37,8 @@ def cityscapes_root(coco_root: Path, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("cityscapes")
     data, folder = read_coco_panoptic(coco_root / "annotations" / "panoptic_val2017.json")
     coco_isthing = {c["id"]: c["isthing"] for c in data["categories"]}
-    things = [c.id for c in cityscapes.categories() if c.isthing]
-    stuff = [c.id for c in cityscapes.categories() if not c.isthing]
+    things = [c.id for c in CITYSCAPES if c.isthing]
+    stuff = [c.id for c in CITYSCAPES if not c.isthing]
     rng = np.random.default_rng(5)
     for n, ann in enumerate(data["annotations"] * 2):  # each layout twice: as is, and mirrored
         ids = read_panoptic_png(folder / ann["file_name"])
@@ -97,7 +97,7 @@ def test_loader_reads_the_official_conversion(cityscapes_root: Path):
     data, folder, images = cityscapes.load_panoptic(cityscapes_root)
     assert folder == cityscapes_root / "gtFine" / "cityscapes_panoptic_val" and len(data["annotations"]) == 6
     assert {c["id"]: bool(c["isthing"]) for c in data["categories"]} == \
-        {c.id: c.isthing for c in cityscapes.categories()}
+        {c.id: c.isthing for c in CITYSCAPES}
     assert images == cityscapes_root / "leftImg8bit" / "val"
 
 
@@ -118,5 +118,5 @@ def test_panoptic_benchmark_on_cityscapes(cityscapes_root: Path, tmp_path: Path)
     assert row["dataset"] == "cityscapes-val" and row["n_images"] == 6 and row["n_failed"] == 0
     assert 0 <= row["PQ"] <= 100 and row["weights"] == "pretrained"
     records = [json.loads(line) for line in next(out.glob("predictions/**/*.jsonl")).read_text().splitlines()]
-    cats = {c.id for c in cityscapes.categories()}
+    cats = {c.id for c in CITYSCAPES}
     assert all(s["category_id"] in cats for r in records for s in r["prediction"]["segments_info"])

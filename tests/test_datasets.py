@@ -12,7 +12,7 @@ from PIL import Image
 from benchmarks.download_data import check, instructions
 from benchmarks.download_data import main as download_main
 from seglab import SeglabError
-from seglab.datasets import DatasetLayoutError, InvalidLabelError, load_semantic_dataset
+from seglab.datasets import DatasetLayoutError, InvalidLabelError, get_label_set, load_semantic_dataset
 from seglab.datasets.cityscapes import label_table
 
 RNG = np.random.default_rng(0)
@@ -158,14 +158,14 @@ def test_gta5_layout_and_official_split(tmp_path: Path) -> None:
         load_semantic_dataset("gta5", tmp_path)
 
 
-def test_class_map_matches_model_classes_by_name(cityscapes_root: Path) -> None:
+def test_data_sets_name_the_label_set_of_their_models(cityscapes_root: Path, tmp_path: Path) -> None:
     ds = load_semantic_dataset("cityscapes", cityscapes_root)
-    model = {i: n.replace(" ", "_").upper() for i, n in enumerate(ds.class_names)} | {19: "unlabeled"}
-    lut = ds.class_map(model)
-    np.testing.assert_array_equal(lut[:19], np.arange(19))
-    assert lut[19] == 255
-    with pytest.raises(InvalidLabelError, match="no class for road"):
-        ds.class_map(list(ds.class_names[1:]))
+    assert ds.label_set == "cityscapes-19" and ds.class_names == get_label_set(ds.label_set).names
+    _gta5(tmp_path / "gta5")
+    assert load_semantic_dataset("gta5", tmp_path / "gta5").label_set == "cityscapes-19"
+    for version, label_set in (("v1.2", "mapillary-vistas-65"), ("v2.0", "")):
+        _mapillary(tmp_path / version, version)
+        assert load_semantic_dataset("mapillary", tmp_path / version).label_set == label_set
 
 
 def test_download_data_explains_and_checks(cityscapes_root: Path, tmp_path: Path, capsys) -> None:

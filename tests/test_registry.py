@@ -4,7 +4,8 @@ import importlib
 import pytest
 
 from seglab import TASKS, UnknownModelError, default_model, get_spec, list_models
-from seglab.registry import ADAPTERS, MODELS
+from seglab.datasets import LABEL_SETS
+from seglab.registry import ADAPTERS, MODELS, ModelSpec
 
 
 def test_every_task_has_models_and_an_offline_promptable_default():
@@ -35,6 +36,24 @@ def test_rows_are_consistent():
             assert p.source and p.dataset and 0 < p.value <= 100
         j = m.to_json()
         assert {"id", "task", "hub_id", "license", "offline", "published"} <= set(j)
+
+
+def test_label_sets_and_backbones_are_data_of_every_entry():
+    for m in MODELS:
+        if m.task in ("promptable", "depth"):
+            assert m.labels == "", m.id
+        else:
+            assert m.labels in LABEL_SETS, f"{m.id}: unknown label set {m.labels!r}"
+        assert m.backbone or m.id == "sam3", f"{m.id}: no backbone"
+    assert get_spec("mask2former-swin-large-coco-panoptic-semantic").labels == "coco-panoptic-133"
+    assert get_spec("segformer-b0-cityscapes").labels == "cityscapes-19"
+    assert get_spec("sam-hq-vit-huge").backbone == "ViT-H"
+    assert all("slide" not in k for m in MODELS for k in m.extra)  # nothing reads a sliding-window setting
+
+
+def test_entries_are_keyword_rows():
+    with pytest.raises(TypeError):
+        ModelSpec("x", "depth", "depth-pro", "hf", "w", input_size="1", license="MIT")  # positional: refused
 
 
 def test_adapter_paths_are_importable_names():

@@ -3,6 +3,8 @@
     ds = load_semantic_dataset("cityscapes", "/data/cityscapes")
     for sample in ds:
         labels = ds.load_label(sample)  # H x W train ids, 255 = ignore
+
+and the label sets models predict (:mod:`seglab.datasets.labels`), by a registry entry's ``labels``.
 """
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SeglabError
-from .base import (DatasetLayoutError, InvalidLabelError, SemanticDataset, SemanticSample, read_label_image)
+from .base import DatasetLayoutError, InvalidLabelError, SemanticDataset, SemanticSample, read_label_image
+from .labels import LABEL_SETS, LabelSet, get_label_set
 
 # name -> (module, the split evaluated by default)
 DATASETS: dict[str, tuple[str, str]] = {
@@ -39,5 +42,5 @@ def load_semantic_dataset(name: str, root: str | Path, split: str | None = None,
     return loader.load(root, split or default_split, **options)
 
 
-__all__ = ["DATASETS", "DatasetLayoutError", "InvalidLabelError", "SemanticDataset", "SemanticSample",
-           "load_semantic_dataset", "read_label_image"]
+__all__ = ["DATASETS", "DatasetLayoutError", "InvalidLabelError", "LABEL_SETS", "LabelSet", "SemanticDataset",
+           "SemanticSample", "get_label_set", "load_semantic_dataset", "read_label_image"]

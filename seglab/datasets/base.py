@@ -36,6 +36,8 @@ class SemanticDataset:
 
     ``lut[raw_id]`` is the train id (``0 .. num_classes-1``), ``ignore_index`` for
     pixels left out of the evaluation, or ``UNKNOWN`` for ids the data set does not define.
+    ``label_set`` names the :mod:`seglab.datasets.labels` set whose models predict these train ids
+    ('' when no registry model does).
     """
 
     name: str
@@ -44,6 +46,7 @@ class SemanticDataset:
     samples: tuple[SemanticSample, ...]
     class_names: tuple[str, ...]
     lut: np.ndarray
+    label_set: str = ""
     ignore_index: int = 255
     note: str = ""  # evaluation resolution and protocol, shown in benchmark reports
 
@@ -55,25 +58,6 @@ class SemanticDataset:
     def benchmark_name(self) -> str:
         """The results' ``dataset`` column, as in the registry's published numbers (e.g. ``cityscapes-val``)."""
         return f"{self.name}-{self.split}"
-
-    def class_map(self, model_classes: tuple[str, ...] | list[str] | dict[int, str]) -> np.ndarray:
-        """Lookup table model class id -> this data set's train id, matching names (case and '_' / '-' ignored).
-
-        Model classes the data set does not evaluate map to ``ignore_index``; a data set class
-        the model lacks raises :class:`InvalidLabelError`, since its IoU could only be 0.
-        """
-        items = model_classes.items() if isinstance(model_classes, dict) else enumerate(model_classes)
-        by_name = {_norm(n): i for i, n in enumerate(self.class_names)}
-        pairs = {int(k): by_name.get(_norm(v), self.ignore_index) for k, v in items}
-        missing = sorted(set(range(self.num_classes)) - set(pairs.values()))
-        if missing:
-            raise InvalidLabelError(
-                f"the model has no class for {', '.join(self.class_names[i] for i in missing[:5])} of {self.name}; "
-                f"it was not trained on this data set's classes")
-        lut = np.full(max(pairs) + 1, self.ignore_index, np.int32)
-        for k, v in pairs.items():
-            lut[k] = v
-        return lut
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -102,10 +86,6 @@ class SemanticDataset:
                 f"{where} has label id(s) {bad[:5]} that {self.name} does not define "
                 f"(known ids: {known.min()}..{known.max()})")
         return self.lut[raw].astype(np.int32)
-
-
-def _norm(name: str) -> str:
-    return name.lower().replace("_", " ").replace("-", " ").strip()
 
 
 def read_label_image(path: Path) -> np.ndarray:

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..coco_categories import Category
 from ..formats import FormatError, read_coco_panoptic
 from .base import UNKNOWN, DatasetLayoutError, SemanticDataset, SemanticSample, require_dir
 
 IMAGE_SUFFIX = "_leftImg8bit.png"
 LABEL_SUFFIX = "_gtFine_labelIds.png"
+LABEL_SET = "cityscapes-19"  # the models' train ids (seglab.datasets.labels)
 NOTE = "full resolution 2048x1024; 19 classes; official ignore labels excluded"
 
 
@@ -36,29 +36,9 @@ def label_table(ignore_index: int = 255) -> tuple[tuple[str, ...], np.ndarray]:
     return tuple(names[i] for i in range(len(names))), lut
 
 
-def train_to_label_ids() -> np.ndarray:
-    """Lookup table train id -> Cityscapes label id (255 -> 0, 'unlabeled'): what the official evaluation reads."""
-    from cityscapesscripts.helpers.labels import trainId2label
-
-    out = np.zeros(256, np.uint8)
-    for train_id, label in trainId2label.items():
-        if 0 <= train_id < 255:
-            out[train_id] = label.id
-    return out
-
-
 def _images(root: Path, split: str) -> Path:
     return require_dir(root / "leftImg8bit" / split,
                         f"the images of the {split} split (leftImg8bit_trainvaltest.zip unpacked in {root})")
-
-
-def categories() -> tuple[Category, ...]:
-    """The 19 evaluated classes in train-id order, as (Cityscapes label id, name, has instances): the
-    category ids and thing flags of the panoptic ground truth cityscapesScripts' createPanopticImgs writes."""
-    from cityscapesscripts.helpers.labels import trainId2label
-
-    return tuple(Category(trainId2label[t].id, trainId2label[t].name, trainId2label[t].hasInstances)
-                 for t in range(19))
 
 
 def load_panoptic(root: str | Path, split: str = "val") -> tuple[dict, Path, Path]:
@@ -99,4 +79,4 @@ def load(root: str | Path, split: str = "val") -> SemanticDataset:
     if not samples:
         raise DatasetLayoutError(f"no images in {images}: expected <city>/<name>{IMAGE_SUFFIX} files")
     names, lut = label_table()
-    return SemanticDataset("cityscapes", root, split, tuple(samples), names, lut, note=NOTE)
+    return SemanticDataset("cityscapes", root, split, tuple(samples), names, lut, label_set=LABEL_SET, note=NOTE)

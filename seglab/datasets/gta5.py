@@ -35,7 +35,7 @@ def load(root: str | Path, split: str = "all") -> SemanticDataset:
     if not samples:
         raise DatasetLayoutError(f"no frames of split {split!r} in {images}: expected NNNNN.png files")
     names, lut = cityscapes.label_table()
-    return SemanticDataset("gta5", root, split, tuple(samples), names, lut, note=NOTE)
+    return SemanticDataset("gta5", root, split, tuple(samples), names, lut, label_set=cityscapes.LABEL_SET, note=NOTE)
 
 
 def _split_ids(root: Path, split: str) -> list[int]:

@@ -17,6 +17,7 @@ import numpy as np
 from .base import UNKNOWN, DatasetLayoutError, SemanticDataset, SemanticSample, require_dir, require_file
 
 VERSIONS = ("v1.2", "v2.0")
+LABEL_SETS = {"v1.2": "mapillary-vistas-65"}  # seglab.datasets.labels; no registry model predicts v2.0's 124
 FOLDERS = {"train": "training", "val": "validation", "test": "testing"}
 
 
@@ -63,5 +64,5 @@ def load(root: str | Path, split: str = "val", version: str | None = None) -> Se
     if not samples:
         raise DatasetLayoutError(f"no images in {images}: expected <key>.jpg files")
     name = "mapillary-vistas" if version == "v1.2" else f"mapillary-vistas-{version}"
-    return SemanticDataset(name, root, split, tuple(samples), names, lut,
+    return SemanticDataset(name, root, split, tuple(samples), names, lut, label_set=LABEL_SETS.get(version, ""),
                            note=f"{version}, {len(names)} classes, images at full resolution")

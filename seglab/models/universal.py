@@ -4,18 +4,18 @@ Preprocessing and post-processing are the transformers processors' own
 (``post_process_{semantic,instance,panoptic}_segmentation``); OneFormer also gets its
 task token ("the task is panoptic", ...).
 
-Category ids: a model trained on COCO (its ``id2label`` holds the 133 COCO panoptic names,
-or the 80 COCO thing names) or on Cityscapes (the 19 train-id names) predicts contiguous
-label ids; ``Masks.labels`` and ``Segment.category_id`` carry the official ids instead (COCO:
-1..200 panoptic, 1..90 instance, see :mod:`seglab.coco_categories`; Cityscapes: the label ids
-7..33 of its panoptic ground truth), so results compare directly with the ground truth.
-Any other model (ADE20K, ...) keeps its contiguous label ids. A ``SemanticMap`` always
-uses the contiguous ids, which index its ``class_names``.
+Category ids: the registry entry's label set (``spec.labels``, :mod:`seglab.datasets.labels`) maps the
+model's contiguous label ids to the data set's ids, which ``Masks.labels`` and ``Segment.category_id``
+carry (COCO: 1..200 panoptic, 1..90 instance; Cityscapes: the label ids 7..33 of its panoptic ground
+truth; ADE20K: 1..150), so results compare directly with the ground truth. Weights loaded from a
+``location`` whose class count differs from the label set's are another label set's: they keep their
+contiguous ids, every class counts as a thing and nothing is fused. A ``SemanticMap`` always uses the
+contiguous ids, which index its ``class_names`` (the weights' own ``id2label`` names).
 
-Thing / stuff: from the OneFormer processor's class metadata when present, else from the
-COCO or Cityscapes table; stuff segments of one class are fused into one segment, as both
-panoptic formats (and Mask2Former's own inference) do. When none says, every class counts
-as a thing and nothing is fused.
+Thing / stuff: from the OneFormer processor's class metadata when present, else from the label
+set; stuff segments of one class are fused into one segment, as both panoptic formats (and
+Mask2Former's own inference) do. ADE20K-150 has no thing / stuff split: every class is a thing
+and nothing is fused.
 """
 from __future__ import annotations
 
@@ -24,29 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from ..coco_categories import COCO_PANOPTIC_CATEGORIES, COCO_THING_CATEGORIES, Category
+from ..datasets.labels import get_label_set
 from ..registry import ModelSpec
 from ..results import Masks, PanopticMap, Segment, SemanticMap
 from .base import HFAdapter
-
-
-def known_categories_of(label_names: list[str]) -> tuple[Category, ...] | None:
-    """The official categories a model's contiguous labels stand for, or None for an unknown label set.
-
-    Known: COCO panoptic (133 labels), COCO things (80) and Cityscapes (19 train ids), when at least
-    90% of the names are the official ones in order (tolerating a few spelling differences).
-    """
-    tables = (COCO_PANOPTIC_CATEGORIES, COCO_THING_CATEGORIES)
-    if len(label_names) == 19:
-        from ..datasets.cityscapes import categories
-
-        tables = (categories(),)
-    for table in tables:
-        if len(label_names) == len(table):
-            same = sum(n.strip().lower() == c.name for n, c in zip(label_names, table))
-            if same >= 0.9 * len(table):
-                return table
-    return None
 
 
 class UniversalSegmenter(HFAdapter):
@@ -56,14 +37,15 @@ class UniversalSegmenter(HFAdapter):
         super().__init__(spec, model, processor, device, dtype)
         id2label = model.config.id2label
         self.label_names: tuple[str, ...] = tuple(id2label[i] for i in range(len(id2label)))
-        known = known_categories_of(list(self.label_names))
-        self.category_ids: tuple[int, ...] = tuple(c.id for c in known) if known else tuple(range(len(id2label)))
+        labels = get_label_set(spec.labels)
+        known = labels if labels.fits(len(id2label)) else None  # else: weights of another label set (location=)
+        self.category_ids: tuple[int, ...] = known.ids if known else tuple(range(len(id2label)))
         self.class_names: dict[int, str] = dict(zip(self.category_ids, self.label_names))
         metadata = getattr(getattr(processor, "image_processor", None), "metadata", None)
         if metadata and "thing_ids" in metadata:
             self.thing_labels: frozenset[int] | None = frozenset(int(i) for i in metadata["thing_ids"])
         elif known:
-            self.thing_labels = frozenset(i for i, c in enumerate(known) if c.isthing)
+            self.thing_labels = frozenset(i for i, c in enumerate(known.categories) if c.isthing)
         else:
             self.thing_labels = None
 
