@@ -48,17 +48,16 @@ def semantic(args: argparse.Namespace) -> tuple[dict[str, Any], Rows]:
     ev = SemanticEvaluator(n, ignore_index=args.ignore_index)
     for g, p in pairs:
         ev.process(g, p)
-    r = ev.result()
+    r = ev.evaluate()
     return r, {"semantic": {k: r[k] for k in ("mIoU", "pixel_acc", "mean_acc", "n_classes", "images")}}
 
 
 def depth(args: argparse.Namespace) -> tuple[dict[str, Any], Rows]:
     align = "median" if args.median_scaling else args.align
     ev = DepthEvaluator(args.min_depth, args.max_depth, align)
-    per_image = {}
     for stem, g, p in pair_folders(args.gt_folder, args.pred_folder, args.pattern):
-        per_image[stem] = ev.process(read_depth_png(g, args.scale), read_depth_png(p, args.pred_scale or args.scale))
-    r = {**ev.result(), "align": align, "per_image": per_image}
+        ev.process(read_depth_png(g, args.scale), read_depth_png(p, args.pred_scale or args.scale), image=stem)
+    r = {**ev.evaluate(), "align": align, "per_image": ev.per_image}
     return r, {"depth": {k: v for k, v in r.items() if k not in ("per_image", "align")}}
 
 

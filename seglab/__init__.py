@@ -7,6 +7,7 @@ from .errors import (InvalidImageError, InvalidPromptError, SeglabError, Unknown
                      UnsupportedTaskError, WeightsUnavailableError)
 from .images import load_image
 from .loading import clear_cache, download, is_available, load_model, predict
+from .models.base import resolve_device
 from .prompts import Prompt
 from .registry import MODELS, TASKS, ModelSpec, Published, default_model, get_spec, list_models
 from .results import DepthMap, Masks, PanopticMap, Segment, SemanticMap
@@ -15,5 +16,5 @@ __all__ = [
     "DepthMap", "InvalidImageError", "InvalidPromptError", "MODELS", "Masks", "ModelSpec", "PanopticMap",
     "Prompt", "Published", "Segment", "SeglabError", "SemanticMap", "TASKS", "UnknownModelError",
     "UnsupportedTaskError", "WeightsUnavailableError", "clear_cache", "default_model", "download", "get_spec",
-    "is_available", "list_models", "load_image", "load_model", "predict",
+    "is_available", "list_models", "load_image", "load_model", "predict", "resolve_device",
 ]

@@ -1,10 +1,11 @@
-"""Interactive evaluation as in the SAM paper (after RITM): simulated clicks, IoU per click, NoC.
+"""The click simulator of interactive evaluation as in the SAM paper (after RITM): IoU after each click.
 
 For each ground-truth mask the first click goes to the point farthest from the mask
 boundary; every next click goes to the point farthest from the boundary of the error
 region (positive where the prediction misses the object, negative where it spills over),
 and the previous mask logits are fed back when the model returns them. Works with any
-promptable adapter that takes point prompts, the offline default included.
+promptable adapter that takes point prompts, the offline default included. The IoUs become
+named numbers (mIoU@k, NoC) in :mod:`seglab.metrics.interactive`.
 """
 from __future__ import annotations
 
@@ -16,12 +17,10 @@ from scipy.ndimage import distance_transform_edt
 
 from .errors import InvalidPromptError
 from .loading import load_model, predict
+from .metrics.interactive import mask_iou
 from .models.base import Adapter
 from .prompts import Prompt
 from .results import Masks, masks_to_boxes
-
-CLICKS_REPORTED = (1, 2, 3, 5)
-NOC_THRESHOLDS = (0.85, 0.90)
 
 
 @dataclass(frozen=True)
@@ -61,12 +60,6 @@ def next_click(gt: np.ndarray, pred: np.ndarray | None = None) -> Click | None:
     if fn_depth >= fp_depth:
         return Click(fn_c, fn_r, True)
     return Click(fp_c, fp_r, False)
-
-
-def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two boolean masks (1.0 when both are empty)."""
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
 def _best(result: Masks, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
@@ -133,33 +126,3 @@ def box_ious(model: str | Adapter, image: np.ndarray, gt_masks: np.ndarray, **op
         result = predict(adapter, image, Prompt.build(box=box), **options)
         out.append(mask_iou(_best(result, gt.shape)[0], gt))
     return np.array(out, np.float64)
-
-
-def number_of_clicks(ious: np.ndarray, threshold: float) -> np.ndarray:
-    """Per instance, the clicks needed to reach ``threshold`` IoU (NoC), capped at the number of clicks."""
-    ious = np.atleast_2d(ious)
-    reached = ious >= threshold
-    return np.where(reached.any(1), reached.argmax(1) + 1, ious.shape[1])
-
-
-def summarize(ious: np.ndarray, boxes: np.ndarray | None = None) -> dict[str, float]:
-    """Named numbers over instances: ``mIoU@1/2/3/5`` and ``box mIoU`` in percent (as seglab.metrics
-    reports mIoU), mean ``NoC@85`` / ``NoC@90`` in clicks, and ``instances``."""
-    ious = np.atleast_2d(ious)
-    if not len(ious):
-        raise ValueError("no instance was evaluated")
-    out: dict[str, float] = {"instances": float(len(ious))}
-    curve = miou_curve(ious)
-    for k in CLICKS_REPORTED:
-        if k <= len(curve):
-            out[f"mIoU@{k}"] = float(curve[k - 1])
-    for t in NOC_THRESHOLDS:
-        out[f"NoC@{round(t * 100)}"] = float(number_of_clicks(ious, t).mean())
-    if boxes is not None:
-        out["box mIoU"] = float(np.mean(boxes)) * 100
-    return out
-
-
-def miou_curve(ious: np.ndarray) -> np.ndarray:
-    """Mean IoU (percent) after 1, 2, ... clicks over all instances: the line the report and dashboard draw."""
-    return np.atleast_2d(ious).mean(0) * 100

@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 
 import seglab
+from app_weights import save_tiny_models
 from benchmarks.random_init import save_random_weights
 from benchmarks.run import main
-from benchmarks.tasks import BenchmarkInputError, promptable
+from benchmarks.tasks import BenchmarkInputError, panoptic, promptable
 from seglab.report import OFFLINE, RANDOM
 
 MODEL = "embedded-u2netp-grabcut"
@@ -197,6 +198,9 @@ def test_image_that_fails_to_decode_is_a_failure_record(coco_root: Path, tmp_pat
     ({"--task": "depth", "--models": "depth-pro", "--dataset": "coco"}, "runs on nyu, not --dataset coco"),
     ({"--task": "panoptic", "--models": "mask2former-swin-large-cityscapes-panoptic"},
      "predicts its own label set, not coco's"),
+    ({"--weights": "no-equals-sign"}, "--weights takes MODEL=PATH, not 'no-equals-sign'"),
+    ({"--weights": "sam-vit-base=."}, "--weights names sam-vit-base, which is not in --models"),
+    ({"--weights": f"{MODEL}=/no/such/weights"}, f"the weights of {MODEL} are not at /no/such/weights"),
 ])
 def test_bad_arguments_exit_2(coco: Path, tmp_path: Path, capsys, change: dict[str, str | None], message: str):
     argv = args(coco, tmp_path)
@@ -231,35 +235,21 @@ def test_plot_turns_a_run_into_an_html_report(full_run: Path, tmp_path: Path):
     assert MODEL in page and "AR@100" in page and "synchronize" in page
 
 
-def test_forward_timer_counts_nested_and_direct_submodule_calls_once(monkeypatch):
-    import itertools
+def test_weights_flag_loads_a_local_model_and_scoring_streams_without_reading_back(coco_root: Path, tmp_path: Path,
+                                                                                   monkeypatch):
+    model = "mask2former-swin-tiny-coco-panoptic"
+    weights = save_tiny_models(tmp_path / "weights", (model,)) / model
+    argv = ["--models", model, "--task", "panoptic", "--coco-root", str(coco_root), "--limit", "2",
+            "--device", "cpu", "--weights", f"{model}={weights}", "--out", str(tmp_path / "out")]
+    real_read = panoptic.read
 
-    import torch
+    def no_read(*a, **kw):
+        raise AssertionError("a fresh run decoded a prediction it had just encoded")
 
-    from benchmarks import run
-
-    class Net(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.encoder, self.decoder = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.decoder(self.encoder(x))
-
-    class Adapter:  # an adapter that also calls a part of its network on its own, as SAM's does
-        def __init__(self) -> None:
-            self.model = Net()
-
-    clock = itertools.count()  # every clock read advances one second
-    monkeypatch.setattr(run.time, "perf_counter", lambda: float(next(clock)))
-    adapter = Adapter()
-    timer = run.ForwardTimer(adapter, "cpu")
-    x = torch.zeros(1, 2)
-    adapter.model(x)
-    assert timer.total_ms == 1000  # one start and one stop read: the nested encoder/decoder calls add none
-    adapter.model.encoder(x)
-    assert timer.total_ms == 2000
-    timer.reset()
-    timer.close()
-    adapter.model(x)
-    assert timer.total_ms == 0 and not adapter.model._forward_hooks
+    monkeypatch.setattr(panoptic, "read", no_read)
+    assert main(argv) == 0
+    fresh = row(tmp_path / "out")
+    assert fresh["weights"] == "pretrained" and fresh["n_images"] == 2 and 0 <= fresh["PQ"] <= 100
+    monkeypatch.setattr(panoptic, "read", real_read)
+    assert main([*argv, "--rescore"]) == 0  # the saved PNGs read back give the same numbers
+    assert row(tmp_path / "out")[["PQ", "SQ", "RQ"]].tolist() == fresh[["PQ", "SQ", "RQ"]].tolist()

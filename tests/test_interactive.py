@@ -10,8 +10,8 @@ import pytest
 
 import seglab
 from seglab.formats import load_coco_gt
-from seglab.interactive import (box_ious, click_ious, evaluate_interactive, mask_iou, miou_curve, next_click,
-                                number_of_clicks, summarize)
+from seglab.interactive import box_ious, click_ious, evaluate_interactive, next_click
+from seglab.metrics.interactive import miou_curve, summarize
 from seglab.results import Masks
 
 
@@ -120,16 +120,6 @@ def test_evaluate_interactive_and_summary_names(coco_instances) -> None:
     np.testing.assert_allclose(miou_curve(ious), ious.mean(0) * 100)
 
 
-def test_number_of_clicks_counts_to_the_first_crossing() -> None:
-    ious = np.array([[0.5, 0.86, 0.91, 0.95], [0.95, 0.8, 0.9, 0.9], [0.1, 0.2, 0.3, 0.4]])
-    np.testing.assert_array_equal(number_of_clicks(ious, 0.85), [2, 1, 4])
-    np.testing.assert_array_equal(number_of_clicks(ious, 0.90), [3, 1, 4])
-    summary = summarize(ious)
-    assert summary["NoC@85"] == pytest.approx(7 / 3)
-    assert summary["mIoU@2"] == pytest.approx((0.86 + 0.8 + 0.2) / 3 * 100)
-    assert mask_iou(np.zeros((2, 2), bool), np.zeros((2, 2), bool)) == 1.0
-
-
 def test_offline_default_runs_clicks_and_boxes(coco_instances) -> None:
     image, masks = coco_instances
     gt = masks[np.argmax(masks.reshape(len(masks), -1).sum(1))]
@@ -167,13 +157,15 @@ def test_benchmark_task_loads_runs_and_scores(coco_root: Path, tmp_path: Path) -
 
     model, context = ScriptedPredictor(box_only), TaskContext(config, dataset, tmp_path)
     picked = dataset.samples[0], dataset.samples[2]  # 1 and 4 instances
-    records = []
+    evaluator = task.evaluator(dataset, config)
     for sample in picked:
         image = seglab.load_image(sample.image_path)
-        records.append({"key": sample.key, "prediction": task.run(model, image, sample, context)})
+        prediction = task.run(model, image, sample, context)
+        assert prediction.output == prediction.record and len(prediction.record["click_ious"]) == len(sample.target)
+        evaluator.process(sample, prediction.output)
     masks = [dataset.gt.annToMask(a).astype(bool) for s in picked for a in dataset.gt.loadAnns(s.target)]
     fill = [m.sum() / np.prod(np.ptp(np.nonzero(m), axis=1) + 1) for m in masks]  # mask area / its box area
-    scores = task.score(records, dataset, config)
+    scores = evaluator.evaluate()
     assert scores["instances"] == len(masks)
     assert scores["box mIoU"] == pytest.approx(np.mean(fill) * 100)
     assert (scores["mIoU@1"], scores["mIoU@3"], scores["NoC@85"], scores["NoC@90"]) == (0, 0, 3, 3)

@@ -44,11 +44,12 @@ def test_metrics_equal_plain_numpy_and_average_per_image(nyu):
     rows = []
     for i, gt in enumerate(nyu):
         pred = perturbed(gt, i)
-        ours, ref = ev.process(gt, pred), reference(pred, gt)
+        ev.process(gt, pred, image=f"nyu{i}")
+        ours, ref = ev.per_image[f"nyu{i}"], reference(pred, gt)
         for k in DEPTH_KEYS:
             assert ours[k] == pytest.approx(ref[k], rel=1e-9, abs=1e-12), k
         rows.append(ref)
-    r = ev.result()
+    r = ev.evaluate()
     assert r["images"] == 10
     for k in DEPTH_KEYS:
         assert r[k] == pytest.approx(np.mean([row[k] for row in rows]), rel=1e-9)
@@ -69,8 +70,9 @@ def test_median_scaling_and_scale_shift_recover_the_scale(nyu):
     assert r["delta1"] == 1 and r["AbsRel"] < 1e-5
     with pytest.raises(SeglabError, match="needs align='scale_shift'"):
         DepthEvaluator(align="median").process(DepthMap(gt), DepthMap(disparity, kind="relative"))
-    assert DepthEvaluator(align="scale_shift").process(DepthMap(gt), DepthMap(disparity, kind="relative"))[
-        "delta1"] == 1
+    relative = DepthEvaluator(align="scale_shift")
+    assert relative.process(DepthMap(gt), DepthMap(disparity, kind="relative")) is None
+    assert relative.evaluate()["delta1"] == 1 and list(relative.per_image) == ["0"]
 
 
 def test_range_and_errors(nyu):
@@ -81,4 +83,4 @@ def test_range_and_errors(nyu):
         depth_metrics(gt[:-1], gt)
     with pytest.raises(FormatError, match="no valid pixel"):
         depth_metrics(gt, np.zeros_like(gt))
-    assert np.isnan(DepthEvaluator().result()["RMSE"])
+    assert np.isnan(DepthEvaluator().evaluate()["RMSE"])

@@ -14,7 +14,7 @@ from pycocotools.coco import COCO
 from metric_references import crowd_gt, perturb_instances, reference_coco
 from seglab import Masks
 from seglab.formats import FormatError, load_coco_gt, write_json
-from seglab.metrics import COCO_STATS, coco_instance_metrics
+from seglab.metrics import COCO_STATS, InstanceEvaluator, coco_instance_metrics
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,24 @@ def test_equals_pycocotools_on_perturbed_real_data(files, agnostic):
     for key, value in zip(COCO_STATS, ref):
         assert ours[key] == pytest.approx(100 * value, abs=1e-9) if value >= 0 else math.isnan(ours[key])
     assert 0 < ours["AP"] < ours["AR@100"] < 100
+
+
+@pytest.mark.parametrize("agnostic", [False, True])
+def test_evaluator_streamed_per_image_equals_pycocotools(files, agnostic):
+    gt_json, pred_json, preds = files
+    ev = InstanceEvaluator(gt_json, class_agnostic=agnostic)
+    image_ids = sorted(ev.gt.imgs)
+    for image_id in image_ids:
+        assert ev.process(image_id, [p for p in preds if p["image_id"] == image_id]) is None
+    ours = ev.evaluate()
+    for key, value in zip(COCO_STATS, reference_coco(gt_json, pred_json, use_cats=not agnostic)):
+        assert ours[key] == pytest.approx(100 * value, abs=1e-9) if value >= 0 else math.isnan(ours[key])
+    ev.reset()
+    ev.process(image_ids[0], [])  # an image with no prediction still counts: its instances are missed
+    assert ev.evaluate()["AR@100"] == 0
+    ev.reset()
+    with pytest.raises(FormatError, match="no image was processed"):
+        ev.evaluate()
 
 
 def test_ground_truth_against_itself_is_perfect(coco_root):

@@ -60,7 +60,7 @@ def test_streaming_evaluator_equals_files(coco_root, tmp_path):
                                                            a["segments_info"], cats)
                             for folder, a in (("gt", g), ("pred", p)))
         ev.process(gt_map, pred_map)
-    assert_same(ev.result(), reference_pq(gt_json, pred_json))
+    assert_same(ev.evaluate(), reference_pq(gt_json, pred_json))
     ev.reset()
     assert ev.images == 0 and ev.tp.sum() == 0
 

@@ -63,7 +63,7 @@ def test_miou_equals_per_class_reference_on_perturbed_real_data(panoptic_semanti
     ev = SemanticEvaluator(133)
     for g, p in zip(maps, preds):
         ev.process(g, p)
-    r = ev.result()
+    r = ev.evaluate()
     iou, acc = per_class_reference(maps, preds, 133)
     names = [str(i) for i in range(133)]
     for k in range(133):

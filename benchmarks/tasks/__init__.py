@@ -3,7 +3,7 @@
 The runner owns everything that is the same for every task: loading models, sharding
 samples over torchrun ranks, timing and memory, writing one JSON line per image
 (flushed, so a crash loses nothing finished), ``--resume``, failures, and the results
-table. A task module owns only what differs, as five module-level names:
+table. A task module owns only what differs, as these module-level names:
 
 ``REGISTRY_TASK: str``
     the registry task its models must have (``"promptable"`` for both the promptable
@@ -21,19 +21,24 @@ table. A task module owns only what differs, as five module-level names:
     files raise :class:`BenchmarkInputError` (a :class:`seglab.SeglabError`) with one
     clear sentence; the runner prints it and exits with code 2.
 
-``run(model, image, sample: Sample, context: TaskContext) -> dict``
+``run(model, image, sample: Sample, context: TaskContext) -> Prediction``
     runs one loaded model (``seglab.load_model``) on one decoded image through
-    ``seglab.predict`` and returns a JSON-serialisable prediction in COCO format
-    (``Masks.to_coco`` entries, ``PanopticMap.to_coco_panoptic`` segments_info, ...).
-    Large arrays go to files under ``context.pred_dir`` (a PNG per image) named in the
-    record. Raising any exception makes the image a failure record; the run goes on.
+    ``seglab.predict`` and returns a :class:`Prediction`: the JSON-serialisable ``record`` in
+    COCO format (``Masks.to_coco`` entries, ``PanopticMap.to_coco_panoptic`` segments_info, ...) and
+    the ``output`` its evaluator takes. Large arrays go to files under ``context.pred_dir`` (a PNG per
+    image) named in the record. Raising any exception makes the image a failure record; the run goes on.
 
-``score(records: list[dict], dataset: Dataset, config: RunConfig) -> dict[str, float]``
-    turns the successful records (each ``{"key", "image_id", "prediction", "pred_dir", ...}``,
-    ``pred_dir`` being where ``run`` put its side files) into
-    metrics under their usual names (``"AR@100"``, ``"AP"``, ``"PQ"``, ``"mIoU"``,
-    ``"delta1"``, ...), computed only by ``seglab.metrics``. It is called once, on rank 0,
-    after every rank has finished, and also by ``--rescore`` on saved predictions.
+``read(record: dict, sample: Sample, context: TaskContext) -> Any``
+    the ``output`` of a record written earlier (``--resume``, ``--rescore``, another rank's images):
+    decodes its side files. Optional when the output is the record's ``prediction`` itself.
+
+``evaluator(dataset: Dataset, config: RunConfig) -> Evaluator``
+    the task's streaming scorer, detectron2's protocol over ``seglab.metrics``' evaluators:
+    ``reset()``, ``process(sample, output)`` per image, ``evaluate() -> dict[str, float]`` with
+    metrics under their usual names (``"AR@100"``, ``"AP"``, ``"PQ"``, ``"mIoU"``, ``"delta1"``, ...).
+    On rank 0 the runner streams each fresh output into it as the image finishes (a fresh run never
+    decodes what it just encoded), and the other ranks' and earlier runs' records through ``read``
+    once all ranks are done. Not called with ``--random-init`` (random weights are not scored).
 
 and optionally ``add_arguments(parser)`` for task-specific flags (read back from
 ``config.options``). Results for the same model x task x dataset replace earlier ones.
@@ -79,6 +84,19 @@ class RunConfig:
     batch_size: int = 1
     random_init: bool = False  # weights are random: only latency means something, scoring is skipped
     options: dict[str, Any] = field(default_factory=dict)  # task-specific flags (add_arguments)
+    out: Path = Path("results")  # the results folder (predictions/, results.csv, ...)
+    weights: dict[str, Path] = field(default_factory=dict)  # model id -> local weights (``--weights``, ``--location``)
+    resume: bool = False  # skip images already in the prediction files
+    rescore: bool = False  # score the saved predictions without running the model
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What a task's ``run`` returns: the JSON ``record`` written for ``--resume`` and the ``output`` its evaluator
+    takes (the decoded arrays, so scoring a fresh run reads no file back)."""
+
+    record: Any
+    output: Any
 
 
 @dataclass(frozen=True)
@@ -125,6 +143,11 @@ def get_task(name: str) -> ModuleType:
         if e.name == TASKS[name]:
             raise BenchmarkInputError(f"the {name!r} benchmark task is not available in this checkout") from None
         raise
+
+
+def read_prediction(task: ModuleType, record: dict, sample: Sample, context: TaskContext) -> Any:
+    """The evaluator's output of a saved record: the task's ``read``, or the record's prediction itself."""
+    return task.read(record, sample, context) if hasattr(task, "read") else record["prediction"]
 
 
 def ok_records(records: list[dict]) -> list[dict]:

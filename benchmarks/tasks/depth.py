@@ -14,11 +14,12 @@ import cv2
 import numpy as np
 
 import seglab
+from seglab import DepthMap
 from seglab.formats import read_depth_png
 from seglab.metrics import DepthEvaluator
 from seglab.metrics.depth import DEPTH_KEYS
 
-from . import BenchmarkInputError, Dataset, RunConfig, Sample, TaskContext
+from . import BenchmarkInputError, Dataset, Prediction, RunConfig, Sample, TaskContext
 
 REGISTRY_TASK = "depth"
 DATASETS = ("nyu",)
@@ -43,7 +44,8 @@ def load(config: RunConfig) -> Dataset:
                    "models aligned per image (scale and shift in inverse depth)")
 
 
-def run(model: Any, image: np.ndarray, sample: Sample, context: TaskContext) -> dict[str, Any]:
+def run(model: Any, image: np.ndarray, sample: Sample, context: TaskContext) -> Prediction:
+    """The depth file's name, kind and focal length; the output is the :class:`~seglab.DepthMap`."""
     depth = seglab.predict(model, image)
     folder = context.pred_dir / "depth"
     folder.mkdir(exist_ok=True)
@@ -54,16 +56,36 @@ def run(model: Any, image: np.ndarray, sample: Sample, context: TaskContext) -> 
     else:
         name = f"{sample.key}.npy"
         np.save(folder / name, depth.depth)
-    return {"file_name": name, "kind": depth.kind, "focal_length_px": depth.focal_length_px}
+    return Prediction({"file_name": name, "kind": depth.kind, "focal_length_px": depth.focal_length_px}, depth)
 
 
-def score(records: list[dict], dataset: Dataset, config: RunConfig) -> dict[str, float]:
-    kinds = {r["prediction"]["kind"] for r in records}
-    evaluator = DepthEvaluator(max_depth=MAX_DEPTH, align="scale_shift" if "relative" in kinds else None)
-    samples = {s.key: s for s in dataset.samples}
-    for r in records:
-        path = f"{r['pred_dir']}/depth/{r['prediction']['file_name']}"
-        pred = read_depth_png(path) if r["prediction"]["kind"] == "metric" else np.load(path)
-        evaluator.process(read_depth_png(samples[r["key"]].target), pred)
-    result = evaluator.result()
-    return {k: result[k] for k in DEPTH_KEYS}
+def read(record: dict, sample: Sample, context: TaskContext) -> DepthMap:
+    """The depth map a record's file holds (16-bit millimetres when metric, float32 ``.npy`` when relative)."""
+    pred = record["prediction"]
+    path = context.pred_dir / "depth" / pred["file_name"]
+    depth = read_depth_png(path) if pred["kind"] == "metric" else np.load(path)
+    return DepthMap(depth, pred["kind"], pred.get("focal_length_px"))
+
+
+class NyuEvaluator:
+    """The depth metrics averaged over images against NYU's millimetre PNGs; relative models are aligned
+    (scale and shift in inverse depth) once the first relative prediction arrives."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.depth = DepthEvaluator(max_depth=MAX_DEPTH)
+
+    def process(self, sample: Sample, pred: DepthMap) -> None:
+        if pred.kind == "relative":
+            self.depth.align = "scale_shift"
+        self.depth.process(read_depth_png(sample.target), pred, image=sample.key)
+
+    def evaluate(self) -> dict[str, float]:
+        result = self.depth.evaluate()
+        return {k: result[k] for k in DEPTH_KEYS}
+
+
+def evaluator(dataset: Dataset, config: RunConfig) -> NyuEvaluator:
+    return NyuEvaluator()

@@ -6,9 +6,9 @@ from typing import Any
 import numpy as np
 
 import seglab
-from seglab.metrics import coco_instance_metrics
+from seglab.metrics import InstanceEvaluator
 
-from . import Dataset, RunConfig, Sample, TaskContext
+from . import Dataset, Prediction, RunConfig, Sample, TaskContext
 from .coco import NAME, image_path, instances
 
 REGISTRY_TASK = "instance"
@@ -25,13 +25,31 @@ def load(config: RunConfig) -> Dataset:
                    note=f"COCO mask AP / AR@100 over every image, 80 classes, detections scoring >= {THRESHOLD}")
 
 
-def run(model: Any, image: np.ndarray, sample: Sample, context: TaskContext) -> list[dict[str, Any]]:
+def run(model: Any, image: np.ndarray, sample: Sample, context: TaskContext) -> Prediction:
     """COCO result entries (labels are COCO category ids), best first, at most 100."""
     masks = seglab.predict(model, image, threshold=THRESHOLD)
-    return masks.to_coco(sample.image_id)[:MAX_DETECTIONS]
+    entries = masks.to_coco(sample.image_id)[:MAX_DETECTIONS]
+    return Prediction(entries, entries)
 
 
-def score(records: list[dict], dataset: Dataset, config: RunConfig) -> dict[str, float]:
-    entries = [e for r in records for e in r["prediction"]]
-    metrics = coco_instance_metrics(dataset.gt, entries, image_ids=[r["image_id"] for r in records])
-    return {k: metrics[k] for k in ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR@100")}
+class CocoEvaluator:
+    """Mask AP (all, 50, 75, by size) and AR@100 over the images processed, 80 classes."""
+
+    KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR@100")
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.coco = InstanceEvaluator(dataset.gt)
+
+    def reset(self) -> None:
+        self.coco.reset()
+
+    def process(self, sample: Sample, entries: list[dict[str, Any]]) -> None:
+        self.coco.process(sample.image_id, entries)
+
+    def evaluate(self) -> dict[str, float]:
+        metrics = self.coco.evaluate()
+        return {k: metrics[k] for k in self.KEYS}
+
+
+def evaluator(dataset: Dataset, config: RunConfig) -> CocoEvaluator:
+    return CocoEvaluator(dataset)

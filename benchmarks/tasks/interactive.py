@@ -3,7 +3,7 @@
 Every non-crowd ground-truth instance gets up to ``--clicks`` simulated clicks
 (``seglab.interactive``: first at the mask's most interior point, then at the centre of the
 largest error, previous logits fed back) and, apart, one prompt with its box. Metrics
-(``seglab.interactive.summarize``): ``mIoU@1/2/3/5`` (percent, the curve the report draws),
+(``seglab.metrics.interactive.summarize``): ``mIoU@1/2/3/5`` (percent, the curve the report draws),
 ``NoC@85`` / ``NoC@90`` (mean clicks to reach that IoU, capped at N), ``box mIoU`` and ``instances``.
 """
 from __future__ import annotations
@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from seglab.interactive import box_ious, evaluate_interactive, summarize
+from seglab.interactive import box_ious, evaluate_interactive
+from seglab.metrics import InteractiveEvaluator
 
-from . import BenchmarkInputError, Dataset, RunConfig, Sample, TaskContext
+from . import BenchmarkInputError, Dataset, Prediction, RunConfig, Sample, TaskContext
 from .coco import NAME, image_path, instances
 
 REGISTRY_TASK = "promptable"
@@ -49,7 +50,7 @@ def load(config: RunConfig) -> Dataset:
     return Dataset(NAME, tuple(samples), gt, note=note)
 
 
-def run(model: Any, image: np.ndarray, sample: Sample, context: TaskContext) -> dict[str, Any]:
+def run(model: Any, image: np.ndarray, sample: Sample, context: TaskContext) -> Prediction:
     """IoU after each click and with the box, per instance (``ann_ids`` links them to the ground truth)."""
     gt = context.dataset.gt
     anns = gt.loadAnns(sample.target)
@@ -58,14 +59,28 @@ def run(model: Any, image: np.ndarray, sample: Sample, context: TaskContext) -> 
     masks = masks[keep]
     ious = evaluate_interactive(model, image, masks, max_clicks=clicks(context.config))
     boxes = box_ious(model, image, masks)
-    return {"ann_ids": [a["id"] for a, k in zip(anns, keep) if k],
-            "click_ious": np.round(ious, 6).tolist(), "box_ious": np.round(boxes, 6).tolist()}
+    record = {"ann_ids": [a["id"] for a, k in zip(anns, keep) if k],
+              "click_ious": np.round(ious, 6).tolist(), "box_ious": np.round(boxes, 6).tolist()}
+    return Prediction(record, record)  # rounded as saved, so a fresh run and --rescore score the same numbers
 
 
-def score(records: list[dict], dataset: Dataset, config: RunConfig) -> dict[str, float]:
-    rows = [row for r in records for row in r["prediction"]["click_ious"]]
-    if not rows:
-        raise BenchmarkInputError("no instance was evaluated, so there is nothing to score")
-    ious = np.array(rows, np.float64)
-    boxes = np.array([b for r in records for b in r["prediction"]["box_ious"]], np.float64)
-    return summarize(ious, boxes)
+class ClickEvaluator:
+    """The click and box IoUs of every instance into :class:`seglab.metrics.InteractiveEvaluator`."""
+
+    def __init__(self) -> None:
+        self.clicks = InteractiveEvaluator()
+
+    def reset(self) -> None:
+        self.clicks.reset()
+
+    def process(self, sample: Sample, prediction: dict[str, Any]) -> None:
+        self.clicks.process(prediction["click_ious"], prediction["box_ious"])
+
+    def evaluate(self) -> dict[str, float]:
+        if not self.clicks.click_ious:
+            raise BenchmarkInputError("no instance was evaluated, so there is nothing to score")
+        return self.clicks.evaluate()
+
+
+def evaluator(dataset: Dataset, config: RunConfig) -> ClickEvaluator:
+    return ClickEvaluator()

@@ -17,7 +17,7 @@ import seglab
 from seglab.formats import read_panoptic_png
 from seglab.metrics import PanopticEvaluator
 
-from . import BenchmarkInputError, Dataset, RunConfig, Sample, TaskContext
+from . import BenchmarkInputError, Dataset, Prediction, RunConfig, Sample, TaskContext
 from .coco import NAME, image_path, panoptic
 
 REGISTRY_TASK = "panoptic"
@@ -56,26 +56,45 @@ def _cityscapes(config: RunConfig) -> Dataset:
                    note="PQ on full-resolution 2048x1024 images, 19 classes (cityscapesScripts' panoptic ground truth)")
 
 
-def run(model: Any, image: np.ndarray, sample: Sample, context: TaskContext) -> dict[str, Any]:
-    """The COCO panoptic annotation (file_name, segments_info); the PNG is written beside the records."""
+def run(model: Any, image: np.ndarray, sample: Sample, context: TaskContext) -> Prediction:
+    """The COCO panoptic annotation (file_name, segments_info); the PNG is written beside the records.
+    The output is (segment ids, segments_info)."""
     pan = seglab.predict(model, image)
     rgb, ann = pan.to_coco_panoptic(sample.image_id, f"{sample.key}.png")
     folder = context.pred_dir / "panoptic"
     folder.mkdir(exist_ok=True)
     if not cv2.imwrite(str(folder / ann["file_name"]), rgb[..., ::-1]):
         raise OSError(f"could not write {folder / ann['file_name']}")
-    return ann
+    return Prediction(ann, (pan.segment_ids, ann["segments_info"]))
 
 
-def score(records: list[dict], dataset: Dataset, config: RunConfig) -> dict[str, float]:
-    data, gt_folder = dataset.gt
-    targets = {s.key: s.target for s in dataset.samples}
-    evaluator = PanopticEvaluator(data["categories"])
-    for r in records:
-        gt = targets[r["key"]]
-        pred = r["prediction"]
-        pred_ids = read_panoptic_png(f"{r['pred_dir']}/panoptic/{pred['file_name']}")
-        evaluator.process_arrays(read_panoptic_png(gt_folder / gt["file_name"]), gt["segments_info"],
-                                 pred_ids, pred["segments_info"], image=r["key"])
-    result = evaluator.result()
-    return {k: result[k] for k in KEYS if k in result}
+def read(record: dict, sample: Sample, context: TaskContext) -> tuple[np.ndarray, list[dict]]:
+    """(segment ids, segments_info) of a saved prediction."""
+    ann = record["prediction"]
+    return read_panoptic_png(context.pred_dir / "panoptic" / ann["file_name"]), ann["segments_info"]
+
+
+class PqEvaluator:
+    """PQ / SQ / RQ (all, things, stuff) against the data set's panoptic PNGs."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        data, self.gt_folder = dataset.gt
+        self.categories = data["categories"]
+        self.reset()
+
+    def reset(self) -> None:
+        self.pq = PanopticEvaluator(self.categories)
+
+    def process(self, sample: Sample, output: tuple[np.ndarray, list[dict]]) -> None:
+        pred_ids, pred_segments = output
+        gt = sample.target
+        self.pq.process_arrays(read_panoptic_png(self.gt_folder / gt["file_name"]), gt["segments_info"],
+                               pred_ids, pred_segments, image=sample.key)
+
+    def evaluate(self) -> dict[str, float]:
+        result = self.pq.evaluate()
+        return {k: result[k] for k in KEYS if k in result}
+
+
+def evaluator(dataset: Dataset, config: RunConfig) -> PqEvaluator:
+    return PqEvaluator(dataset)

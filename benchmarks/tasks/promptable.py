@@ -16,9 +16,9 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 import seglab
-from seglab.metrics import coco_instance_metrics
+from seglab.metrics import InstanceEvaluator
 
-from . import BenchmarkInputError, Dataset, RunConfig, Sample, TaskContext
+from . import Dataset, Prediction, RunConfig, Sample, TaskContext
 from .coco import NAME, image_path, instances
 
 REGISTRY_TASK = "promptable"
@@ -57,8 +57,13 @@ def _entry(masks: seglab.Masks, i: int, image_id: Any, ann_id: int | None) -> di
     return entry if ann_id is None else {**entry, "ann_id": ann_id}
 
 
-def run(model: Any, image: np.ndarray, sample: Sample, context: TaskContext) -> list[dict[str, Any]]:
+def run(model: Any, image: np.ndarray, sample: Sample, context: TaskContext) -> Prediction:
     """COCO result entries (class 1), one per prompted instance (``ann_id`` links it to its ground truth)."""
+    entries = _entries(model, image, sample, context)
+    return Prediction(entries, entries)
+
+
+def _entries(model: Any, image: np.ndarray, sample: Sample, context: TaskContext) -> list[dict[str, Any]]:
     config, gt = context.config, context.dataset.gt
     if config.options.get("everything"):
         from seglab.everything import segment_everything
@@ -83,32 +88,37 @@ def run(model: Any, image: np.ndarray, sample: Sample, context: TaskContext) -> 
     return out
 
 
-def score(records: list[dict], dataset: Dataset, config: RunConfig) -> dict[str, float]:
-    gt = dataset.gt
-    entries = [e for r in records for e in r["prediction"]]
-    image_ids = [r["image_id"] for r in records]
-    if not image_ids:
-        raise BenchmarkInputError("no image was predicted, so there is nothing to score")
-    metrics = coco_instance_metrics(gt, entries, class_agnostic=True, image_ids=image_ids)
-    out = {k: metrics[k] for k in ("AR@100", "ARs", "ARm", "ARl")}
-    if not config.options.get("everything"):
-        out["AP"] = metrics["AP"]
-        out["mIoU"] = instance_miou(gt, records, dataset)
-    return out
+class PromptableEvaluator:
+    """Class-agnostic COCO AR@100 (and AP) over the prompted masks and, unless ``--everything``, the mean IoU of
+    each prompted instance with its ground truth (pycocotools' mask IoU; an instance without a mask counts 0)."""
 
+    def __init__(self, dataset: Dataset, config: RunConfig) -> None:
+        self.gt, self.everything = dataset.gt, bool(config.options.get("everything"))
+        self.coco = InstanceEvaluator(self.gt, class_agnostic=True)
+        self.reset()
 
-def instance_miou(gt: Any, records: list[dict], dataset: Dataset) -> float:
-    """Mean IoU (percent) over the prompted instances of the scored images (pycocotools' mask IoU);
-    an instance the model returned no mask for counts 0."""
-    targets = {s.key: s.target for s in dataset.samples}
-    by_ann = {e["ann_id"]: e["segmentation"] for r in records for e in r["prediction"] if "ann_id" in e}
-    ious = []
-    for r in records:
-        for ann in gt.loadAnns(targets[r["key"]]):
+    def reset(self) -> None:
+        self.coco.reset()
+        self.ious: list[float] = []
+
+    def process(self, sample: Sample, entries: list[dict[str, Any]]) -> None:
+        self.coco.process(sample.image_id, entries)
+        if self.everything:
+            return
+        by_ann = {e["ann_id"]: e["segmentation"] for e in entries if "ann_id" in e}
+        for ann in self.gt.loadAnns(sample.target):
             seg = by_ann.get(ann["id"])
-            if seg is None:
-                ious.append(0.0)
-                continue
-            dt = {"size": seg["size"], "counts": seg["counts"].encode("ascii")}
-            ious.append(float(mask_utils.iou([dt], [gt.annToRLE(ann)], [0])[0, 0]))
-    return float(np.mean(ious) * 100) if ious else float("nan")
+            dt = None if seg is None else {"size": seg["size"], "counts": seg["counts"].encode("ascii")}
+            self.ious.append(0.0 if dt is None else float(mask_utils.iou([dt], [self.gt.annToRLE(ann)], [0])[0, 0]))
+
+    def evaluate(self) -> dict[str, float]:
+        metrics = self.coco.evaluate()
+        out = {k: metrics[k] for k in ("AR@100", "ARs", "ARm", "ARl")}
+        if not self.everything:
+            out["AP"] = metrics["AP"]
+            out["mIoU"] = float(np.mean(self.ious) * 100) if self.ious else float("nan")
+        return out
+
+
+def evaluator(dataset: Dataset, config: RunConfig) -> PromptableEvaluator:
+    return PromptableEvaluator(dataset, config)

@@ -18,7 +18,7 @@ from seglab.formats import read_label_png, write_label_png
 from seglab.metrics import SemanticEvaluator, coco_to_voc_labels, panoptic_semantic_classes, panoptic_to_semantic
 from seglab.metrics.semantic import VOC_CLASSES
 
-from . import BenchmarkInputError, Dataset, RunConfig, Sample, TaskContext
+from . import BenchmarkInputError, Dataset, Prediction, RunConfig, Sample, TaskContext
 from .coco import NAME, image_path, instances, panoptic
 
 REGISTRY_TASK = "semantic"
@@ -57,12 +57,18 @@ def _driving(config: RunConfig) -> Dataset:
     return Dataset(ds.benchmark_name, samples, ("driving", ds, ds.class_names), note=ds.note)
 
 
-def run(model: Any, image: np.ndarray, sample: Sample, context: TaskContext) -> dict[str, Any]:
-    """The label PNG's name and the model's number of classes."""
+def run(model: Any, image: np.ndarray, sample: Sample, context: TaskContext) -> Prediction:
+    """The label PNG's name and the model's number of classes; the output is (labels, number of classes)."""
     sem = seglab.predict(model, image)
     name = f"{sample.key}.png".replace("/", "_")
     write_label_png(context.pred_dir / "semantic" / name, sem)
-    return {"file_name": name, "num_classes": len(sem.class_names)}
+    return Prediction({"file_name": name, "num_classes": len(sem.class_names)}, (sem.labels, len(sem.class_names)))
+
+
+def read(record: dict, sample: Sample, context: TaskContext) -> tuple[np.ndarray, int]:
+    """(labels, number of classes) of a saved prediction."""
+    pred = record["prediction"]
+    return read_label_png(context.pred_dir / "semantic" / pred["file_name"]), pred["num_classes"]
 
 
 def ground_truth(dataset: Dataset, sample: Sample) -> np.ndarray:
@@ -80,16 +86,28 @@ def ground_truth(dataset: Dataset, sample: Sample) -> np.ndarray:
     return gt.load_label(sample.target)
 
 
-def score(records: list[dict], dataset: Dataset, config: RunConfig) -> dict[str, float]:
-    _, _, names = dataset.gt
-    wrong = {r["prediction"]["num_classes"] for r in records} - {len(names)}
-    if wrong:
-        raise BenchmarkInputError(f"{config.model} predicts {wrong.pop()} classes but {dataset.name} has "
-                                  f"{len(names)}; the label sets do not match")
-    samples = {s.key: s for s in dataset.samples}
-    evaluator = SemanticEvaluator(len(names), names)
-    for r in records:
-        pred = read_label_png(f"{r['pred_dir']}/semantic/{r['prediction']['file_name']}")
-        evaluator.process(ground_truth(dataset, samples[r["key"]]), pred)
-    result = evaluator.result()
-    return {k: result[k] for k in ("mIoU", "pixel_acc", "mean_acc")}
+class MiouEvaluator:
+    """mIoU, pixel and mean accuracy against the data set's ground truth; a model of another label set is refused."""
+
+    def __init__(self, dataset: Dataset, config: RunConfig) -> None:
+        self.dataset, self.model = dataset, config.model
+        self.names = dataset.gt[2]
+        self.reset()
+
+    def reset(self) -> None:
+        self.miou = SemanticEvaluator(len(self.names), self.names)
+
+    def process(self, sample: Sample, output: tuple[np.ndarray, int]) -> None:
+        labels, num_classes = output
+        if num_classes != len(self.names):
+            raise BenchmarkInputError(f"{self.model} predicts {num_classes} classes but {self.dataset.name} has "
+                                      f"{len(self.names)}; the label sets do not match")
+        self.miou.process(ground_truth(self.dataset, sample), labels)
+
+    def evaluate(self) -> dict[str, float]:
+        result = self.miou.evaluate()
+        return {k: result[k] for k in ("mIoU", "pixel_acc", "mean_acc")}
+
+
+def evaluator(dataset: Dataset, config: RunConfig) -> MiouEvaluator:
+    return MiouEvaluator(dataset, config)

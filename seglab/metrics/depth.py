@@ -71,9 +71,10 @@ def depth_metrics(pred: np.ndarray, gt: np.ndarray, min_depth: float = 1e-3, max
 
 
 class DepthEvaluator:
-    """Streaming depth metrics averaged over images: ``reset()``, ``process(gt, pred)``, ``result()``.
+    """Streaming depth metrics averaged over images: ``reset()``, ``process(gt, pred)``, ``evaluate()``.
 
     ``gt`` and ``pred`` are metre arrays or :class:`DepthMap` s; a relative prediction needs ``align='scale_shift'``.
+    Each image's own numbers are kept in ``per_image`` (by the ``image`` name given to ``process``).
     """
 
     def __init__(self, min_depth: float = 1e-3, max_depth: float | None = None, align: Align = None):
@@ -81,19 +82,20 @@ class DepthEvaluator:
         self.reset()
 
     def reset(self) -> None:
-        self.rows: list[dict[str, float]] = []
+        self.per_image: dict[str, dict[str, float]] = {}
 
-    def process(self, gt: DepthMap | np.ndarray, pred: DepthMap | np.ndarray) -> dict[str, float]:
-        """Score one image; returns its metrics."""
+    def process(self, gt: DepthMap | np.ndarray, pred: DepthMap | np.ndarray, image: str | None = None) -> None:
+        """Score one image (named ``image``, default its position)."""
         if isinstance(pred, DepthMap) and pred.kind == "relative" and self.align != "scale_shift":
             raise SeglabError("a relative (inverse) depth prediction needs align='scale_shift' to be scored")
         g = gt.depth if isinstance(gt, DepthMap) else gt
         p = pred.depth if isinstance(pred, DepthMap) else pred
-        row = depth_metrics(p, g, self.min_depth, self.max_depth, self.align)
-        self.rows.append(row)
-        return row
+        name = str(len(self.per_image)) if image is None else image
+        self.per_image[name] = depth_metrics(p, g, self.min_depth, self.max_depth, self.align)
 
-    def result(self) -> dict[str, float]:
-        if not self.rows:
+    def evaluate(self) -> dict[str, float]:
+        """The mean over images of every metric, and ``images``."""
+        rows = list(self.per_image.values())
+        if not rows:
             return {**{k: float("nan") for k in DEPTH_KEYS}, "images": 0}
-        return {**{k: float(np.mean([r[k] for r in self.rows])) for k in DEPTH_KEYS}, "images": len(self.rows)}
+        return {**{k: float(np.mean([r[k] for r in rows])) for k in DEPTH_KEYS}, "images": len(rows)}

@@ -69,3 +69,31 @@ def coco_instance_metrics(gt: PathLike | dict | COCO, predictions: PathLike | li
         ev.accumulate()
         ev.summarize()
     return {k: (float(v) * 100 if v >= 0 else float("nan")) for k, v in zip(COCO_STATS, ev.stats)}
+
+
+class InstanceEvaluator:
+    """Streaming COCO mask AP / AR: ``reset()``, ``process(image_id, entries)`` per image, ``evaluate()``.
+
+    ``process`` keeps one image's COCO result entries; ``evaluate`` runs :func:`coco_instance_metrics` once over
+    every image processed (COCOeval accumulates over the whole set, as detectron2's COCOEvaluator does).
+    """
+
+    def __init__(self, gt: PathLike | dict | COCO, class_agnostic: bool = False,
+                 iou_type: Literal["segm", "bbox"] = "segm") -> None:
+        self.gt, self.class_agnostic, self.iou_type = load_coco_gt(gt), class_agnostic, iou_type
+        self.reset()
+
+    def reset(self) -> None:
+        self.entries: list[dict] = []
+        self.image_ids: list[int] = []
+
+    def process(self, image_id: int, entries: list[dict]) -> None:
+        """Add one image's predictions (an image with none still counts: its ground truth is missed)."""
+        self.image_ids.append(image_id)
+        self.entries += entries
+
+    def evaluate(self) -> dict[str, float]:
+        """The 12 COCO numbers (:data:`COCO_STATS`, percent) over the images processed."""
+        if not self.image_ids:
+            raise FormatError("no image was processed, so there is nothing to score")
+        return coco_instance_metrics(self.gt, self.entries, self.class_agnostic, self.iou_type, self.image_ids)

@@ -65,7 +65,7 @@ def semantic_metrics(conf: np.ndarray, class_names: Sequence[str] | None = None)
 
 
 class SemanticEvaluator:
-    """Streaming mIoU: ``reset()``, ``process(gt, pred)`` per image (arrays or :class:`SemanticMap`), ``result()``."""
+    """Streaming mIoU: ``reset()``, ``process(gt, pred)`` per image (arrays or :class:`SemanticMap`), ``evaluate()``."""
 
     def __init__(self, num_classes: int, class_names: Sequence[str] | None = None, ignore_index: int = 255):
         self.num_classes, self.class_names, self.ignore_index = num_classes, class_names, ignore_index
@@ -83,7 +83,8 @@ class SemanticEvaluator:
         self.conf += confusion_matrix(g, p, self.num_classes, self.ignore_index)
         self.images += 1
 
-    def result(self) -> dict[str, Any]:
+    def evaluate(self) -> dict[str, Any]:
+        """mIoU, pixel_acc, mean_acc and per-class numbers over the images processed (see :func:`semantic_metrics`)."""
         return {**semantic_metrics(self.conf, self.class_names), "images": self.images}
 
 
