@@ -2,8 +2,9 @@
 reads them: for latency and memory without downloading weights (accuracy is meaningless).
 
 torchvision families: the builder with ``weights=None`` (same layers and class count), saved as a state dict.
-Hugging Face families: the model built from its transformers config class at the checkpoint's sizes,
-with the processor, saved with ``save_pretrained``.
+Hugging Face families: the model built from its transformers config class at the sizes of the registry
+entry's ``backbone``, with its label set's classes and the config options in its ``extra``, and the
+processor, saved with ``save_pretrained``.
 """
 from __future__ import annotations
 
@@ -12,18 +13,18 @@ from typing import Any
 
 from benchmarks.tasks import BenchmarkInputError
 from seglab import ModelSpec
+from seglab.datasets import get_label_set
 
-# SAM image encoders by checkpoint: (hidden size, layers, heads, global attention layers), from the SAM paper
-SAM_VIT = {"base": (768, 12, 12, [2, 5, 8, 11]), "large": (1024, 24, 16, [5, 11, 17, 23]),
-           "huge": (1280, 32, 16, [7, 15, 23, 31])}
-# Mask2Former Swin backbones by checkpoint: (embed dim, depths, heads)
-SWIN = {"tiny": (96, [2, 2, 6, 2], [3, 6, 12, 24]), "small": (96, [2, 2, 18, 2], [3, 6, 12, 24]),
-        "base": (128, [2, 2, 18, 2], [4, 8, 16, 32]), "large": (192, [2, 2, 18, 2], [6, 12, 24, 48])}
-# Depth Anything V2 by checkpoint: (DINOv2 hidden size, layers, heads, stages read, neck sizes, fusion size)
-DEPTH_ANYTHING = {"small": (384, 12, 6, [3, 6, 9, 12], [48, 96, 192, 384], 64),
-                  "large": (1024, 24, 16, [5, 12, 18, 24], [256, 512, 1024, 1024], 256)}
-# labels of the data set a checkpoint was trained on, by a word in its hub id
-NUM_LABELS = {"coco-panoptic": 133, "coco-instance": 80, "ade": 150, "cityscapes": 19, "mapillary": 65}
+# Sizes by the registry entry's ``backbone``:
+# SAM image encoders: (hidden size, layers, heads, global attention layers), from the SAM paper
+SAM_VIT = {"ViT-B": (768, 12, 12, [2, 5, 8, 11]), "ViT-L": (1024, 24, 16, [5, 11, 17, 23]),
+           "ViT-H": (1280, 32, 16, [7, 15, 23, 31])}
+# Mask2Former Swin backbones: (embed dim, depths, heads)
+SWIN = {"Swin-T": (96, [2, 2, 6, 2], [3, 6, 12, 24]), "Swin-S": (96, [2, 2, 18, 2], [3, 6, 12, 24]),
+        "Swin-B": (128, [2, 2, 18, 2], [4, 8, 16, 32]), "Swin-L": (192, [2, 2, 18, 2], [6, 12, 24, 48])}
+# Depth Anything V2: (DINOv2 hidden size, layers, heads, stages read, neck sizes, fusion size)
+DEPTH_ANYTHING = {"ViT-S": (384, 12, 6, [3, 6, 9, 12], [48, 96, 192, 384], 64),
+                  "ViT-L": (1024, 24, 16, [5, 12, 18, 24], [256, 512, 1024, 1024], 256)}
 
 
 def save_random_weights(spec: ModelSpec, folder: Path) -> Path:
@@ -46,14 +47,18 @@ def save_random_weights(spec: ModelSpec, folder: Path) -> Path:
 
 
 def _size(spec: ModelSpec, table: dict[str, Any]) -> Any:
-    return next(v for k, v in table.items() if k in spec.weights.lower())
+    """The architecture sizes of ``spec.backbone`` in ``table``."""
+    if spec.backbone not in table:
+        raise BenchmarkInputError(f"--random-init builds {spec.family} {' / '.join(table)} only, "
+                                  f"not {spec.id} ({spec.backbone or 'backbone not recorded'})")
+    return table[spec.backbone]
 
 
 def _torchvision(spec: ModelSpec, folder: Path) -> Path:
     import torch
-    from torchvision.models import get_model, get_model_weights
+    from torchvision.models import get_model
 
-    classes = len(get_model_weights(spec.weights).DEFAULT.meta["categories"])
+    classes = get_label_set(spec.labels).num_outputs
     model = get_model(spec.weights, weights=None, weights_backbone=None, num_classes=classes)
     path = folder / "model.pt"
     torch.save(model.state_dict(), path)
@@ -76,14 +81,13 @@ def _sam(spec: ModelSpec) -> tuple[Any, Any]:
 def _sam2(spec: ModelSpec) -> tuple[Any, Any]:
     from transformers import Sam2Config, Sam2ImageProcessor, Sam2Model, Sam2Processor
 
-    if "hiera-tiny" not in spec.weights:  # Sam2Config()'s defaults are the Hiera-T layout
-        raise BenchmarkInputError(f"--random-init builds SAM 2.1 Hiera-T only, not {spec.weights}")
+    _size(spec, {"Hiera-T": None})  # Sam2Config()'s defaults are the Hiera-T layout
     return Sam2Model(Sam2Config()), Sam2Processor(Sam2ImageProcessor())
 
 
 def _labels(spec: ModelSpec) -> dict[int, str]:
-    n = next((v for k, v in NUM_LABELS.items() if k in spec.weights), 150)
-    return {i: f"class {i}" for i in range(n)}
+    """The class names of the entry's label set, by contiguous id (the checkpoint's ``id2label``)."""
+    return dict(enumerate(get_label_set(spec.labels).names))
 
 
 def _mask2former(spec: ModelSpec) -> tuple[Any, Any]:
@@ -105,10 +109,9 @@ def _mask2former(spec: ModelSpec) -> tuple[Any, Any]:
 def _segformer(spec: ModelSpec) -> tuple[Any, Any]:
     from transformers import SegformerConfig, SegformerForSemanticSegmentation, SegformerImageProcessor
 
+    _size(spec, {"MiT-B0": None})  # SegformerConfig()'s defaults are the B0 sizes
     labels = _labels(spec)
-    config = SegformerConfig(id2label=labels, label2id={v: k for k, v in labels.items()})  # defaults: B0 sizes
-    if "-b0-" not in spec.weights:
-        raise BenchmarkInputError(f"--random-init builds SegFormer-B0 only, not {spec.weights}")
+    config = SegformerConfig(id2label=labels, label2id={v: k for k, v in labels.items()})
     return SegformerForSemanticSegmentation(config), SegformerImageProcessor()
 
 
@@ -118,9 +121,8 @@ def _depth_anything(spec: ModelSpec) -> tuple[Any, Any]:
     hidden, layers, heads, stages, neck, fusion = _size(spec, DEPTH_ANYTHING)
     backbone = Dinov2Config(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads, image_size=518,
                             out_features=[f"stage{i}" for i in stages], reshape_hidden_states=False)
-    kind = "metric" if "metric" in spec.weights.lower() else "relative"
     config = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=hidden, neck_hidden_sizes=neck,
-                                 fusion_hidden_size=fusion, depth_estimation_type=kind, max_depth=20)  # indoor range
+                                 fusion_hidden_size=fusion, **spec.extra)  # the metric entry's type and range
     processor = DPTImageProcessor(size={"height": 518, "width": 518}, keep_aspect_ratio=True, ensure_multiple_of=14,
                                   do_pad=False)
     return DepthAnythingForDepthEstimation(config), processor
