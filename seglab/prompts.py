@@ -65,34 +65,45 @@ class Prompt:
         """
         if self.points is None and self.boxes is None and self.region is None and self.text is None:
             raise InvalidPromptError("no prompt: add a point, a box, a region or a text prompt")
-        pts, lab, boxes, region, text = self.points, self.point_labels, self.boxes, self.region, self.text
-        if pts is not None:
-            pts = np.asarray(pts, np.float32).reshape(-1, 2)
-            lab = np.ones(len(pts), np.int64) if lab is None else np.asarray(lab, np.int64).reshape(-1)
-            if len(lab) != len(pts):
-                raise InvalidPromptError(f"{len(pts)} points but {len(lab)} point labels")
-            if not np.isin(lab, (0, 1)).all():
-                raise InvalidPromptError("point labels must be 1 (foreground) or 0 (background)")
-            if not np.isfinite(pts).all():
-                raise InvalidPromptError("a point has a non-finite coordinate")
-            outside = (pts[:, 0] < 0) | (pts[:, 0] > width) | (pts[:, 1] < 0) | (pts[:, 1] > height)
-            if outside.any():
-                x, y = pts[np.argmax(outside)]
-                raise InvalidPromptError(f"point ({x:.0f}, {y:.0f}) is outside the {width}x{height} image")
-        if boxes is not None:
-            boxes = _check_boxes(np.asarray(boxes, np.float32).reshape(-1, 4), height, width)
-        if region is not None:
-            region = np.asarray(region).astype(bool)
-            if region.shape != (height, width):
-                raise InvalidPromptError(
-                    f"the region is {region.shape[1]}x{region.shape[0]} but the image is {width}x{height}")
-            if not region.any():
-                raise InvalidPromptError("the region prompt is empty: brush over the object first")
-        if text is not None:
-            text = text.strip()
-            if not text:
-                raise InvalidPromptError("the text prompt is empty: type what to segment, e.g. 'dog'")
+        pts, lab = (None, None) if self.points is None else _check_points(self.points, self.point_labels, height, width)
+        boxes = None if self.boxes is None else _check_boxes(np.asarray(self.boxes, np.float32).reshape(-1, 4),
+                                                             height, width)
+        region = None if self.region is None else _check_region(self.region, height, width)
+        text = None if self.text is None else _check_text(self.text)
         return Prompt(pts, lab, boxes, region, text)
+
+
+def _check_points(points: np.ndarray, labels: np.ndarray | None, height: int,
+                  width: int) -> tuple[np.ndarray, np.ndarray]:
+    pts = np.asarray(points, np.float32).reshape(-1, 2)
+    lab = np.ones(len(pts), np.int64) if labels is None else np.asarray(labels, np.int64).reshape(-1)
+    if len(lab) != len(pts):
+        raise InvalidPromptError(f"{len(pts)} points but {len(lab)} point labels")
+    if not np.isin(lab, (0, 1)).all():
+        raise InvalidPromptError("point labels must be 1 (foreground) or 0 (background)")
+    if not np.isfinite(pts).all():
+        raise InvalidPromptError("a point has a non-finite coordinate")
+    outside = (pts[:, 0] < 0) | (pts[:, 0] > width) | (pts[:, 1] < 0) | (pts[:, 1] > height)
+    if outside.any():
+        x, y = pts[np.argmax(outside)]
+        raise InvalidPromptError(f"point ({x:.0f}, {y:.0f}) is outside the {width}x{height} image")
+    return pts, lab
+
+
+def _check_region(region: np.ndarray, height: int, width: int) -> np.ndarray:
+    region = np.asarray(region).astype(bool)
+    if region.shape != (height, width):
+        raise InvalidPromptError(f"the region is {region.shape[1]}x{region.shape[0]} but the image is {width}x{height}")
+    if not region.any():
+        raise InvalidPromptError("the region prompt is empty: brush over the object first")
+    return region
+
+
+def _check_text(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise InvalidPromptError("the text prompt is empty: type what to segment, e.g. 'dog'")
+    return text
 
 
 def _check_boxes(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
