@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import cv2
 import numpy as np
 import torch
-from torchvision.ops import batched_nms, box_area
+from torchvision.ops import batched_nms
 
 from .prompts import Prompt
 from .results import Masks
@@ -198,15 +198,18 @@ def _decoder_batch(predictor: PointBatchPredictor, crop: np.ndarray, batch: _Bat
     embedding = predictor.embed(crop)
     logits, iou = predictor.predict_points_batch(embedding, batch.points)
     logits, iou = logits.flatten(0, 1), iou.flatten()
-    keep = iou > params.pred_iou_thresh
-    logits, iou = logits[keep], iou[keep]
+    if params.pred_iou_thresh > 0:  # as the reference generator: a threshold <= 0 turns the filter off
+        keep = iou > params.pred_iou_thresh
+        logits, iou = logits[keep], iou[keep]
     masks, scores = [], []
     for part, part_iou in zip(torch.split(logits, 32), torch.split(iou, 32)):  # bounds full-size memory
         full = predictor.upscale_logits(embedding, part).cpu()
-        stable = stability_score(full, params.mask_threshold, params.stability_score_offset)
-        ok = stable >= params.stability_score_thresh
-        masks.append(full[ok] > params.mask_threshold)
-        scores.append(part_iou.cpu()[ok])
+        masks.append(full > params.mask_threshold)
+        scores.append(part_iou.cpu())
+        if params.stability_score_thresh > 0:
+            stable = stability_score(full, params.mask_threshold, params.stability_score_offset)
+            ok = stable >= params.stability_score_thresh
+            masks[-1], scores[-1] = masks[-1][ok], scores[-1][ok]
     masks_t = torch.cat(masks) if masks else torch.zeros((0, *crop.shape[:2]), dtype=torch.bool)
     scores_t = torch.cat(scores) if scores else torch.zeros(0)
     if batch.crop != (0, 0, *image_wh):
@@ -244,20 +247,22 @@ def _progress_or_tqdm(progress: Progress | None, total: int) -> tuple[Progress, 
 
 # --- small pure helpers (masks, boxes, NMS) -------------------------------------------------------
 def stability_score(logits: torch.Tensor, threshold: float, offset: float) -> torch.Tensor:
-    """IoU between the masks thresholded at ``threshold + offset`` and ``threshold - offset``."""
+    """IoU between the masks thresholded at ``threshold + offset`` and ``threshold - offset``; 0 where both
+    are empty (the reference's 0 / 0, which fails every positive threshold)."""
     inter = (logits > threshold + offset).sum((-1, -2), dtype=torch.int64)
     union = (logits > threshold - offset).sum((-1, -2), dtype=torch.int64)
-    return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(inter, dtype=torch.float32))
+    return inter / union.clamp(min=1)
 
 
 def mask_boxes(masks: torch.Tensor) -> torch.Tensor:
-    """(N, 4) float xyxy boxes (exclusive right/bottom) of (N, H, W) bool masks; zeros for empty ones."""
+    """(N, 4) float xyxy boxes of (N, H, W) bool masks, right/bottom inclusive (the last pixel's index, as
+    the reference generator's ``batched_mask_to_box``); zeros for empty masks."""
     n, h, w = masks.shape
     rows, cols = masks.any(2), masks.any(1)
     y0 = rows.int().argmax(1)
-    y1 = h - rows.flip(1).int().argmax(1)
+    y1 = h - 1 - rows.flip(1).int().argmax(1)
     x0 = cols.int().argmax(1)
-    x1 = w - cols.flip(1).int().argmax(1)
+    x1 = w - 1 - cols.flip(1).int().argmax(1)
     boxes = torch.stack([x0, y0, x1, y1], 1).float()
     return boxes * rows.any(1, keepdim=True)
 
@@ -275,11 +280,8 @@ def near_crop_edge(boxes: torch.Tensor, crop: tuple[int, int, int, int], image_w
 
 
 def _nms_keep(masks: torch.Tensor, scores: torch.Tensor, iou_thresh: float) -> torch.Tensor:
-    boxes = mask_boxes(masks)
-    keep = box_area(boxes) > 0
-    idx = torch.nonzero(keep).flatten()
-    kept = batched_nms(boxes[idx], scores[idx], torch.zeros(len(idx), dtype=torch.int64), iou_thresh)
-    return idx[kept]
+    """Indices kept by box NMS, best score first; empty masks take part (zero boxes), as in the reference."""
+    return batched_nms(mask_boxes(masks), scores, torch.zeros(len(masks), dtype=torch.int64), iou_thresh)
 
 
 def _nms(masks: torch.Tensor, scores: torch.Tensor, iou_thresh: float) -> tuple[torch.Tensor, torch.Tensor]:

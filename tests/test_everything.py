@@ -127,7 +127,7 @@ def test_helpers():
     assert stability_score(logits, 0.0, 1.0).tolist() == pytest.approx([1 / 3])
     masks = torch.zeros(2, 5, 6, dtype=torch.bool)
     masks[0, 1:3, 2:5] = True
-    assert mask_boxes(masks).tolist() == [[2, 1, 5, 3], [0, 0, 0, 0]]
+    assert mask_boxes(masks).tolist() == [[2, 1, 4, 2], [0, 0, 0, 0]]  # right/bottom inclusive, as the reference
 
 
 @pytest.fixture(scope="module")

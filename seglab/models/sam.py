@@ -7,7 +7,6 @@ gets a fresh embedding. Each prompt then runs only the prompt encoder and mask d
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,11 +36,19 @@ def _sam_hq_embed(model: Any, pixel_values: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Family:
-    """The transformers classes of one SAM family and how its image encoder output is fed back to ``forward``."""
+    """The transformers classes of one SAM family, how its image encoder output is fed back to ``forward``,
+    and where its official code differs between families:
+
+    ``two_step_upscale``: SAM / SAM-HQ enlarge low-resolution logits to the padded square input, crop the
+    padding, then resize to the image; SAM 2 (stretched, not padded) resizes straight to the image.
+    ``logit_limit``: SAM 2 clamps the low-resolution logits it returns (the refinement input) to +/- this.
+    """
 
     model: str
     processor: str
     embed: Callable[[Any, Any], dict[str, Any]]
+    two_step_upscale: bool = True
+    logit_limit: float | None = None
 
 
 # SAM 2's get_image_embeddings returns its multi-level features (two high-resolution maps + the
@@ -49,7 +56,7 @@ class Family:
 FAMILIES: dict[str, Family] = {
     "sam": Family("SamModel", "SamProcessor", _sam_embed),
     "sam-hq": Family("SamHQModel", "SamHQProcessor", _sam_hq_embed),
-    "sam2": Family("Sam2Model", "Sam2Processor", _sam_embed),
+    "sam2": Family("Sam2Model", "Sam2Processor", _sam_embed, two_step_upscale=False, logit_limit=32.0),
 }
 
 
@@ -108,6 +115,7 @@ class SamPredictor:
 
         from ..checkpoints import is_official_checkpoint, load_official
         from ..checkpoints.sam import set_official_decoder_eps
+        from .sam_hq_decoder import use_official_decoder
 
         name = family or spec.family
         classes = FAMILIES[name]
@@ -118,10 +126,15 @@ class SamPredictor:
             if name in ("sam", "sam-hq"):  # the official PIL resize, not the torchvision one
                 pil = hf_load(transformers.SamImageProcessorPil, spec, location)
                 processor = getattr(transformers, classes.processor)(image_processor=pil)
-            else:
-                processor = hf_load(getattr(transformers, classes.processor), spec, location)
+            else:  # SAM 2: the official resize of the float image, not of the uint8 one
+                from .sam2_parts import OfficialSam2ImageProcessor
+
+                image_processor = hf_load(OfficialSam2ImageProcessor, spec, location)
+                processor = getattr(transformers, classes.processor)(image_processor=image_processor)
         if name in ("sam", "sam-hq"):
             set_official_decoder_eps(model)
+        if name == "sam-hq":  # SAM-HQ answers a multimask prompt with its best mask (+ the HQ mask)
+            use_official_decoder(model)
         dt = torch_dtype(dtype, device)
         return cls(spec, move(model, device, dt), processor, device, dt, family=family)
 
@@ -174,26 +187,17 @@ class SamPredictor:
         return self.decode(embedding, points, np.ones(points.shape[:2], np.int64), multimask_output=multimask_output)
 
     def upscale_logits(self, embedding: Embedding, logits: Any) -> Any:
-        """Low-resolution logits (..., 256, 256) -> logits at the original image size (..., H, W).
-
-        One bilinear resampling from the low-resolution grid straight to image pixels, the same
-        mapping as the processor's ``post_process_masks`` (up to the pad size, crop the padding,
-        resize to the image) without the two full-size intermediate images.
-        """
+        """Low-resolution logits (..., 256, 256) -> logits at the original image size (..., H, W), as the
+        official ``postprocess_masks``: bilinear to the padded square input, crop the padding, bilinear to
+        the image (SAM / SAM-HQ); SAM 2, whose input is the stretched image, goes straight to the image."""
         import torch.nn.functional as F
 
-        (h, w), (ih, iw) = embedding.original_size, embedding.input_size
-        low = logits.shape[-1]
-        sy, sx = ih / h * low / embedding.pad_size, iw / w * low / embedding.pad_size  # image px -> low-res px
-        rows, cols = min(low, math.ceil(h * sy) + 1), min(low, math.ceil(w * sx) + 1)
-        lead = logits.shape[:-2]
-        x = logits[..., :rows, :cols].reshape(-1, 1, rows, cols)
-        up = F.interpolate(x, scale_factor=(1 / sy, 1 / sx), mode="bilinear", align_corners=False,
-                           recompute_scale_factor=False)
-        short_h, short_w = max(0, h - up.shape[-2]), max(0, w - up.shape[-1])
-        if short_h or short_w:  # the output side is floor(rows / sy): float rounding may leave it one short
-            up = F.pad(up, (0, short_w, 0, short_h), mode="replicate")
-        return up[..., :h, :w].reshape(*lead, h, w)
+        (h, w), (ih, iw), side = embedding.original_size, embedding.input_size, embedding.pad_size
+        x = logits.reshape(-1, 1, *logits.shape[-2:])
+        if self.family.two_step_upscale:
+            x = F.interpolate(x, (side, side), mode="bilinear", align_corners=False)[..., :ih, :iw]
+        x = F.interpolate(x, (h, w), mode="bilinear", align_corners=False)
+        return x.reshape(*logits.shape[:-2], h, w)
 
     def region_to_mask_input(self, embedding: Embedding, region: np.ndarray) -> np.ndarray:
         """A rough H x W region as the 256 x 256 low-resolution mask input: resized like the image
@@ -246,6 +250,8 @@ class SamPredictor:
                                   multimask_output)
         logits, iou = logits.reshape(-1, *logits.shape[-2:]), iou.reshape(-1)
         masks = self.upscale_logits(embedding, logits) > 0
+        if self.family.logit_limit is not None:
+            logits = logits.clamp(-self.family.logit_limit, self.family.logit_limit)
         return Masks(masks.cpu().numpy(), iou.cpu().numpy(), logits=logits.cpu().numpy())
 
     def predict(self, image: np.ndarray, prompt: Prompt, multimask_output: bool | None = None,
