@@ -128,12 +128,52 @@ def draw_prompt(image: np.ndarray, prompt: Prompt) -> np.ndarray:
         for x0, y0, x1, y1 in prompt.boxes:
             cv2.rectangle(out, (int(x0), int(y0)), (int(x1), int(y1)), (40, 120, 255), t + 1, cv2.LINE_AA)
     if prompt.points is not None:
-        r = max(4, 3 * t)
+        r = _marker_radius(image)
         for (x, y), lab in zip(prompt.points, prompt.point_labels):
             colour = (40, 220, 60) if lab == 1 else (235, 40, 40)
             cv2.circle(out, (int(round(x)), int(round(y))), r, colour, -1, cv2.LINE_AA)
             cv2.circle(out, (int(round(x)), int(round(y))), r, (255, 255, 255), max(1, t // 2 + 1), cv2.LINE_AA)
     return out
+
+
+def _marker_radius(image: np.ndarray) -> int:
+    return max(4, 3 * _thickness(image))
+
+
+def label_scores(image: np.ndarray, masks: Masks, avoid: Prompt | None = None) -> np.ndarray:
+    """Each mask's score, white on black, on the mask's most interior pixel whose label would cover no
+    point marker of ``avoid`` (anywhere in the mask when every such pixel would)."""
+    out = image.copy()
+    scale = max(0.5, max(image.shape[:2]) / 1200)
+    thickness = max(1, round(scale * 2))
+    (w, h), base = cv2.getTextSize("0.00", cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    blocked = np.zeros(image.shape[:2], bool)
+    if avoid is not None and avoid.points is not None:  # centres whose label box would touch a marker
+        ry, rx = _marker_radius(image) + h // 2 + base + 2, _marker_radius(image) + w // 2 + 4
+        for x, y in np.round(avoid.points).astype(int):
+            blocked[max(0, y - ry):y + ry + 1, max(0, x - rx):x + rx + 1] = True
+    for mask, score in zip(masks.masks, masks.scores):
+        free = mask & ~blocked
+        where = free if free.any() else mask
+        if not where.any():
+            continue
+        depth = cv2.distanceTransform(np.pad(where, 1).astype(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1]
+        cy, cx = np.unravel_index(int(np.argmax(depth)), depth.shape)
+        x, y = int(cx) - w // 2, int(cy) + h // 2
+        cv2.rectangle(out, (x - 2, y - h - 2), (x + w + 2, y + base), (0, 0, 0), cv2.FILLED)
+        cv2.putText(out, f"{score:.2f}", (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness,
+                    cv2.LINE_AA)
+    return out
+
+
+def annotate(result: Masks | SemanticMap | PanopticMap | DepthMap, image: np.ndarray, prompt: Prompt | None = None,
+             max_labels: int = 12) -> np.ndarray:
+    """What the app and the CLI show: the result over the image, each mask's score (up to ``max_labels``
+    masks) where no marker is, and the prompt's points, boxes and region on top."""
+    out = overlay(result, image)
+    if isinstance(result, Masks) and 0 < len(result) <= max_labels:
+        out = label_scores(out, result, avoid=prompt)
+    return draw_prompt(out, prompt) if prompt is not None else out
 
 
 def depth_colorbar(depth: DepthMap, height: int, width: int = 90, ticks: int = 5) -> np.ndarray:

@@ -7,11 +7,14 @@ import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+import seglab
 from app_weights import save_tiny_models
 from ui import build_demo
 
@@ -53,17 +56,57 @@ def test_every_task_has_a_named_documented_endpoint(client):
 def test_segment(client, image):
     view, prompt, picks, files, status = call(client, image, '{"boxes": [[100, 50, 500, 400]]}', EMBEDDED, "",
                                               api_name="/segment")
-    assert Image.open(view).size == (640, 427)
+    assert Image.open(view).size == (640, 427) and files is None  # downloads are written when asked
     assert json.loads(prompt) == {"boxes": [[100.0, 50.0, 500.0, 400.0]]}
-    assert {Path(f).name for f in files} >= {"segment.json", "segment_mask.png"} and EMBEDDED in status
-    entry = json.loads(Path(next(f for f in files if f.endswith("segment.json"))).read_text())["masks"][0]
+    files = call(client, None, api_name="/segment_downloads")
+    assert {Path(f["path"] if isinstance(f, dict) else f).name for f in files} >= {"segment.json", "segment_mask.png"}
+    assert EMBEDDED in status
+    path = next(f if isinstance(f, str) else f["path"] for f in files if str(f).endswith("segment.json"))
+    entry = json.loads(Path(path).read_text())["masks"][0]
     assert entry["segmentation"]["size"] == [427, 640] and entry["polygons"]
 
 
+MODES = ("grey16.png", "rgb16.png", "cmyk.jpg", "palette-transparent.png", "la.png", "exif-rotated.jpg")
+
+
+def save_in_mode(rgb: np.ndarray, path: Path) -> None:
+    """The image written in one of the modes people upload (:data:`MODES`, by file name)."""
+    if path.name == "rgb16.png":  # Pillow writes no 16-bit RGB; OpenCV does (BGR order)
+        cv2.imwrite(str(path), rgb[..., ::-1].astype(np.uint16) * 257)
+        return
+    image, options = Image.fromarray(rgb), {}
+    if path.name == "grey16.png":
+        image = Image.fromarray((rgb.mean(-1) * 257).astype(np.uint16))
+    elif path.name == "cmyk.jpg":
+        image = image.convert("CMYK")
+    elif path.name == "palette-transparent.png":
+        image = image.convert("P", palette=Image.Palette.ADAPTIVE, colors=64)
+        image.info["transparency"] = 0
+    elif path.name == "la.png":
+        image = image.convert("LA")
+    else:
+        options["exif"] = Image.Exif()
+        options["exif"][0x0112] = 6  # shown rotated by 90 degrees
+    image.save(path, **options)
+
+
+@pytest.mark.parametrize("name", MODES)
+def test_every_image_mode_gives_the_mask_the_python_api_gives(client, coco_image, tmp_path, name):
+    path = tmp_path / name
+    save_in_mode(coco_image, path)
+    box = [100, 50, 400, 300]
+    call(client, handle_file(str(path)), json.dumps({"boxes": [box]}), EMBEDDED, "", api_name="/segment")
+    files = call(client, None, api_name="/segment_downloads")
+    mask_png = next(f for f in files if str(f).endswith("segment_mask.png"))
+    app_mask = np.asarray(Image.open(mask_png)) > 0
+    api = seglab.predict(EMBEDDED, path, seglab.Prompt.build(box=box))
+    assert app_mask.shape == api.masks[0].shape and np.array_equal(app_mask, api.masks[0])
+
+
 def test_segment_everything(client, image):
-    view, _, _, files, status = call(client, image, "sam-vit-base", 4, 2, 0.0, 0.0, 0.7, 0, 0,
-                                     api_name="/segment_everything")
-    assert Image.open(view).size == (640, 427) and "everything" in status and files
+    view, _, _, _, status, done = call(client, image, "sam-vit-base", 4, 2, 0.0, 0.0, 0.7, 0, 0,
+                                       api_name="/segment_everything")
+    assert Image.open(view).size == (640, 427) and "everything" in status and done.startswith("Done: ")
 
 
 @pytest.mark.parametrize("task, model, extra", [("semantic", "segformer-b0-ade", ()),
@@ -96,6 +139,8 @@ def test_compare(client, image):
 def test_bad_input_comes_back_as_the_sentence(client, image, tmp_path):
     with pytest.raises(AppError, match="did you mean sam-vit-base"):
         call(client, image, '{"points": [[5, 5]]}', "sam-vit-bsae", "", api_name="/segment")
+    with pytest.raises(AppError, match="is a semantic model, not promptable; promptable models here: "):
+        call(client, image, '{"points": [[5, 5]]}', "segformer-b0-ade", "", api_name="/segment")
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG not really")
     with pytest.raises(AppError, match="broken.png is not an image file"):

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
+import cv2
 import gradio as gr
 import numpy as np
 import pytest
 from app_weights import save_tiny_models
+from PIL import Image
 
 import seglab
 from seglab import report
 from seglab.render import depth_colorbar
 from ui import benchmark, common, compare, dense, depth
 from ui.common import GENERIC_ERROR, ModelSource, parse_prompt, prompt_json
-from ui.segment import MODES, SegmentHandlers, SegmentSession, label_scores
+from ui.segment import EVERYTHING_SETTINGS, MODES, SegmentHandlers, SegmentSession
+from ui.session import VIEW_SIDE
 
 EMBEDDED = "embedded-u2netp-grabcut"
 
@@ -40,21 +44,42 @@ def click(handlers, session, x, y, mode=MODES[0], model=EMBEDDED, autorun=True):
     return handlers.click(session, mode, model, "", autorun, gr.SelectData(None, {"index": [x, y], "value": None}))
 
 
+def skipped(outputs) -> bool:
+    """Every output but the status line left as it was (gr.skip())."""
+    return all(isinstance(o, dict) and o.get("__type__") == "update" and len(o) == 1 for o in outputs[:-1])
+
+
 def test_new_image_starts_a_session_and_fills_the_editor(handlers, coco_image_path, coco_image):
-    session, view, prompt, picks, files, status, editor = handlers.new_image(str(coco_image_path))
+    session, view, prompt, picks, files, status, editor = handlers.new_image(str(coco_image_path), EMBEDDED)
     assert np.array_equal(session.image, coco_image) and session.steps == ()
     assert view.shape == coco_image.shape and prompt == "" and files is None
     assert np.array_equal(editor["background"], coco_image)
+    assert status == "Preparing the image for **embedded-u2netp-grabcut**…"
+    assert handlers.prepare(session, "sam-vit-base").startswith("Click on the image to add a point. "
+                                                                "**sam-vit-base** prepared the image in ")
 
 
 def test_click_adds_a_point_in_image_pixels_and_shows_a_mask(handlers, loaded):
-    session, view, prompt, _, files, status = click(handlers, loaded, 420, 150)
+    session, view, prompt, picks, files, status = click(handlers, loaded, 420, 150)
     assert json.loads(prompt) == {"points": [[420.0, 150.0]], "labels": [1]}
     assert len(session.result) == 1 and session.result.masks[0].any()
-    assert view.shape == loaded.image.shape
+    assert view.shape == loaded.image.shape and files is None  # downloads are written when asked
     assert not np.array_equal(view[150, 420], loaded.image[150, 420])  # the marker sits on the clicked pixel
-    assert {Path(f).name for f in files} >= {"segment.json", "segment_mask.png", "segment_overlay.png"}
+    written = handlers.downloads(session, None)
+    assert {Path(f).name for f in written} >= {"segment.json", "segment_mask.png", "segment_overlay.png"}
     assert EMBEDDED in status and "ms" in status and "1 mask, score " in status
+
+
+def test_a_large_image_is_drawn_at_display_size_and_clicks_map_back_to_image_pixels(handlers, coco_image,
+                                                                                     tmp_path):
+    big = tmp_path / "big.png"
+    Image.fromarray(cv2.resize(coco_image, (3200, 2135))).save(big)
+    session, view, *_ = handlers.new_image(str(big))
+    assert max(view.shape[:2]) == VIEW_SIDE and session.image.shape[:2] == (2135, 3200)
+    scale = VIEW_SIDE / 3200
+    session, view, prompt, *_ = click(handlers, session, 420 * 5 * scale, 150 * 5 * scale)
+    assert json.loads(prompt)["points"] == [[pytest.approx(2100, abs=1), pytest.approx(750, abs=1)]]
+    assert session.result.image_size == (2135, 3200) and max(view.shape[:2]) == VIEW_SIDE
 
 
 def test_two_clicks_make_a_box_and_undo_goes_back_step_by_step(handlers, loaded):
@@ -66,7 +91,7 @@ def test_two_clicks_make_a_box_and_undo_goes_back_step_by_step(handlers, loaded)
     s, _, prompt, *_ = handlers.undo(s, EMBEDDED, "", False)
     assert json.loads(prompt) == {"points": [[300.0, 60.0]], "labels": [0]}
     cleared = handlers.clear(s)[0]
-    assert cleared.steps == () and cleared.result is None and cleared.image is s.image
+    assert cleared.steps == () and cleared.result is None and cleared.key == s.key
 
 
 def test_sessions_never_share_prompts_or_masks(handlers, loaded, coco_root):
@@ -83,44 +108,50 @@ def test_segment_endpoint_takes_json_and_multimask_outputs_can_be_picked(handler
     assert len(session.result) == 3 and picks["visible"]
     assert [c[1] for c in picks["choices"]] == ["all", "0", "1", "2"] and picks["value"] == "0"
     shown_all, _ = handlers.show(session, "all")
-    shown_one, one_files = handlers.show(session, "2")
-    assert not np.array_equal(shown_all, shown_one) and len(one_files) >= 2
+    shown_one, dropped = handlers.show(session, "2")
+    assert not np.array_equal(shown_all, shown_one) and dropped is None
+    assert len(handlers.downloads(session, "2")) >= 2
+    again = handlers.prompt(session, '{"boxes": [[100, 50, 500, 400]]}', "sam-vit-base", "")[0]
+    assert again.key == session.key  # the session's image is used again, not read again
 
 
-def test_each_mask_score_is_written_on_its_centre():
-    image = np.zeros((100, 200, 3), np.uint8)
-    masks = np.zeros((2, 100, 200), bool)
-    masks[0, 40:80, 50:150] = True
-    out = label_scores(image, seglab.Masks(masks, [0.93, 0.5]))  # the empty second mask gets no label
-    ys, xs = np.nonzero(out.max(-1) > 200)
-    assert 50 < xs.min() < 100 < xs.max() < 150 and 40 < ys.min() < 60 < ys.max() < 80
-
-
-def test_editor_layers_become_a_region_and_a_box(handlers, loaded):
+def test_editor_layers_become_a_region_and_a_box_shown_in_the_prompt_box(handlers, loaded):
     h, w = loaded.image.shape[:2]
     region, box = np.zeros((h, w, 4), np.uint8), np.zeros((h, w, 4), np.uint8)
     region[100:140, 300:380, 3] = 255
     box[50:52, 100:400, 3] = 255  # a drag from (100, 50) to (400, 52)
     box[50:300, 398:400, 3] = 255
-    s, _, prompt, *_ = handlers.from_editor(loaded, {"layers": [region, box]}, EMBEDDED, "", False)
-    assert json.loads(prompt)["boxes"] == [[100.0, 50.0, 400.0, 300.0]]
-    assert s.prompt().region.sum() == 40 * 80
+    s, _, prompt, *_, editor = handlers.from_editor(loaded, {"layers": [region, box]}, EMBEDDED, "", False)
+    assert json.loads(prompt.splitlines()[0])["boxes"] == [[100.0, 50.0, 400.0, 300.0]]
+    assert prompt.splitlines()[1].startswith("brushed region: box [300, 100, 380, 140], 3200 px")
+    assert s.prompt().region.sum() == 40 * 80 and editor["layers"] == []  # the strokes are cleared
+    s, _, again, *_ = handlers.prompt(s, prompt, EMBEDDED, "")  # the summary line is not read as JSON
+    assert again == prompt and s.prompt().region.sum() == 40 * 80
 
 
 @pytest.mark.parametrize("image, prompt, model, message", [
     (None, '{"points": [[1, 1]]}', EMBEDDED, "no image"),
     ("COCO", "{points", EMBEDDED, "not valid JSON"),
+    ("COCO", '{"boxes": [[700, 400, 900, 600]]}', EMBEDDED, "box (700, 400, 900, 600) lies outside the 640x427 image"),
     ("COCO", '{"points": [[9999, 5]]}', EMBEDDED, "outside the 640x427 image"),
     ("COCO", "", EMBEDDED, "no prompt"),
     ("COCO", '{"points": [[5, 5]]}', "sam-vit-bsae", "did you mean sam-vit-base"),
     ("COCO", '{"points": [[5, 5]]}', "sam-vit-large", "python -m seglab download sam-vit-large"),
-    ("CORRUPT", '{"points": [[5, 5]]}', EMBEDDED, "is not an image file"),
+    ("COCO", '{"points": [[5, 5]]}', "segformer-b0-ade",
+     f"segformer-b0-ade is a semantic model, not promptable; promptable models here: {EMBEDDED}, sam-vit-base"),
+    ("CORRUPT", '{"points": [[5, 5]]}', EMBEDDED, "broken.jpg is not an image file"),
 ])
-def test_bad_input_is_one_clear_sentence(handlers, coco_image_path, tmp_path, image, prompt, model, message):
+def test_bad_input_is_one_sentence_and_the_work_stays(handlers, coco_image_path, tmp_path, monkeypatch, image,
+                                                      prompt, model, message):
     corrupt = tmp_path / "broken.jpg"
     corrupt.write_bytes(b"\xff\xd8 this is not a jpeg")
     path = {"COCO": str(coco_image_path), "CORRUPT": str(corrupt), None: None}[image]
-    with pytest.raises(gr.Error, match=message.replace("(", r"\(")):
+    warned = []
+    monkeypatch.setattr(common.gr, "Warning", warned.append)
+    outputs = handlers.segment(path, prompt, model, "")  # from a browser: outputs kept, a warning and a status
+    assert skipped(outputs) and message in outputs[-1] and warned == [outputs[-1].removeprefix("⚠️ ")]
+    monkeypatch.setattr(common, "from_api", lambda: True)  # from gradio_client: an error
+    with pytest.raises(gr.Error, match=re.escape(message)):
         handlers.segment(path, prompt, model, "")
 
 
@@ -129,6 +160,7 @@ def test_a_failure_inside_a_model_is_logged_and_shown_short(handlers, coco_image
         raise RuntimeError("CUDA exploded")
 
     monkeypatch.setattr(seglab, "predict", broken)
+    monkeypatch.setattr(common, "from_api", lambda: True)
     with caplog.at_level(logging.ERROR, logger="seglab.app"), pytest.raises(gr.Error) as err:
         handlers.segment(str(coco_image_path), '{"points": [[5, 5]]}', EMBEDDED, "")
     assert err.value.message == GENERIC_ERROR and "CUDA exploded" in caplog.text
@@ -189,9 +221,11 @@ def test_instance_threshold_keeps_only_confident_masks(source, coco_image_path):
     assert len(high[0].value["annotations"]) == 0 < len(low[0].value["annotations"])
 
 
-def test_a_model_of_another_task_is_refused(source, coco_image_path):
-    with pytest.raises(gr.Error, match="is a depth model, not semantic"):
-        dense.run(source, "semantic", str(coco_image_path), "depth-anything-v2-metric-indoor-small")
+def test_a_model_of_another_task_is_refused_and_the_last_result_stays(source, coco_image_path):
+    outputs = dense.run(source, "semantic", str(coco_image_path), "depth-anything-v2-metric-indoor-small")
+    assert skipped(outputs) and "is a depth model, not semantic; semantic models here: " in outputs[-1]
+    outputs = depth.run(source, str(coco_image_path), "segformer-b0-ade")
+    assert skipped(outputs) and "is a semantic model, not depth" in outputs[-1]
 
 
 def test_annotations_give_every_segment_its_own_legend_entry():
@@ -270,14 +304,33 @@ def test_benchmark_dashboard_draws_the_clicks_curve_of_interactive_rows(tmp_path
 
 def test_segment_everything_gives_its_estimate_first_then_every_mask(handlers, coco_image_path):
     settings = (4, 2, 0.0, 0.0, 0.7, 0, 0)  # the sliders: a 4 x 4 grid, no filtering, one crop
-    estimate = handlers.estimate(str(coco_image_path), "sam-vit-base", *settings)
-    assert estimate.startswith("Segment everything with **sam-vit-base**: about **") and " s**" in estimate
-    session, view, prompt, picks, files, status = handlers.everything(str(coco_image_path), "sam-vit-base", *settings)
+    estimate = handlers.estimate(str(coco_image_path), None, "sam-vit-base", *settings)
+    assert estimate.startswith("About **") and " s** with **sam-vit-base**" in estimate
+    session, view, prompt, picks, files, status, done = handlers.everything(str(coco_image_path), None,
+                                                                            "sam-vit-base", *settings)
     assert 1 <= len(session.result) <= 16 and session.steps == () and prompt == ""
     assert picks["value"] in (None, "all") and not np.array_equal(view, session.image)  # every mask drawn
-    assert "everything" in status and any(f.endswith("segment.json") for f in files)
+    assert "everything" in status and done.startswith("Done: ") and files is None
     with pytest.raises(gr.Error, match="did you mean sam-vit-base"):
-        handlers.estimate(str(coco_image_path), "sam-vit-bsae", *settings)
+        handlers.estimate(str(coco_image_path), None, "sam-vit-bsae", *settings)
+
+
+def test_segment_everything_stops_when_cancelled(handlers, loaded):
+    request = gr.Request(session_hash="user-1")
+
+    def press_cancel(*_, **__):  # the user presses Cancel while the first batch is shown
+        handlers.cancel(request)
+
+    outputs = handlers.everything(loaded.path, loaded, "sam-vit-base", 16, 2, 0.0, 0.0, 0.7, 0, 0,
+                                  request=request, progress=press_cancel)
+    assert skipped(outputs[:-1] + (outputs[-2],)) and outputs[-1].startswith("Segment everything cancelled after 2 of ")
+
+
+def test_everything_slider_defaults_are_the_library_defaults():
+    from seglab.everything import EverythingParams
+
+    assert {name: default for name, _, default, *_ in EVERYTHING_SETTINGS} == {
+        name: getattr(EverythingParams, name) for name, *_ in EVERYTHING_SETTINGS}
 
 
 def test_one_model_runs_one_call_at_a_time_whichever_tab_calls_it(source, coco_image, monkeypatch):

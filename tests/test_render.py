@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from seglab import DepthMap, Masks, PanopticMap, Prompt, Segment, SemanticMap
-from seglab.render import colorize_depth, draw_prompt, hex_color, legend, overlay, palette
+from seglab.render import annotate, colorize_depth, draw_prompt, hex_color, label_scores, legend, overlay, palette
 
 
 def _img():
@@ -67,3 +67,16 @@ def test_draw_prompt_marks_points_and_boxes():
 def test_overlay_rejects_unknown_types():
     with pytest.raises(TypeError):
         overlay("nope", _img())
+
+
+def test_score_labels_sit_inside_their_mask_and_clear_of_the_point_markers():
+    image = np.zeros((100, 200, 3), np.uint8)
+    masks = np.zeros((2, 100, 200), bool)
+    masks[0, 20:90, 30:170] = True
+    clicked = Prompt.build(points=[(100, 55)], labels=[1])  # a point on the mask's centre
+    result = Masks(masks, [0.93, 0.5])  # the empty second mask gets no label
+    drawn = overlay(result, image)
+    ys, xs = np.nonzero((label_scores(drawn, result, clicked) != drawn).any(-1))  # the label and its backing
+    assert 30 < xs.min() and xs.max() < 170 and 20 < ys.min() and ys.max() < 90
+    assert np.hypot(xs - 100, ys - 55).min() > 6  # clear of the marker (radius 4)
+    assert (annotate(result, image, clicked)[55, 100] == [40, 220, 60]).all()  # the marker drawn on top

@@ -23,7 +23,6 @@ from typing import Any
 import gradio as gr
 import numpy as np
 from huggingface_hub import is_offline_mode
-from PIL import Image
 
 import seglab
 from seglab.export import write_result
@@ -36,6 +35,8 @@ CONCURRENCY = int(os.environ.get("SEGLAB_APP_CONCURRENCY", "1"))
 # how many runs of one model may use it at once, across tasks and tabs (Compare included)
 MODEL_CONCURRENCY = int(os.environ.get("SEGLAB_MODEL_CONCURRENCY", "1"))
 DOWNLOADS_TTL_S = 3600
+# the app's own download files, all users together, stay under this many bytes (oldest removed first)
+DOWNLOADS_MAX_BYTES = int(float(os.environ.get("SEGLAB_APP_DOWNLOADS_MB", "256")) * 2**20)
 
 try:  # ZeroGPU on Hugging Face Spaces: borrow a GPU for the duration of the call
     import spaces
@@ -127,41 +128,72 @@ def model_slot(model_id: str) -> Iterator[None]:
 
 
 def image_input(**options: Any) -> gr.Image:
-    """A gr.Image whose unreadable uploads (corrupt, not an image, decompression bomb) give a clear gr.Error
-    instead of a failure inside Gradio's preprocessing. (Wrapping the instance, not subclassing: Gradio
-    writes a .pyi stub beside every module that defines a component class.)"""
-    image = gr.Image(**options)
+    """A gr.Image that hands the handler the uploaded file itself (``type="filepath"``, ``image_mode=None``):
+    Gradio neither decodes nor converts it, so the app reads every image exactly as ``seglab.load_image``
+    does (16-bit, CMYK, alpha, EXIF rotation), and an unreadable or too large file gets seglab's sentence,
+    named by the user's file name (Gradio keeps it), from the handler."""
+    image = gr.Image(**{**options, "type": "filepath", "image_mode": None})
     decode = image.preprocess
 
     def preprocess(payload: Any) -> Any:
-        try:
-            return decode(payload)
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-            name = getattr(payload, "orig_name", None) or "the uploaded file"
-            reason = "is too large to decode safely" if isinstance(e, Image.DecompressionBombError) \
-                else "is not an image file that can be read"
-            raise gr.Error(f"{name} {reason}", print_exception=False) from None
+        if payload is not None and payload.path is not None and not (payload.url or "").startswith("data:"):
+            return payload.path
+        return decode(payload)
 
     image.preprocess = preprocess
     return image
 
 
-def user_errors(fn: Callable) -> Callable:
-    """Turn seglab's errors into a gr.Error with their sentence; log anything else and show a short one."""
+def from_api() -> bool:
+    """Whether the running event came from gradio_client or MCP (their ``x-gradio-user`` header), not a browser."""
+    from gradio.context import LocalContext
+
+    request = LocalContext.request.get(None)
+    headers = getattr(request, "headers", None) or {}
+    return headers.get("x-gradio-user") in ("api", "mcp")
+
+
+def user_errors(fn: Callable | None = None, *, keep: int = 0) -> Callable:
+    """Turn seglab's errors into their sentence; log anything else and show a short one.
+
+    With ``keep`` (the handler's number of outputs, the status line last) a browser keeps its work: every
+    output stays as it was (``gr.skip()``), the sentence goes to a warning toast and the status line. API
+    callers, and handlers without ``keep``, get a gr.Error."""
+    if fn is None:
+        return functools.partial(user_errors, keep=keep)
+
+    def fail(message: str) -> tuple:
+        if not keep or from_api():
+            raise gr.Error(message, print_exception=False)
+        gr.Warning(message)
+        return (*(gr.skip() for _ in range(keep - 1)), f"⚠️ {message}")
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except gr.Error:
-            raise
+        except gr.Error as e:
+            return fail(e.message)
         except seglab.SeglabError as e:
-            raise gr.Error(str(e), print_exception=False) from None
+            return fail(str(e))
         except Exception:
             log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(GENERIC_ERROR, print_exception=False) from None
+            return fail(GENERIC_ERROR)
 
     return wrapper
+
+
+def require_task(source: ModelSource, model_id: str, task: str) -> None:
+    """An UnsupportedTaskError naming the models of ``task`` (those that can run here first) when ``model_id``
+    is a model of another task."""
+    spec = seglab.get_spec(model_id)
+    if spec.task == task:
+        return
+    ids = [s.id for s in seglab.list_models(task)]
+    here = [m for m in ids if source.available(m)]
+    listed = f"{task} models here: {', '.join(here)}" if here else f"no {task} model is downloaded here"
+    raise seglab.UnsupportedTaskError(f"{spec.id} is a {spec.task} model, not {task}; {listed} "
+                                      f"(all {len(ids)}: `python -m seglab models --task {task}`)")
 
 
 def warn_if_missing(source: ModelSource, model_id: str) -> None:
@@ -178,7 +210,8 @@ def warn_if_missing(source: ModelSource, model_id: str) -> None:
 
 
 def read_image(source: Any) -> np.ndarray:
-    """The uploaded image as H x W x 3 uint8, or an InvalidImageError with a clear sentence."""
+    """The uploaded file read by ``seglab.load_image`` (H x W x 3 uint8), or an InvalidImageError with a clear
+    sentence naming the user's file."""
     if source is None:
         raise seglab.InvalidImageError("no image: upload one or pick an example first")
     return seglab.load_image(source)
@@ -190,19 +223,31 @@ def downloads(result: Any, image: np.ndarray, stem: str) -> list[str]:
 
 
 def request_dir() -> Path:
-    """A new folder for one request's files; folders older than an hour are removed on the way."""
+    """A new folder for one request's files, in a folder kept under :data:`DOWNLOADS_MAX_BYTES`:
+    folders older than an hour go first, then the oldest until the rest fit."""
     base = Path(tempfile.gettempdir()) / "seglab-app"
     base.mkdir(exist_ok=True)
-    now = time.time()
-    for old in base.iterdir():
-        try:
-            if now - old.stat().st_mtime > DOWNLOADS_TTL_S:
-                shutil.rmtree(old, ignore_errors=True)
-        except FileNotFoundError:  # another request removed it first
-            pass
+    prune(base, DOWNLOADS_MAX_BYTES, DOWNLOADS_TTL_S)
     folder = base / uuid.uuid4().hex
     folder.mkdir()
     return folder
+
+
+def prune(base: Path, max_bytes: int, ttl_s: float) -> None:
+    """Remove the sub-folders of ``base`` older than ``ttl_s``, then the oldest until the rest hold ``max_bytes``."""
+    folders = []
+    for folder in base.iterdir():
+        try:
+            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+            folders.append((folder.stat().st_mtime, size, folder))
+        except FileNotFoundError:  # another request removed it first
+            continue
+    kept, now = 0, time.time()
+    for mtime, size, folder in sorted(folders, reverse=True):  # newest first
+        if now - mtime > ttl_s or kept + size > max_bytes:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            kept += size
 
 
 def parse_prompt(text: str | None, prompt_text: str | None = None,

@@ -13,8 +13,8 @@ import numpy as np
 import seglab
 from seglab.render import legend
 
-from .common import (CONCURRENCY, ModelSource, downloads, gpu, image_input, read_image, timing, user_errors,
-                     warn_if_missing)
+from .common import (CONCURRENCY, ModelSource, downloads, gpu, image_input, read_image, require_task, timing,
+                     user_errors, warn_if_missing)
 
 TASKS = ("semantic", "instance", "panoptic")
 THRESHOLD = {"instance": 0.5, "panoptic": 0.8}  # tasks with a score threshold, and its starting value
@@ -46,13 +46,13 @@ def summary(result: Any) -> str:
     return f"{len(result.segments)} segments"
 
 
-@user_errors
+@user_errors(keep=3)
 @gpu
 def run(source: ModelSource, task: str, image: Any, model_id: str, threshold: float | None = None) -> tuple:
-    """One model over the image: (annotated image, downloads, status)."""
+    """One model over the image: (annotated image, downloads, status); on an error the last result stays."""
     array = read_image(image)
-    if model_id and seglab.get_spec(model_id).task != task:
-        raise seglab.UnsupportedTaskError(f"{model_id} is a {seglab.get_spec(model_id).task} model, not {task}")
+    if model_id:
+        require_task(source, model_id, task)
     options = {"threshold": float(threshold)} if task in THRESHOLD and threshold is not None else {}
     result, load_s, predict_s = source.run(model_id, array, **options)
     if isinstance(result, seglab.Masks) and threshold is not None:
@@ -66,7 +66,7 @@ def build(source: ModelSource, task: str, examples: list[str]) -> None:
     """One dense-prediction tab (inside a gr.Tab context); its endpoint is ``/<task>``."""
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
-            image = image_input(label="Image", type="filepath", sources=["upload", "clipboard"], height=300)
+            image = image_input(label="Image", sources=["upload", "clipboard"], height=300)
             if examples:
                 gr.Examples(examples, inputs=image)
             model = gr.Dropdown(source.choices(task), value=source.preselect(task), label="Model",

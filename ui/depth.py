@@ -11,8 +11,8 @@ import seglab
 from seglab.export import write_ply
 from seglab.render import depth_with_colorbar
 
-from .common import (CONCURRENCY, ModelSource, downloads, gpu, image_input, read_image, request_dir, timing,
-                     user_errors, warn_if_missing)
+from .common import (CONCURRENCY, ModelSource, downloads, gpu, image_input, read_image, request_dir, require_task,
+                     timing, user_errors, warn_if_missing)
 
 VIEWER_POINTS = 120_000  # the browser's point cloud is subsampled to about this many points
 
@@ -34,13 +34,13 @@ def point_cloud(depth: seglab.DepthMap, image: np.ndarray) -> str:
     return str(write_ply(request_dir() / "point_cloud.ply", points, colours))
 
 
-@user_errors
+@user_errors(keep=5)
 @gpu
 def run(source: ModelSource, image: Any, model_id: str) -> tuple:
     """The ``/depth`` endpoint: (colour map with bar, description, 3D point cloud or None, downloads, status)."""
     array = read_image(image)
-    if model_id and seglab.get_spec(model_id).task != "depth":
-        raise seglab.UnsupportedTaskError(f"{model_id} is a {seglab.get_spec(model_id).task} model, not depth")
+    if model_id:
+        require_task(source, model_id, "depth")
     depth, load_s, predict_s = source.run(model_id, array)
     cloud = point_cloud(depth, array) if depth.kind == "metric" and depth.valid.any() else None
     return (depth_with_colorbar(depth), describe(depth), gr.Model3D(cloud, visible=cloud is not None),
@@ -50,7 +50,7 @@ def run(source: ModelSource, image: Any, model_id: str) -> tuple:
 def build(source: ModelSource, examples: list[str]) -> None:
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
-            image = image_input(label="Image", type="filepath", sources=["upload", "clipboard"], height=300)
+            image = image_input(label="Image", sources=["upload", "clipboard"], height=300)
             if examples:
                 gr.Examples(examples, inputs=image)
             model = gr.Dropdown(source.choices("depth"), value=source.preselect("depth"), label="Model",
