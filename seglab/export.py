@@ -93,7 +93,7 @@ def _(result: SemanticMap, out: Path, stem: str, image_id: int) -> list[Path]:
     classes = [{"id": i, "name": n, "pixels": c} for i, n, c in result.present()]
     return [_save_png(out / f"{stem}_labels.png", result.to_png_array()),
             _save_json(out / f"{stem}_classes.json",
-                       {"class_names": list(result.class_names), "ignore_index": result.ignore_index,
+                       {"class_names": list(result.class_names.values()), "ignore_index": result.ignore_index,
                         "present": classes})]
 
 

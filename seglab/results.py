@@ -7,6 +7,7 @@ live here so that every caller writes them the same way.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -160,10 +161,11 @@ def masks_to_boxes(masks: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SemanticMap:
-    """One class id per pixel. ``class_names[i]`` names id ``i``; ``ignore_index`` marks unlabeled pixels."""
+    """One class id per pixel. ``class_names[i]`` names id ``i`` (given as a list of names or an id -> name dict,
+    kept as a dict like every result's); ``ignore_index`` marks unlabeled pixels."""
 
     labels: np.ndarray  # (H, W) int32
-    class_names: tuple[str, ...]
+    class_names: dict[int, str]
     probabilities: np.ndarray | None = None  # (C, H, W) float32
     ignore_index: int = 255
 
@@ -172,7 +174,8 @@ class SemanticMap:
         if labels.ndim != 2:
             raise ValueError(f"labels must be H x W, got shape {labels.shape}")
         object.__setattr__(self, "labels", _readonly(labels.astype(np.int32, copy=False)))
-        object.__setattr__(self, "class_names", tuple(self.class_names))
+        names = self.class_names
+        object.__setattr__(self, "class_names", dict(names) if isinstance(names, Mapping) else dict(enumerate(names)))
         if self.probabilities is not None:
             object.__setattr__(self, "probabilities", _readonly(np.asarray(self.probabilities, np.float32)))
 
@@ -187,7 +190,7 @@ class SemanticMap:
         return sorted(rows, key=lambda r: -r[2])
 
     def name(self, class_id: int) -> str:
-        return self.class_names[class_id] if 0 <= class_id < len(self.class_names) else str(class_id)
+        return self.class_names.get(class_id, str(class_id))
 
     def to_png_array(self) -> np.ndarray:
         """uint8 label image when ids fit (255 = ignore), else uint16."""
@@ -265,7 +268,7 @@ class PanopticMap:
         names = {cid: c["name"] for cid, c in categories.items() if "name" in c}
         return cls(ids.astype(np.int32), tuple(segs), names)
 
-    def to_semantic(self, class_names: tuple[str, ...], category_to_class: dict[int, int],
+    def to_semantic(self, class_names: Sequence[str] | Mapping[int, str], category_to_class: dict[int, int],
                     ignore_index: int = 255) -> SemanticMap:
         """Semantic map: each segment's pixels get ``category_to_class[category_id]``; void is ignored."""
         lut = np.full(int(self.segment_ids.max(initial=0)) + 1, ignore_index, np.int32)

@@ -126,7 +126,7 @@ def test_segformer(tmp_path, coco_image):
     out = seglab.predict(seglab.load_model("segformer-b0-ade", location=tmp_path), coco_image, probabilities=True)
     h, w = coco_image.shape[:2]
     assert isinstance(out, seglab.SemanticMap) and out.labels.shape == (h, w) and out.labels.dtype == np.int32
-    assert out.class_names == tuple(names) and out.labels.max() < len(names)
+    assert out.class_names == dict(enumerate(names)) and out.labels.max() < len(names)
     assert out.probabilities.shape == (len(names), h, w)
     np.testing.assert_allclose(out.probabilities.sum(0), 1.0, atol=1e-4)
     at_label = np.take_along_axis(out.probabilities, out.labels[None].astype(np.int64), 0)[0]
@@ -145,7 +145,7 @@ def test_mask2former_semantic_keeps_contiguous_ids(m2f_panoptic, coco_image):
     model = seglab.load_model("mask2former-swin-large-coco-panoptic-semantic", location=m2f_panoptic)
     out = seglab.predict(model, coco_image, probabilities=True)
     assert isinstance(out, seglab.SemanticMap) and out.labels.shape == coco_image.shape[:2]
-    assert out.class_names == tuple(PANOPTIC_NAMES) and 0 <= out.labels.min() and out.labels.max() < 133
+    assert out.class_names == dict(enumerate(PANOPTIC_NAMES)) and 0 <= out.labels.min() and out.labels.max() < 133
     np.testing.assert_allclose(out.probabilities.sum(0), 1.0, atol=1e-4)
     at_label = np.take_along_axis(out.probabilities, out.labels[None].astype(np.int64), 0)[0]
     assert (at_label >= out.probabilities.max(0) - 1e-5).all()  # the label is the most probable class (ties aside)

@@ -128,3 +128,11 @@ def test_panoptic_id_codec_is_r_plus_256g_plus_65536b_both_ways():
     assert np.array_equal(id_to_rgb(ids), rgb)
     random_ids = np.random.default_rng(0).integers(0, 2**24, (7, 9))
     assert np.array_equal(rgb_to_id(id_to_rgb(random_ids)), random_ids)
+
+
+def test_class_names_are_an_id_to_name_dict_in_every_result():
+    sem = SemanticMap(np.array([[0, 1], [2, 255]]), ["sky", "road", "car"])
+    assert sem.class_names == {0: "sky", 1: "road", 2: "car"} and sem.name(np.int32(1)) == "road"
+    assert sem.name(7) == "7" and SemanticMap(sem.labels, {0: "sky"}).class_names == {0: "sky"}
+    pan = PanopticMap(np.ones((2, 2), np.int32), (Segment(1, 5, True),), {5: "dog"})
+    assert type(sem.class_names) is type(pan.class_names) is type(_masks().class_names) is dict
