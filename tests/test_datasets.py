@@ -255,6 +255,23 @@ def test_benchmark_rejects_a_model_of_another_label_set(tmp_path: Path, cityscap
     assert "predicts 3 classes but cityscapes-val has 19" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("model_id, dataset, message", [
+    ("segformer-b0-ade", "cityscapes", "segformer-b0-ade predicts the ade20k-150 label set but cityscapes-val is "
+                                       "labelled with cityscapes-19"),
+    ("segformer-b0-cityscapes", "coco", "segformer-b0-cityscapes predicts its own label set, not coco's "
+                                        "(cityscapes-19)"),
+])
+def test_benchmark_refuses_a_model_of_another_label_set_before_running(
+        tmp_path: Path, cityscapes_root: Path, coco_root: Path, capsys, model_id: str, dataset: str,
+        message: str) -> None:
+    from benchmarks.run import main as run_main
+
+    where = ["--root", str(cityscapes_root)] if dataset == "cityscapes" else ["--coco-root", str(coco_root)]
+    assert run_main(["--task", "semantic", "--dataset", dataset, *where, "--models", model_id, "--device", "cpu",
+                     "--out", str(tmp_path / "out")]) == 2
+    assert message in capsys.readouterr().err
+
+
 def test_benchmark_without_root_or_with_a_wrong_layout_exits_2(tmp_path: Path, capsys) -> None:
     from benchmarks.run import main as run_main
 

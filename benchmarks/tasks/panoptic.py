@@ -4,7 +4,7 @@ cityscapesScripts' createPanopticImgs makes from the fine labels).
 
 Each prediction is written as the COCO panoptic format does: a PNG (id = R + 256 G + 256^2 B)
 under ``<pred_dir>/panoptic/`` and its ``segments_info`` in the record. A model is scored only on
-the label set it predicts (its registry weights name the data set), except with ``--random-init``.
+the label set it predicts (its registry entry's ``labels``), except with ``--random-init``.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 import seglab
+from seglab.datasets import get_label_set
 from seglab.formats import read_panoptic_png
 from seglab.metrics import PanopticEvaluator
 
@@ -27,9 +28,10 @@ KEYS = ("PQ", "SQ", "RQ", "PQ_th", "SQ_th", "RQ_th", "PQ_st", "SQ_st", "RQ_st")
 
 def load(config: RunConfig) -> Dataset:
     spec = seglab.get_spec(config.model)
-    if config.dataset not in spec.weights.lower() and not config.random_init:
-        raise BenchmarkInputError(f"{spec.id} predicts its own label set, not {config.dataset}'s; score it on its "
-                                  "data set or measure latency with --random-init")
+    labels = get_label_set(spec.labels)
+    if labels.dataset != config.dataset and not config.random_init:
+        raise BenchmarkInputError(f"{spec.id} predicts its own label set, not {config.dataset}'s ({labels.name}); "
+                                  "score it on its data set or measure latency with --random-init")
     if config.dataset == "cityscapes":
         return _cityscapes(config)
     data, folder = panoptic(config)

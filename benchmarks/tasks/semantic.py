@@ -1,12 +1,17 @@
 """Semantic segmentation: mIoU on COCO val2017 or on a driving data set (``--dataset cityscapes --root DIR``).
 
-On COCO the ground truth follows the model's label set: torchvision's FCN / DeepLabV3 predict
-the 21 VOC classes and are scored on torchvision's VOC subset of the instance annotations
-(``coco-val2017-voc``); COCO panoptic models are scored on the 133-class semantic map of the
-panoptic annotations (``coco-val2017``). Predictions are label PNGs under ``<pred_dir>/semantic/``.
+The ground truth follows the label set of the model's registry entry (``spec.labels``): on COCO,
+``voc-21`` models (torchvision's FCN / DeepLabV3) are scored on torchvision's VOC subset of the
+instance annotations (``coco-val2017-voc``) and ``coco-panoptic-133`` models on the 133-class semantic
+map of the panoptic annotations (``coco-val2017``); a driving data set scores the models of the label
+set it names (Cityscapes and GTA5: ``cityscapes-19``, Mapillary Vistas v1.2: ``mapillary-vistas-65``).
+Another model runs only with ``--random-init`` (latency, no score). Predictions are label PNGs under
+``<pred_dir>/semantic/``.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -14,9 +19,9 @@ import numpy as np
 
 import seglab
 from seglab import PanopticMap
+from seglab.datasets import SemanticDataset, get_label_set, load_semantic_dataset
 from seglab.formats import read_label_png, write_label_png
 from seglab.metrics import SemanticEvaluator, coco_to_voc_labels, panoptic_semantic_classes, panoptic_to_semantic
-from seglab.metrics.semantic import VOC_CLASSES
 
 from . import BenchmarkInputError, Dataset, Prediction, RunConfig, Sample, TaskContext
 from .coco import NAME, image_path, instances, panoptic
@@ -25,36 +30,83 @@ REGISTRY_TASK = "semantic"
 DATASETS = ("coco", "cityscapes", "mapillary", "gta5")
 
 
+@dataclass(frozen=True)
+class VocTruth:
+    """torchvision's VOC-21 label maps, built from the COCO instance annotations (a ``pycocotools`` COCO)."""
+
+    coco: Any
+    class_names: tuple[str, ...]
+
+    def labels(self, sample: Sample) -> np.ndarray:
+        img = self.coco.imgs[sample.image_id]
+        anns = self.coco.loadAnns(self.coco.getAnnIds(imgIds=[sample.image_id]))
+        return coco_to_voc_labels(anns, img["height"], img["width"])
+
+
+@dataclass(frozen=True)
+class PanopticTruth:
+    """The semantic map of COCO panoptic annotations (JSON parsed + PNG folder), one class per category."""
+
+    data: dict
+    folder: Path
+    class_names: tuple[str, ...]
+
+    def labels(self, sample: Sample) -> np.ndarray:
+        rgb = cv2.cvtColor(cv2.imread(str(self.folder / sample.target["file_name"])), cv2.COLOR_BGR2RGB)
+        pan = PanopticMap.from_coco_panoptic(rgb, sample.target["segments_info"],
+                                             {c["id"]: c for c in self.data["categories"]})
+        return panoptic_to_semantic(pan, self.data["categories"]).labels
+
+
+@dataclass(frozen=True)
+class DrivingTruth:
+    """The train-id label images of a driving data set (``seglab.datasets``)."""
+
+    dataset: SemanticDataset
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.dataset.class_names
+
+    def labels(self, sample: Sample) -> np.ndarray:
+        return self.dataset.load_label(sample.target)
+
+
 def load(config: RunConfig) -> Dataset:
-    if config.dataset != "coco":
-        return _driving(config)
+    """The data set's samples and its ground truth (``Dataset.gt``: one of the ``*Truth`` records above)."""
     spec = seglab.get_spec(config.model)
-    if spec.family == "tv-semantic":
+    if config.dataset != "coco":
+        return _driving(config, spec.labels)
+    labels = get_label_set(spec.labels)
+    if labels.dataset == "voc":
         gt = instances(config)
         samples = tuple(Sample(str(im["id"]), image_path(config, im["file_name"]), im["id"])
                         for im in gt.dataset["images"])
-        return Dataset(f"{NAME}-voc", samples, ("voc", gt, VOC_CLASSES),
+        return Dataset(f"{NAME}-voc", samples, VocTruth(gt, labels.names),
                        note="21 VOC classes from the COCO instances, as torchvision's reference scripts build them")
-    if "coco" not in spec.weights and not config.random_init:
-        raise BenchmarkInputError(f"{spec.id} predicts its own label set, not COCO's; score it on its data set "
-                                  "(--dataset ... --root DIR) or measure latency with --random-init")
+    if labels.dataset != "coco" and not config.random_init:
+        raise BenchmarkInputError(f"{spec.id} predicts its own label set, not coco's ({labels.name}); score it on "
+                                  "its data set (--dataset ... --root DIR) or measure latency with --random-init")
     data, folder = panoptic(config)
     names, _ = panoptic_semantic_classes(data["categories"])
     files = {im["id"]: im["file_name"] for im in data["images"]}
     samples = tuple(Sample(str(a["image_id"]), image_path(config, files[a["image_id"]]), a["image_id"], a)
                     for a in data["annotations"] if a["image_id"] in files)
-    return Dataset(NAME, samples, ("panoptic", (data, folder), names),
+    return Dataset(NAME, samples, PanopticTruth(data, folder, tuple(names)),
                    note="133 COCO panoptic classes (semantic map of the panoptic annotations)")
 
 
-def _driving(config: RunConfig) -> Dataset:
-    from seglab.datasets import load_semantic_dataset
-
+def _driving(config: RunConfig, model_labels: str) -> Dataset:
     if config.root is None:
         raise BenchmarkInputError(f"--dataset {config.dataset} needs --root, the data set's folder")
     ds = load_semantic_dataset(config.dataset, config.root)
+    if model_labels != ds.label_set and not config.random_init:
+        what = ds.label_set or f"its own {ds.num_classes} classes"
+        raise BenchmarkInputError(f"{config.model} predicts the {model_labels} label set but {ds.benchmark_name} is "
+                                  f"labelled with {what}; score it on its data set or measure latency with "
+                                  "--random-init")
     samples = tuple(Sample(s.image_id, s.image_path, s.image_id, s) for s in ds.samples)
-    return Dataset(ds.benchmark_name, samples, ("driving", ds, ds.class_names), note=ds.note)
+    return Dataset(ds.benchmark_name, samples, DrivingTruth(ds), note=ds.note)
 
 
 def run(model: Any, image: np.ndarray, sample: Sample, context: TaskContext) -> Prediction:
@@ -71,27 +123,13 @@ def read(record: dict, sample: Sample, context: TaskContext) -> tuple[np.ndarray
     return read_label_png(context.pred_dir / "semantic" / pred["file_name"]), pred["num_classes"]
 
 
-def ground_truth(dataset: Dataset, sample: Sample) -> np.ndarray:
-    """H x W class indices (255 = ignore) of one sample."""
-    kind, gt, _ = dataset.gt
-    if kind == "voc":
-        img = gt.imgs[sample.image_id]
-        return coco_to_voc_labels(gt.loadAnns(gt.getAnnIds(imgIds=[sample.image_id])), img["height"], img["width"])
-    if kind == "panoptic":
-        data, folder = gt
-        rgb = cv2.cvtColor(cv2.imread(str(folder / sample.target["file_name"])), cv2.COLOR_BGR2RGB)
-        pan = PanopticMap.from_coco_panoptic(rgb, sample.target["segments_info"],
-                                             {c["id"]: c for c in data["categories"]})
-        return panoptic_to_semantic(pan, data["categories"]).labels
-    return gt.load_label(sample.target)
-
-
 class MiouEvaluator:
     """mIoU, pixel and mean accuracy against the data set's ground truth; a model of another label set is refused."""
 
     def __init__(self, dataset: Dataset, config: RunConfig) -> None:
         self.dataset, self.model = dataset, config.model
-        self.names = dataset.gt[2]
+        self.truth: VocTruth | PanopticTruth | DrivingTruth = dataset.gt
+        self.names = self.truth.class_names
         self.reset()
 
     def reset(self) -> None:
@@ -102,7 +140,7 @@ class MiouEvaluator:
         if num_classes != len(self.names):
             raise BenchmarkInputError(f"{self.model} predicts {num_classes} classes but {self.dataset.name} has "
                                       f"{len(self.names)}; the label sets do not match")
-        self.miou.process(ground_truth(self.dataset, sample), labels)
+        self.miou.process(self.truth.labels(sample), labels)
 
     def evaluate(self) -> dict[str, float]:
         result = self.miou.evaluate()
