@@ -1,10 +1,10 @@
 """Every label set a benchmark number depends on (``seglab.datasets.labels``), checked against its official source.
 
 A shifted class id silently ruins a benchmark number, so each mapping from a model's contiguous ids to
-a data set's ids is compared with the metadata its authors publish: torchvision's weights enums,
-cityscapesScripts' label table, the COCO panoptic annotation file of ../shared/data, and copies in
-tests/data (README there: repository, path and commit) of detectron2's ``COCO_CATEGORIES``,
-ADE20K's ``objectInfo150`` and Mapillary Vistas' ``config_v1.2.json`` labels.
+a data set's ids is compared with the metadata its authors publish: torchvision's weights enums and
+segmentation references, cityscapesScripts' label table, the COCO annotation files of ../shared/data,
+and copies in tests/data (README there: repository, path and commit) of detectron2's
+``COCO_CATEGORIES``, ADE20K's ``objectInfo150`` and Mapillary Vistas' ``config_v1.2.json`` labels.
 """
 from __future__ import annotations
 
@@ -59,6 +59,24 @@ def test_voc_21_is_torchvisions_segmentation_order():
     for spec in _entries("voc-21"):
         assert spec.family == "tv-semantic"
         assert _torchvision_categories(spec.weights) == ["__background__", *voc.names[1:]]
+
+
+# pytorch/vision references/segmentation/coco_utils.py (commit 030d27a871ba66e03335e69c1b43d5bc56ec86b0), get_coco:
+# the COCO category id of each VOC class index, with which torchvision's published VOC-on-COCO mIoU was measured
+TORCHVISION_CAT_LIST = [0, 5, 2, 16, 9, 44, 6, 3, 17, 62, 21, 67, 18, 19, 4, 1, 64, 20, 63, 7, 72]
+VOC_TO_COCO_NAMES = {"aeroplane": "airplane", "diningtable": "dining table", "motorbike": "motorcycle",
+                     "pottedplant": "potted plant", "sofa": "couch", "tvmonitor": "tv"}
+
+
+def test_voc_classes_on_coco_follow_torchvisions_cat_list():
+    """Source: torchvision's segmentation reference scripts (CAT_LIST above); the ground truth of
+    ``coco-val2017-voc`` (``seglab.metrics.semantic``) uses the same list and class names as ``voc-21``."""
+    from seglab.metrics.semantic import VOC_CLASSES, VOC_COCO_CATEGORIES
+
+    voc = get_label_set("voc-21")
+    assert list(VOC_COCO_CATEGORIES) == TORCHVISION_CAT_LIST and VOC_CLASSES == voc.names
+    coco = {c.id: c.name for c in get_label_set("coco-80").categories}
+    assert [coco[i] for i in TORCHVISION_CAT_LIST[1:]] == [VOC_TO_COCO_NAMES.get(n, n) for n in voc.names[1:]]
 
 
 def _detectron2_coco() -> list[dict]:
