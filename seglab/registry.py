@@ -1,7 +1,9 @@
-"""The model table, as data: one :class:`ModelSpec` per model.
+"""The model table, as data: one :class:`ModelSpec` per model, written with keywords as a row of a table.
 
-Adding a model is one entry here plus, at most, one adapter in ``seglab/models``
-registered in :data:`ADAPTERS` under its ``family``.
+Everything seglab knows about a model lives in its row: what it is (task, family, backbone, input
+size), where its weights come from, the label set it predicts (``labels``, a key of
+:data:`seglab.datasets.labels.LABEL_SETS`) and its published numbers. Adding a model is one entry
+here plus, at most, one adapter in ``seglab/models`` registered in :data:`ADAPTERS` under its ``family``.
 """
 from __future__ import annotations
 
