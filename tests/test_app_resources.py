@@ -1,0 +1,64 @@
+"""The app's resources stay bounded: building it imports no torch, many sessions with large images keep the
+process memory under a fixed bound, and the download files stay under their cap."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ui import common, session
+from ui.segment import SegmentHandlers
+
+ROOT = Path(__file__).resolve().parents[1]
+SESSIONS = 60
+SIDE = (3000, 2250)  # 20 MB a decoded image: 60 sessions grew RSS by about 1.5 GB unbounded
+STORE_MB = 200
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (Linux's /proc)."""
+    status = Path("/proc/self/status")
+    if not status.exists():
+        pytest.skip("reading the resident memory needs Linux's /proc")
+    line = next(x for x in status.read_text().splitlines() if x.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def test_building_the_app_imports_no_torch():
+    code = "import sys; from ui import build_demo; build_demo(); print('torch' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                       env={"HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PATH": "",
+                            "HOME": str(Path.home())})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_sixty_sessions_with_large_images_stay_under_a_fixed_memory_bound(tmp_path, monkeypatch):
+    monkeypatch.setattr(session, "STORE", session.seglab.LRUCache(STORE_MB * 2**20, size=session._size))
+    handlers = SegmentHandlers(common.ModelSource())
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (SIDE[1] // 10, SIDE[0] // 10, 3), np.uint8)
+    before = rss_mb()
+    sessions = []
+    for i in range(SESSIONS):
+        path = tmp_path / f"{i}.jpg"
+        Image.fromarray(np.roll(base, i, axis=1)).resize(SIDE).save(path, quality=70)
+        sessions.append(handlers.new_image(str(path))[0])  # every session stays alive, as gr.State keeps it
+    grown = rss_mb() - before
+    assert grown < STORE_MB + 250, f"RSS grew by {grown:.0f} MB over {SESSIONS} sessions"
+    assert sessions[0].image.shape == (SIDE[1], SIDE[0], 3)  # a session whose image was let go reads it again
+
+
+def test_download_folders_stay_under_their_cap(tmp_path):
+    for i in range(12):
+        folder = tmp_path / f"request-{i}"
+        folder.mkdir()
+        (folder / "mask.png").write_bytes(b"x" * 1000)
+        common.prune(tmp_path, max_bytes=4500, ttl_s=3600)
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert sum(f.stat().st_size for f in tmp_path.rglob("*") if f.is_file()) <= 4500
+    assert "request-11" in kept and "request-0" not in kept
