@@ -1,4 +1,5 @@
-"""A self-contained HTML report of a results folder: figures (plotly, inlined so it opens offline) and the table.
+"""A self-contained HTML report of a results folder: the charts (plotly, inlined so it opens offline), the
+results table, and the model zoo with its published numbers; the same figures as the app's Benchmark tab.
 
     python -m benchmarks.plot RESULTS_DIR --out report.html [--png-dir DIR]
 
@@ -9,35 +10,59 @@ from __future__ import annotations
 import argparse
 import html
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
 import pandas as pd
 
 from seglab import SeglabError
-from seglab.report import RANDOM, figures, load_latencies, load_results, summary_table
+from seglab.report import (RANDOM, Chart, full_table, load_latencies, load_results, model_zoo, report_charts,
+                           summary_table, zoo_chart)
 
-STYLE = ("<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:13px}"
-         "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}</style></head><body>")
+STYLE = ("<style>body{font-family:system-ui,sans-serif;margin:1em auto;max-width:1200px;padding:0 1em}"
+         "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;"
+         "text-align:left;vertical-align:top}th{white-space:nowrap}.scroll{overflow-x:auto}"
+         "pre{background:#f4f4f4;padding:.6em;overflow-x:auto}.note{color:#444}</style></head><body>")
+
+
+def _text(markdown: str) -> str:
+    """A note's text as HTML: escaped, with `code` spans."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(markdown))
+
+
+def chart_html(chart: Chart, with_plotlyjs: bool) -> str:
+    """A chart's figure under its note, or its title, the reason it is not drawn and the commands to fill it."""
+    commands = f"<pre>{html.escape(chr(10).join(chart.commands))}</pre>" if chart.commands else ""
+    if chart.figure is None:
+        return f"<h3>{html.escape(chart.title)}</h3><p class='note'>{_text(chart.note)}</p>{commands}"
+    figure = chart.figure.to_html(full_html=False, include_plotlyjs=with_plotlyjs, default_width="100%",
+                                  config={"responsive": True})
+    return f"<p class='note'>{_text(chart.note)}</p>{commands}{figure}"
 
 
 def render_html(results: pd.DataFrame, latencies: pd.DataFrame, source: str) -> str:
-    """The report page: figures first (plotly.js inlined once), then the results table and how numbers were taken."""
-    figs = figures(results, latencies)
-    parts = [fig.to_html(full_html=False, include_plotlyjs=(i == 0), default_height="480px")
-             for i, fig in enumerate(figs.values())]
+    """The report page: the results' charts (plotly.js inlined once), the results table (compact, then every
+    column), the model zoo, and how the numbers were taken."""
+    charts = [*report_charts(results, latencies), zoo_chart()]
+    drawn = [c for c in charts if c.figure is not None]
+    parts = [chart_html(c, with_plotlyjs=bool(drawn) and c is drawn[0]) for c in charts]
     methods = sorted(set(results.get("timing_method", pd.Series(dtype=str)).dropna()))
     notes = sorted({f"{r.task} on {r.dataset}: {r.note}" for r in results.itertuples() if isinstance(r.note, str)}) \
         if "note" in results.columns else []
     random_rows = int((results["weights"] == RANDOM).sum())
     return "\n".join([
-        "<!doctype html><html><head><meta charset='utf-8'><title>seglab benchmark report</title>",
-        STYLE,
+        "<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>",
+        "<title>seglab benchmark report</title>", STYLE,
         f"<h1>seglab benchmark report</h1><p>From <code>{html.escape(source)}</code>: {len(results)} result rows.",
         f" {random_rows} row(s) use random weights (latency only; their accuracy is not plotted).</p>"
         if random_rows else "</p>",
-        *parts,
-        "<h2>Results</h2>", summary_table(results).to_html(index=False, na_rep="", border=0),
+        "<h2>Results</h2><div class='scroll'>", summary_table(results).to_html(index=False, na_rep="", border=0),
+        "</div><details><summary>Every column</summary><div class='scroll'>",
+        full_table(results).to_html(index=False, na_rep="", border=0), "</div></details>",
+        *parts[:-1],
+        "<h2>Model zoo</h2><p>Every registry model with the numbers its authors published.</p>", parts[-1],
+        "<div class='scroll'>", model_zoo().to_html(index=False, na_rep="", border=0), "</div>",
         "<h2>How the numbers were taken</h2><ul>",
         *[f"<li>{html.escape(m)}</li>" for m in methods + notes],
         "</ul></body></html>",
@@ -45,12 +70,13 @@ def render_html(results: pd.DataFrame, latencies: pd.DataFrame, source: str) -> 
 
 
 def write_pngs(results: pd.DataFrame, latencies: pd.DataFrame, folder: Path) -> list[Path]:
-    """Each figure as a PNG (needs kaleido)."""
+    """Each drawn figure as a PNG at its own height (needs kaleido)."""
     folder.mkdir(parents=True, exist_ok=True)
     out = []
-    for name, fig in figures(results, latencies).items():
-        fig.write_image(folder / f"{name}.png", width=1000, height=520)
-        out.append(folder / f"{name}.png")
+    for chart in [*report_charts(results, latencies), zoo_chart()]:
+        if chart.figure is not None:
+            chart.figure.write_image(folder / f"{chart.name}.png", width=1000)
+            out.append(folder / f"{chart.name}.png")
     return out
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from .errors import SeglabError
+from .errors import SeglabError, UnknownModelError
 
 KEYS = ("model", "task", "dataset")
 REQUIRED = KEYS + ("weights", "n_images")
@@ -28,6 +29,18 @@ METRIC_COLUMNS = ("AR@100", "AP", "AP50", "AP75", "mIoU", "PQ", "SQ", "RQ", "PQ_
 # the ``weights`` column: besides "pretrained", the offline default model and random weights (latency only)
 OFFLINE = "offline default (embedded)"
 RANDOM = "random-init (latency only)"
+RANDOM_SUFFIX = " (random-init)"  # benchmarks.run's model name for random-init rows
+SHORT_WEIGHTS = {OFFLINE: "embedded", RANDOM: "random"}
+COCO = "coco-val2017"
+# units of the metrics that are not percentages, and those where lower is better
+UNITS = {"delta1": "fraction", "AbsRel": "relative", "RMSE": "m", "NoC@85": "clicks", "NoC@90": "clicks"}
+LOWER_IS_BETTER = {"AbsRel", "RMSE", "NoC@85", "NoC@90"}
+# registry ``Published`` metrics that are speeds (shown in the zoo's speed column, not as accuracy)
+SPEED_METRICS = ("FPS",)
+ZOO_COLUMNS = ["model", "task", "published", "published speed", "input", "license", "source"]
+SPEED_COLUMNS = {"latency_p50_ms": "p50 ms", "latency_cold_ms": "cold ms", "peak_mem_mb": "peak MB"}
+SUMMARY_COLUMNS = ["model", "task · dataset", "weights", "headline", "published", *SPEED_COLUMNS.values(), "images",
+                   "other metrics"]
 
 
 class ResultsFileError(SeglabError, ValueError):
@@ -36,9 +49,10 @@ class ResultsFileError(SeglabError, ValueError):
 
 # ----------------------------------------------------------------------------- reading and writing
 
-def _read_table(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
+def _read_table(path: Path, required: tuple[str, ...], name: str | None = None) -> pd.DataFrame:
+    name = name or str(path)
     if not path.is_file():
-        raise ResultsFileError(f"no results file at {path}")
+        raise ResultsFileError(f"no results file at {name}")
     try:
         if path.suffix == ".json":
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -46,23 +60,24 @@ def _read_table(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
         elif path.suffix == ".csv":
             df = pd.read_csv(path)
         else:
-            raise ResultsFileError(f"{path} is neither a .csv nor a .json results file")
+            raise ResultsFileError(f"{name} is neither a .csv nor a .json results file")
     except (ValueError, TypeError, KeyError, pd.errors.ParserError, UnicodeDecodeError) as err:
         if isinstance(err, ResultsFileError):
             raise
-        raise ResultsFileError(f"{path} is not a readable results table ({type(err).__name__}: {err})") from None
+        raise ResultsFileError(f"{name} is not a readable results table ({type(err).__name__}: {err})") from None
     missing = [c for c in required if c not in df.columns]
     if missing:
-        raise ResultsFileError(f"{path} is not a benchmark results file: missing column(s) {', '.join(missing)}")
+        raise ResultsFileError(f"{name} is not a benchmark results file: missing column(s) {', '.join(missing)}")
     return df
 
 
-def load_results(path: str | Path) -> pd.DataFrame:
-    """The results table from a folder (its ``results.csv``, else ``results.json``) or a .csv / .json file."""
+def load_results(path: str | Path, name: str | None = None) -> pd.DataFrame:
+    """The results table from a folder (its ``results.csv``, else ``results.json``) or a .csv / .json file;
+    errors call the file ``name`` (e.g. the name a user uploaded it under), by default its path."""
     path = Path(path)
     if path.is_dir():
         path = path / "results.csv" if (path / "results.csv").is_file() else path / "results.json"
-    return _read_table(path, REQUIRED)
+    return _read_table(path, REQUIRED, name)
 
 
 def load_latencies(path: str | Path) -> pd.DataFrame:
@@ -104,14 +119,13 @@ def update_results(out_dir: str | Path, row: dict[str, Any], latencies: list[dic
     return df
 
 
-# ----------------------------------------------------------------------------- figures
+# ----------------------------------------------------------------------------- tables
 
-def _published(model: str, metric: str, dataset: str) -> float | None:
-    from .errors import UnknownModelError
+def _spec(model: str):
     from .registry import get_spec
 
     try:
-        return get_spec(model).published_value(metric, dataset)
+        return get_spec(model)
     except UnknownModelError:
         return None
 
@@ -124,132 +138,263 @@ def _num(v: Any) -> float | None:
     return None if math.isnan(f) else f
 
 
+def axis_title(metric: str) -> str:
+    """The metric with its unit, and which way is better when lower is: "PQ (%)", "RMSE (m, lower is better)"."""
+    unit = UNITS.get(metric, "%")
+    return f"{metric} ({unit}{', lower is better' * (metric in LOWER_IS_BETTER)})"
+
+
+def published_numbers(task: str | None = None) -> pd.DataFrame:
+    """Every accuracy number the registry quotes (speeds apart), one row each: model, task, metric, dataset,
+    published, source."""
+    from .registry import list_models
+
+    rows = [{"model": s.id, "task": s.task, "metric": p.metric, "dataset": p.dataset, "published": p.value,
+             "source": p.source} for s in list_models(task) for p in s.published if p.metric not in SPEED_METRICS]
+    return pd.DataFrame(rows, columns=["model", "task", "metric", "dataset", "published", "source"])
+
+
+def model_zoo(task: str | None = None) -> pd.DataFrame:
+    """The registry as a table to choose a model by: published numbers (and speed, where published), where
+    they come from, input size and license; every model (of ``task``), with or without numbers. The speed
+    column is there only when some registry model has a published speed."""
+    from .registry import list_models
+
+    rows = []
+    for spec in list_models(task):
+        scores = [p for p in spec.published if p.metric not in SPEED_METRICS]
+        speeds = [p for p in spec.published if p.metric in SPEED_METRICS]
+        rows.append({"model": spec.id, "task": spec.task,
+                     "published": "; ".join(f"{p.metric} {p.value:g} ({p.dataset})" for p in scores),
+                     "published speed": "; ".join(f"{p.value:g} {p.metric} ({p.source})" for p in speeds),
+                     "input": spec.input_size, "license": spec.license,
+                     "source": "; ".join(dict.fromkeys(p.source for p in spec.published))})
+    speed_known = any(p.metric in SPEED_METRICS for s in list_models() for p in s.published)
+    columns = [c for c in ZOO_COLUMNS if speed_known or c != "published speed"]
+    return pd.DataFrame(rows, columns=ZOO_COLUMNS)[columns]
+
+
+def comparisons(df: pd.DataFrame) -> pd.DataFrame:
+    """Reproduced next to published, for every metric of a result that the registry also quotes on the same
+    dataset (random-init rows are left out): model, task, dataset, metric, reproduced, published, source,
+    n_images."""
+    rows = []
+    for _, r in df[df["weights"] != RANDOM].iterrows():
+        spec = _spec(r["model"])
+        for p in spec.published if spec else ():
+            value = _num(r.get(p.metric))
+            if p.dataset == r["dataset"] and value is not None:
+                rows.append({"model": r["model"], "task": r["task"], "dataset": r["dataset"], "metric": p.metric,
+                             "reproduced": value, "published": p.value, "source": p.source,
+                             "n_images": r.get("n_images")})
+    return pd.DataFrame(rows, columns=["model", "task", "dataset", "metric", "reproduced", "published", "source",
+                                       "n_images"])
+
+
 def accuracy_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per result with a meaningful headline metric: columns model, task, dataset, metric,
-    reproduced, published, weights, latency_p50_ms (random-init rows are left out)."""
+    """One row per result with a meaningful headline metric (:data:`PRIMARY`): model, task, dataset, metric,
+    reproduced, published, weights, n_images, latency_p50_ms (random-init rows are left out)."""
     rows = []
     for _, r in df.iterrows():
         metric = PRIMARY.get(r["task"])
-        if r.get("weights") == RANDOM or metric is None or metric not in df.columns:
+        value = _num(r.get(metric)) if metric else None
+        if r.get("weights") == RANDOM or value is None:
             continue
-        value = _num(r.get(metric))
-        if value is None:
-            continue
+        spec = _spec(r["model"])
         rows.append({"model": r["model"], "task": r["task"], "dataset": r["dataset"], "metric": metric,
-                     "reproduced": value, "published": _published(r["model"], metric, r["dataset"]),
+                     "reproduced": value, "published": spec.published_value(metric, r["dataset"]) if spec else None,
                      "weights": r.get("weights"), "n_images": r.get("n_images"),
                      "latency_p50_ms": _num(r.get("latency_p50_ms"))})
     return pd.DataFrame(rows, columns=["model", "task", "dataset", "metric", "reproduced", "published", "weights",
                                        "n_images", "latency_p50_ms"])
 
 
-def _empty(title: str, message: str):
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    fig.update_layout(title=title, xaxis_visible=False, yaxis_visible=False)
-    return fig
-
-
-def metric_bars(df: pd.DataFrame):
-    """Headline metric per model (AR@100, AP, PQ, mIoU, delta1), the published number beside the reproduced one."""
-    import plotly.graph_objects as go
-
-    acc = accuracy_rows(df)
-    title = "Reproduced vs published (headline metric per task)"
-    if acc.empty:
-        return _empty(title, "no pretrained or embedded result with a metric yet")
-    label = acc["model"] + "<br>" + acc["metric"] + " · " + acc["dataset"]
-    fig = go.Figure([
-        go.Bar(name="reproduced", x=label, y=acc["reproduced"], text=acc["reproduced"].round(1),
-               customdata=acc[["n_images", "weights"]], hovertemplate="%{y:.2f}<br>n=%{customdata[0]} "
-               "images<br>weights: %{customdata[1]}<extra>reproduced</extra>"),
-        go.Bar(name="published", x=label, y=acc["published"], text=acc["published"],
-               hovertemplate="%{y:.2f}<extra>published (registry)</extra>"),
-    ])
-    fig.update_layout(title=title, barmode="group", yaxis_title="metric (percent; delta1 as a fraction)")
-    return fig
-
-
-def pareto_front(points: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
-    """Rows not dominated by another (lower ``x`` and higher ``y`` are better), sorted by ``x``."""
-    front, best = [], -math.inf
-    for _, r in points.sort_values([x, y], ascending=[True, False]).iterrows():
-        if r[y] > best:
-            front.append(r)
-            best = r[y]
-    return pd.DataFrame(front, columns=points.columns)
-
-
-def accuracy_latency(df: pd.DataFrame):
-    """Accuracy vs warm p50 latency per model, one colour per task metric, with each metric's Pareto front."""
-    import plotly.graph_objects as go
-
-    acc = accuracy_rows(df).dropna(subset=["latency_p50_ms"])
-    title = "Accuracy vs latency (warm p50)"
-    if acc.empty:
-        return _empty(title, "no result with both a metric and a latency yet")
-    fig = go.Figure()
-    for metric, group in acc.groupby("metric", sort=False):
-        fig.add_trace(go.Scatter(x=group["latency_p50_ms"], y=group["reproduced"], mode="markers+text",
-                                 text=group["model"], textposition="top center", name=metric))
-        front = pareto_front(group, "latency_p50_ms", "reproduced")
-        fig.add_trace(go.Scatter(x=front["latency_p50_ms"], y=front["reproduced"], mode="lines",
-                                 line={"dash": "dash"}, name=f"{metric} Pareto front"))
-    fig.update_layout(title=title, xaxis_title="latency p50 (ms, log)", xaxis_type="log", yaxis_title="metric")
-    return fig
-
-
-def latency_distribution(latencies: pd.DataFrame):
-    """Per-image end-to-end latency per model (warm calls; cold first calls shown apart)."""
-    import plotly.express as px
-
-    title = "Per-image latency (end-to-end)"
-    if latencies.empty:
-        return _empty(title, "no per-image latencies yet")
-    lat = latencies.copy()
-    lat["call"] = lat["cold"].map(lambda c: "cold (first)" if str(c).lower() == "true" else "warm") \
-        if "cold" in lat.columns else "warm"
-    lat["run"] = lat["model"] + " · " + lat["task"]
-    fig = px.box(lat, x="run", y="latency_ms", color="call", points="all", log_y=True, title=title,
-                 hover_data=[c for c in ("image", "weights", "device") if c in lat.columns])
-    fig.update_layout(xaxis_title="", yaxis_title="latency (ms, log)")
-    return fig
-
-
-def clicks_curve(df: pd.DataFrame):
-    """mIoU after 1, 2, 3, 5 clicks for interactive rows (columns ``mIoU@k``)."""
-    import plotly.graph_objects as go
-
-    title = "Interactive segmentation: mIoU vs clicks"
-    cols = [c for c in CLICKS if c in df.columns]
-    rows = df[df[cols].notna().any(axis=1)] if cols else df.iloc[0:0]
-    if rows.empty:
-        return _empty(title, "no interactive result yet")
-    fig = go.Figure()
-    for _, r in rows.iterrows():
-        ks = [int(c.split("@")[1]) for c in cols if _num(r[c]) is not None]
-        fig.add_trace(go.Scatter(x=ks, y=[float(r[f"mIoU@{k}"]) for k in ks], mode="lines+markers",
-                                 name=f"{r['model']} · {r['dataset']}"))
-    fig.update_layout(title=title, xaxis_title="clicks", yaxis_title="mIoU")
-    return fig
-
-
-def figures(results: pd.DataFrame, latencies: pd.DataFrame | None = None) -> dict[str, Any]:
-    """Every report figure by name (the clicks chart only when interactive rows exist)."""
-    out = {"metric_bars": metric_bars(results), "accuracy_latency": accuracy_latency(results),
-           "latency_distribution": latency_distribution(latencies if latencies is not None else pd.DataFrame())}
-    if any(c in results.columns for c in CLICKS):
-        out["clicks_curve"] = clicks_curve(results)
-    return out
-
-
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
-    """The results for display: identity, the metrics present, latency and memory, environment; rounded."""
+    """The results, compact, columns that matter first: the model, what it ran on, the headline metric (with
+    the published value), latency and memory, the number of images, then the other metrics in one column.
+    Random-init rows show no accuracy."""
+    rows = []
+    for _, r in df.iterrows():
+        metric, real = PRIMARY.get(r["task"], ""), r.get("weights") != RANDOM
+        value = _num(r.get(metric)) if real and metric else None
+        spec = _spec(r["model"])
+        published = spec.published_value(metric, r["dataset"]) if spec and value is not None else None
+        others = [f"{c} {_num(r[c]):.1f}" for c in METRIC_COLUMNS
+                  if real and c != metric and c in df.columns and _num(r[c]) is not None]
+        rows.append({"model": r["model"], "task · dataset": f"{r['task']} · {r['dataset']}",
+                     "weights": SHORT_WEIGHTS.get(r.get("weights"), r.get("weights")),
+                     "headline": f"{metric} {value:.1f}" if value is not None else "",
+                     "published": f"{published:g}" if published is not None else "",
+                     **{label: _num(r.get(column)) for column, label in SPEED_COLUMNS.items()},
+                     "images": _num(r.get("n_images")), "other metrics": " · ".join(others)})
+    table = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    numbers = [*SPEED_COLUMNS.values(), "images"]
+    table[numbers] = table[numbers].astype(float).round(0).astype("Int64")
+    empty = [c for c in table.columns[3:] if table[c].replace("", None).isna().all()] if len(table) else []
+    return table.drop(columns=empty)
+
+
+def full_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Every column worth reading (identity, all metrics, latency and memory, environment), rounded."""
     metric_cols = [c for c in df.columns if c in METRIC_COLUMNS]
     front = ["model", "task", "dataset", "weights", "n_images", "n_failed"]
     speed = ["latency_p50_ms", "latency_p90_ms", "latency_cold_ms", "forward_p50_ms", "images_per_s", "peak_mem_mb"]
     env = ["device", "dtype", "world_size", "torch", "transformers", "date"]
-    cols = [c for c in front + metric_cols + speed + env if c in df.columns]
-    return df[cols].round(2)
+    return df[[c for c in front + metric_cols + speed + env if c in df.columns]].round(2)
+
+
+# ----------------------------------------------------------------------------- charts
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart of the report: its figure, or None with a sentence saying why there is none (and how to get
+    it); ``note`` may also say what a drawn figure shows."""
+
+    name: str
+    title: str
+    figure: Any = None
+    note: str = ""
+    commands: tuple[str, ...] = ()  # shell lines that would fill the chart
+
+
+def reproduce_commands(df: pd.DataFrame) -> tuple[str, ...]:
+    """The commands that would put a published number beside a reproduced one, for a model of ``df`` (a
+    random-init row stands for its pretrained twin) whose registry entry quotes one, else a registry model."""
+    candidates = []
+    for _, r in df.iterrows():
+        spec = _spec(str(r["model"]).removesuffix(RANDOM_SUFFIX))
+        if spec and r["task"] == spec.task and any(p.dataset == r["dataset"] for p in spec.published):
+            candidates.append((spec, r["dataset"]))
+    if not candidates:
+        spec = next(s for s in _registry_models() if any(p.dataset == COCO for p in s.published))
+        candidates.append((spec, COCO))
+    spec, dataset = candidates[0]
+    data = "--coco-root coco" if dataset.startswith("coco") else f"--dataset {dataset.split('-')[0]} --root DIR"
+    return (f"python -m seglab download {spec.id}",
+            f"python -m benchmarks.run --task {spec.task} --models {spec.id} \\\n    {data} --out results/<run>")
+
+
+def _registry_models():
+    from .registry import list_models
+
+    return list_models()
+
+
+def _facet(r: pd.Series) -> str:
+    return f"{r['metric']} · {r['dataset']}"
+
+
+def zoo_chart(task: str | None = None) -> Chart:
+    """The registry's published numbers, one facet per metric and dataset, best first."""
+    from . import charts
+
+    title = "Published numbers (registry)"
+    pub = published_numbers(task)
+    if pub.empty:
+        return Chart("published", title, None, f"No {task or ''} model of the registry quotes a published number.")
+    facets = {}
+    for key, group in pub.assign(facet=pub.apply(_facet, axis=1)).groupby("facet", sort=False):
+        lower = group["metric"].iloc[0] in LOWER_IS_BETTER
+        facets[key] = group.sort_values("published", ascending=lower).assign(label=group["model"],
+                                                                                note=group["source"])
+    titles = {k: axis_title(g["metric"].iloc[0]) for k, g in facets.items()}
+    fig = charts.bar_facets(facets, title, [("published", "published", charts.PUBLISHED)], titles)
+    return Chart("published", title, fig, "As reported by each model's authors or weights card (hover for the "
+                 "source); not measured here.")
+
+
+def reproduced_chart(df: pd.DataFrame) -> Chart:
+    from . import charts
+
+    title = "Reproduced vs published"
+    both = comparisons(df)
+    if both.empty:
+        return Chart("reproduced", title, None, "Nothing reproduced here has a published number to compare with "
+                     "yet (the offline model has none; random-weight rows time the architecture only). To "
+                     "reproduce one:", reproduce_commands(df))
+    facets = {k: g.assign(label=g["model"], note=g["n_images"].astype(str) + " images; published: " + g["source"])
+              for k, g in both.assign(facet=both.apply(_facet, axis=1)).groupby("facet", sort=False)}
+    titles = {k: axis_title(g["metric"].iloc[0]) for k, g in facets.items()}
+    fig = charts.bar_facets(facets, title, [("reproduced", "reproduced here", charts.REPRODUCED),
+                                            ("published", "published", charts.PUBLISHED)], titles)
+    return Chart("reproduced", title, fig)
+
+
+def accuracy_latency_chart(df: pd.DataFrame) -> Chart:
+    from . import charts
+
+    title = "Accuracy vs latency"
+    acc = accuracy_rows(df).dropna(subset=["latency_p50_ms"])
+    if acc.empty:
+        return Chart("accuracy_latency", title, None, "No result has both an accuracy and a latency yet.")
+    acc = acc.rename(columns={"reproduced": "value", "latency_p50_ms": "latency_ms"})
+    facets = {k: g for k, g in acc.assign(facet=acc.apply(_facet, axis=1)).groupby("facet", sort=False)}
+    fronts = {k: pareto_front(g, "latency_ms", "value", lower_is_better=g["metric"].iloc[0] in LOWER_IS_BETTER)
+              for k, g in facets.items()}
+    titles = {k: axis_title(g["metric"].iloc[0]) for k, g in facets.items()}
+    return Chart("accuracy_latency", title, charts.scatter_facets(facets, title, titles, fronts),
+                 "Headline metric per task against the warm median latency per image; the dashed line joins the "
+                 "results no other is both faster and better than.")
+
+
+def pareto_front(points: pd.DataFrame, x: str, y: str, lower_is_better: bool = False) -> pd.DataFrame:
+    """Rows not dominated by another (lower ``x`` and higher ``y``, or lower with ``lower_is_better``, are
+    better), sorted by ``x``."""
+    sign = -1 if lower_is_better else 1
+    front, best = [], -math.inf
+    for _, r in points.sort_values([x, y], ascending=[True, lower_is_better]).iterrows():
+        if sign * r[y] > best:
+            front.append(r)
+            best = sign * r[y]
+    return pd.DataFrame(front, columns=points.columns)
+
+
+def latency_chart(latencies: pd.DataFrame) -> Chart:
+    from . import charts
+
+    title = "Per-image latency"
+    if latencies is None or latencies.empty:
+        return Chart("latency", title, None, "No per-image latencies yet (benchmarks.run writes latency.csv).")
+    lat = latencies.copy()
+    lat["cold"] = lat["cold"].astype(str).str.lower().eq("true") if "cold" in lat.columns else False
+    if "image" not in lat.columns:
+        lat["image"] = ""
+    runs = {}  # labelled by the model, plus its task and data set where it has several
+    for (model, task, dataset), group in lat.groupby(["model", "task", "dataset"], sort=False):
+        mine = lat[lat["model"] == model]
+        extra = [task] * (mine["task"].nunique() > 1) + [dataset] * (mine["dataset"].nunique() > 1)
+        runs[" · ".join([str(model), *map(str, extra)])] = group
+    return Chart("latency", title, charts.latency_boxes(runs, title),
+                 "End to end: decoding, pre-processing, the network, post-processing and encoding, all prompts of "
+                 "the image; the cold first call of each process is shown apart.")
+
+
+def clicks_chart(df: pd.DataFrame) -> Chart:
+    from . import charts
+
+    title = "Interactive: mIoU after each click"
+    cols = [c for c in CLICKS if c in df.columns]
+    rows = df[df[cols].notna().any(axis=1)] if cols else df.iloc[0:0]
+    if rows.empty:
+        return Chart("clicks", title, None, "No interactive result yet; simulated clicks on COCO instances:",
+                     ("python -m benchmarks.run --task interactive --models embedded-u2netp-grabcut \\\n"
+                      "    --coco-root coco --out results/<run>",))
+    lines = {}
+    for _, r in rows.iterrows():
+        ks = [int(c.split("@")[1]) for c in cols if _num(r[c]) is not None]
+        lines[f"{r['model']} · {r['dataset']}"] = (ks, [float(r[f"mIoU@{k}"]) for k in ks])
+    ticks = sorted({k for ks, _ in lines.values() for k in ks})
+    return Chart("clicks", title, charts.line_facet(lines, title, "clicks", axis_title("mIoU"), ticks),
+                 "Simulated clicks (SAM protocol): each next click on the largest error.")
+
+
+def report_charts(results: pd.DataFrame, latencies: pd.DataFrame | None = None) -> list[Chart]:
+    """Every results chart, in reading order: reproduced vs published, accuracy vs latency, per-image latency,
+    mIoU vs clicks. Each is drawn, or says why it is not."""
+    return [reproduced_chart(results), accuracy_latency_chart(results),
+            latency_chart(latencies if latencies is not None else pd.DataFrame()), clicks_chart(results)]
+
+
+def figures(results: pd.DataFrame, latencies: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The drawn charts' figures by name."""
+    return {c.name: c.figure for c in report_charts(results, latencies) if c.figure is not None}

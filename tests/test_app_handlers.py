@@ -15,9 +15,8 @@ from app_weights import save_tiny_models
 from PIL import Image
 
 import seglab
-from seglab import report
 from seglab.render import depth_colorbar
-from ui import benchmark, common, compare, dense, depth
+from ui import common, dense, depth
 from ui.common import GENERIC_ERROR, ModelSource, parse_prompt, prompt_json
 from ui.segment import EVERYTHING_SETTINGS, MODES, SegmentHandlers, SegmentSession
 from ui.session import VIEW_SIDE
@@ -252,54 +251,6 @@ def test_depth_colorbar_runs_from_near_to_far():
     assert bar.shape[0] == 200
     top, bottom = bar[0, 5].astype(int), bar[-1, 5].astype(int)
     assert top[0] > top[2] and bottom[2] > bottom[0]  # near = warm (red) on top, far = cold (blue) below
-
-
-def test_compare_puts_models_side_by_side_and_names_the_missing_one(source, coco_image_path):
-    gallery, table = compare.run(source, str(coco_image_path), [EMBEDDED, "sam-vit-base", "sam-vit-large"],
-                                 '{"boxes": [[100, 50, 500, 400]]}')
-    assert [caption.split(" · ")[0] for _, caption in gallery] == [EMBEDDED, "sam-vit-base"]
-    assert all(picture.shape[:2] == (427, 640) for picture, _ in gallery)
-    assert "python -m seglab download sam-vit-large" in table
-    with pytest.raises(gr.Error, match="at least two models"):
-        compare.run(source, str(coco_image_path), [EMBEDDED], '{"points": [[5, 5]]}')
-
-
-def test_benchmark_dashboard_reads_a_results_file(tmp_path):
-    report.update_results(tmp_path, {"model": "sam-vit-huge", "task": "promptable", "dataset": "coco-val2017",
-                                     "weights": "pretrained", "n_images": 5, "AR@100": 40.0, "latency_p50_ms": 80.0})
-    table, bars, scatter, latency, clicks, summary = benchmark.uploaded(str(tmp_path / "results.json"))
-    assert table["model"].tolist() == ["sam-vit-huge"] and "1 results" in summary
-    assert benchmark.folder_dashboard(tmp_path)[0].columns[0] == "model"  # one results folder: no folder column
-    assert [t.name for t in bars.data] == ["reproduced", "published"]
-    assert benchmark.folder_dashboard(tmp_path / "empty")[-1].startswith("No benchmark results")
-    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
-    with pytest.raises(gr.Error, match="missing column"):
-        benchmark.uploaded(str(tmp_path / "bad.csv"))
-
-
-def test_benchmark_dashboard_gathers_the_run_folders_under_the_results_folder(tmp_path):
-    row = {"task": "semantic", "dataset": "ade20k", "weights": "pretrained", "n_images": 3, "mIoU": 30.0}
-    latencies = [{"model": "segformer-b0-ade", "task": "semantic", "dataset": "ade20k", "latency_ms": 20.0}]
-    report.update_results(tmp_path / "cpu" / "semantic", {"model": "segformer-b0-ade", **row}, latencies)
-    report.update_results(tmp_path / "gpu", {"model": "segformer-b5-ade", **row})
-    report.update_results(tmp_path / "gpu" / "predictions" / "x", {"model": "not-a-result", **row})
-    (tmp_path / "broken").mkdir()
-    (tmp_path / "broken" / "results.csv").write_text("a,b\n1,2\n")
-    table, bars, scatter, latency, clicks, summary = benchmark.folder_dashboard(tmp_path)
-    assert table[["folder", "model"]].values.tolist() == [["cpu/semantic", "segformer-b0-ade"],
-                                                         ["gpu", "segformer-b5-ade"]]
-    assert "2 results of 2 models" in summary and "unreadable and skipped: broken" in summary
-    assert len(latency.data) == 1  # one box: the only run with per-image latencies
-    assert not clicks.data  # no interactive rows: an empty chart with its note
-
-
-def test_benchmark_dashboard_draws_the_clicks_curve_of_interactive_rows(tmp_path):
-    row = {"model": "embedded-u2netp-grabcut", "task": "interactive", "dataset": "coco-val2017",
-           "weights": "offline default (embedded)", "n_images": 2, "mIoU@1": 30.0, "mIoU@2": 40.0, "mIoU@3": 45.0,
-           "mIoU@5": 50.0, "NoC@85": 4.0, "NoC@90": 4.5}
-    report.update_results(tmp_path, row)
-    clicks = benchmark.folder_dashboard(tmp_path)[4]
-    assert [(list(t.x), list(t.y)) for t in clicks.data] == [([1, 2, 3, 5], [30.0, 40.0, 45.0, 50.0])]
 
 
 def test_segment_everything_gives_its_estimate_first_then_every_mask(handlers, coco_image_path):

@@ -1,30 +1,44 @@
-"""seglab.report: reading and updating results tables, and the figures; benchmarks.plot's HTML report."""
+"""seglab.report: reading and updating results tables, the compact and zoo tables, the charts (one metric per
+axis, labelled rows, round log ticks); benchmarks.plot's HTML report."""
 from __future__ import annotations
 
+import dataclasses
+import html
 import json
+import math
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from benchmarks import plot
-from seglab import get_spec
+from seglab import Published, get_spec, list_models, registry
+from seglab.charts import ROW_PX, format_ms, log_ticks, ms_axis
 from seglab.report import (
     OFFLINE,
     RANDOM,
+    SPEED_METRICS,
     ResultsFileError,
-    accuracy_latency,
+    accuracy_latency_chart,
     accuracy_rows,
-    clicks_curve,
-    figures,
-    latency_distribution,
+    axis_title,
+    clicks_chart,
+    comparisons,
+    latency_chart,
     load_latencies,
     load_results,
-    metric_bars,
+    model_zoo,
     pareto_front,
+    published_numbers,
+    report_charts,
+    reproduced_chart,
     summary_table,
     update_results,
+    zoo_chart,
 )
+
+SHIPPED = Path(__file__).resolve().parents[1] / "results"
 
 
 def result(model: str, task: str, weights: str = "pretrained", **values) -> dict:
@@ -47,6 +61,18 @@ def results_dir(tmp_path: Path) -> Path:
                    lat("sam-vit-base", "promptable", [1000, 900]))
     return tmp_path
 
+
+def facet_titles(fig) -> list[str]:
+    """The subplot titles (the annotations placed at paper y above each facet)."""
+    return [a.text for a in fig.layout.annotations if a.yref == "paper" and a.text]
+
+
+def row_labels(fig) -> list[str]:
+    """The row labels written above the rows (annotations placed on a y axis)."""
+    return [a.text for a in fig.layout.annotations if a.yref != "paper"]
+
+
+# ----------------------------------------------------------------------------- files
 
 def test_update_replaces_the_same_model_task_dataset(results_dir: Path):
     update_results(results_dir, result("maskrcnn-resnet50-fpn", "instance", AP=31.0, latency_p50_ms=70.0),
@@ -75,7 +101,12 @@ def test_load_results_reads_csv_json_and_rejects_bad_files(results_dir: Path, tm
     (bad / "r.txt").write_text("")
     with pytest.raises(ResultsFileError, match="neither"):
         load_results(bad / "r.txt")
+    with pytest.raises(ResultsFileError, match=r"^mine\.json is not a readable") as err:
+        load_results(bad / "r.json", name="mine.json")  # the name the user knows, not the server's path
+    assert str(bad) not in str(err.value)
 
+
+# ----------------------------------------------------------------------------- tables
 
 def test_accuracy_rows_skip_random_weights_and_carry_the_published_number(results_dir: Path):
     acc = accuracy_rows(load_results(results_dir)).set_index("model")
@@ -84,38 +115,155 @@ def test_accuracy_rows_skip_random_weights_and_carry_the_published_number(result
     assert acc.loc["embedded-u2netp-grabcut", "metric"] == "AR@100"
 
 
+def test_comparisons_only_where_reproduced_and_published_both_exist(results_dir: Path):
+    both = comparisons(load_results(results_dir))
+    published = get_spec("maskrcnn-resnet50-fpn").published_value("AP")
+    assert both[["model", "metric", "reproduced", "published"]].values.tolist() == [
+        ["maskrcnn-resnet50-fpn", "AP", 30.0, published]]  # the embedded model has no published AR@100
+
+
+def test_summary_table_is_compact_with_the_columns_that_matter_first(results_dir: Path):
+    table = summary_table(load_results(results_dir)).set_index("model")
+    assert list(table.columns[:3]) == ["task · dataset", "weights", "headline"]
+    assert table.loc["maskrcnn-resnet50-fpn", "headline"] == "AP 30.0"
+    published = get_spec("maskrcnn-resnet50-fpn").published_value("AP")
+    assert table.loc["maskrcnn-resnet50-fpn", "published"] == f"{published:g}"
+    assert table.loc["sam-vit-base", "headline"] == ""  # random weights: no accuracy shown
+    assert table.loc["embedded-u2netp-grabcut", "p50 ms"] == 20
+    assert "other metrics" not in table.columns  # no row has another metric: the empty column is dropped
+    assert "timing_method" not in table.columns and len(table.columns) <= 10
+
+
+def test_model_zoo_lists_every_registry_model_with_its_published_numbers():
+    zoo = model_zoo()
+    assert zoo["model"].tolist() == [s.id for s in list_models()]
+    assert list(zoo.columns[:3]) == ["model", "task", "published"]
+    assert {"input", "license", "source"} <= set(zoo.columns)
+    row = zoo.set_index("model").loc["mask2former-swin-large-coco-panoptic"]
+    spec = get_spec("mask2former-swin-large-coco-panoptic")
+    assert f"PQ {spec.published_value('PQ'):g}" in row["published"] and row["source"] == spec.published[0].source
+    assert set(model_zoo("depth")["task"]) == {"depth"}
+    assert ("published speed" in zoo.columns) == any(p.metric in SPEED_METRICS for s in list_models()
+                                                      for p in s.published)
+
+
+def test_model_zoo_shows_a_published_speed_where_the_registry_has_one(monkeypatch):
+    spec = get_spec("sam2.1-hiera-tiny")
+    fast = dataclasses.replace(spec, published=(Published("FPS", 47.2, "sa-v", "A100, its README"),))
+    monkeypatch.setattr(registry, "list_models", lambda task=None: [fast])
+    zoo = model_zoo()
+    assert zoo.loc[0, "published speed"] == "47.2 FPS (A100, its README)" and zoo.loc[0, "published"] == ""
+    assert published_numbers().empty  # a speed is not an accuracy
+
+
+# ----------------------------------------------------------------------------- charts
+
+def test_reproduced_chart_one_facet_per_metric_and_dataset(results_dir: Path, tmp_path_factory):
+    update_results(results_dir, result("mask2former-swin-tiny-coco-panoptic", "panoptic", PQ=50.0))
+    chart = reproduced_chart(load_results(results_dir))
+    assert facet_titles(chart.figure) == ["AP · coco-val2017", "PQ · coco-val2017"]
+    assert row_labels(chart.figure) == ["maskrcnn-resnet50-fpn", "mask2former-swin-tiny-coco-panoptic"]
+    bars = {(t.name, t.xaxis): list(t.x) for t in chart.figure.data}
+    assert bars[("reproduced here", "x")] == [30.0] and bars[("reproduced here", "x2")] == [50.0]
+    assert bars[("published", "x2")] == [get_spec("mask2former-swin-tiny-coco-panoptic").published_value("PQ")]
+    assert chart.figure.layout.xaxis2.title.text == axis_title("PQ") == "PQ (%)"
+
+
+def test_reproduced_chart_says_how_to_reproduce_when_nothing_compares():
+    chart = reproduced_chart(load_results(SHIPPED))  # the offline model has no published number
+    assert chart.figure is None and "Nothing reproduced" in chart.note
+    download, run = chart.commands
+    model = download.split()[-1]
+    assert download == f"python -m seglab download {model}" and f"--models {model}" in run
+    assert get_spec(model).published and f"--task {get_spec(model).task}" in run
+
+
+def test_accuracy_latency_one_metric_per_axis_without_point_labels(results_dir: Path):
+    update_results(results_dir, result("maskrcnn-resnet50-fpn-v2", "instance", AP=40.0, latency_p50_ms=120.0))
+    fig = accuracy_latency_chart(load_results(results_dir)).figure
+    assert facet_titles(fig) == ["AP · coco-val2017", "AR@100 · coco-val2017"]
+    assert [fig.layout.yaxis.title.text, fig.layout.yaxis2.title.text] == ["AP (%)", "AR@100 (%)"]
+    points = [t for t in fig.data if t.mode == "markers"]
+    assert all("text" not in t.mode for t in fig.data)  # models are told apart by colour and the legend
+    assert {t.name for t in points} == {"maskrcnn-resnet50-fpn", "maskrcnn-resnet50-fpn-v2", "embedded-u2netp-grabcut"}
+    fronts = [t for t in fig.data if t.name == "Pareto front"]
+    assert [(t.yaxis, list(t.x)) for t in fronts] == [("y", [80.0, 120.0])]  # none for the one-point facet
+
+
 def test_pareto_front_keeps_the_undominated_points():
     pts = pd.DataFrame({"ms": [10.0, 20.0, 30.0, 5.0], "acc": [50.0, 40.0, 60.0, 10.0]})
     assert pareto_front(pts, "ms", "acc")["ms"].tolist() == [5.0, 10.0, 30.0]
+    assert pareto_front(pts, "ms", "acc", lower_is_better=True)["ms"].tolist() == [5.0]
 
 
-def test_figures(results_dir: Path):
-    df = load_results(results_dir)
-    bars = metric_bars(df)
-    assert [t.name for t in bars.data] == ["reproduced", "published"]
-    assert pd.isna(list(bars.data[1].y)).sum() == 1  # the embedded model has no published AR@100
-    assert {t.name for t in accuracy_latency(df).data} >= {"AP", "AR@100 Pareto front"}
-    box = latency_distribution(load_latencies(results_dir))
-    assert sum(len(t.y) for t in box.data) == 7
-    assert set(figures(df)) == {"metric_bars", "accuracy_latency", "latency_distribution"}
-    assert "timing_method" not in summary_table(df).columns
+@pytest.mark.parametrize("lo, hi", [(2, 12000), (20, 60), (0.4, 3), (150, 151), (1, 1e6)])
+def test_log_ticks_are_few_round_values_covering_the_range(lo: float, hi: float):
+    axis = ms_axis([lo, hi])
+    ticks = axis["tickvals"]
+    assert 2 <= len(ticks) <= 5 and ticks == sorted(ticks)
+    for t in ticks:
+        mantissa = t / 10 ** math.floor(math.log10(t) + 1e-9)
+        assert round(mantissa, 6) in (1, 2, 3, 5)
+    low, high = (10 ** v for v in axis["range"])
+    assert low <= lo and high >= hi and all(low <= t <= high for t in ticks)
+    assert axis["ticktext"] == [format_ms(t) for t in ticks]
+    assert all(re.fullmatch(r"[\d.]+ (ms|s)", text) for text in axis["ticktext"])  # every tick has its unit
+    assert log_ticks(lo, hi) == sorted(log_ticks(lo, hi))
 
 
-def test_clicks_curve_for_interactive_rows(results_dir: Path):
+def test_format_ms():
+    assert [format_ms(v) for v in (20, 500, 1000, 2500)] == ["20 ms", "500 ms", "1 s", "2.5 s"]
+
+
+def test_latency_chart_one_labelled_row_per_run(results_dir: Path):
+    latencies = load_latencies(results_dir)
+    fig = latency_chart(latencies).figure
+    assert row_labels(fig) == ["maskrcnn-resnet50-fpn", "embedded-u2netp-grabcut", "sam-vit-base"]
+    warm = [t for t in fig.data if t.type == "box"]
+    cold = [t for t in fig.data if t.name == "cold first call"]
+    assert sum(len(t.x) for t in warm) == 4 and sum(len(t.x) for t in cold) == 3 == int(latencies["cold"].sum())
+    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis.ticktext
+    assert not fig.layout.yaxis.showticklabels  # the labels are written above the rows, not beside the axis
+
+
+def test_facets_keep_their_height_whatever_their_number():
+    fig = zoo_chart().figure
+    plot_px = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+    pub = published_numbers()
+    for i, (_, group) in enumerate(pub.groupby(["metric", "dataset"], sort=False), start=1):
+        domain = fig.layout[f"yaxis{i if i > 1 else ''}"].domain
+        assert (domain[1] - domain[0]) * plot_px == pytest.approx(ROW_PX * len(group), abs=2)
+
+
+def test_zoo_chart_facets_per_metric_and_dataset_filtered_by_task():
+    pub = published_numbers("panoptic")
+    fig = zoo_chart("panoptic").figure
+    assert sorted(facet_titles(fig)) == sorted({f"{m} · {d}" for m, d in zip(pub["metric"], pub["dataset"])})
+    assert sorted(row_labels(fig)) == sorted(pub["model"])
+    assert (zoo_chart("depth").figure is None) == published_numbers("depth").empty
+
+
+def test_clicks_chart_for_interactive_rows(results_dir: Path):
+    assert clicks_chart(load_results(results_dir)).figure is None
     update_results(results_dir, result("embedded-u2netp-grabcut", "interactive", OFFLINE,
                                        **{"mIoU@1": 50.0, "mIoU@2": 60.0, "mIoU@3": 65.0, "mIoU@5": 70.0}))
-    fig = clicks_curve(load_results(results_dir))
+    fig = clicks_chart(load_results(results_dir)).figure
     assert list(fig.data[0].x) == [1, 2, 3, 5] and list(fig.data[0].y) == [50.0, 60.0, 65.0, 70.0]
-    assert "clicks_curve" in figures(load_results(results_dir))
+    assert list(fig.layout.xaxis.tickvals) == [1, 2, 3, 5]
 
+
+# ----------------------------------------------------------------------------- the HTML report
 
 def test_plot_writes_a_self_contained_html_report(results_dir: Path, tmp_path_factory, capsys):
     out = tmp_path_factory.mktemp("report") / "report.html"
     assert plot.main([str(results_dir), "--out", str(out), "--png-dir", str(out.parent / "png")]) == 0
     page = out.read_text()
-    assert page.count("Plotly.newPlot") == 3 and '<script src="http' not in page  # plotly.js inline
+    drawn = [c for c in report_charts(load_results(results_dir), load_latencies(results_dir)) if c.figure]
+    assert page.count("Plotly.newPlot") == len(drawn) + 1  # the results' charts and the zoo's
+    assert page.count("* plotly.js v") == 1 and '<script src="http' not in page  # plotly.js inlined, once
     assert "maskrcnn-resnet50-fpn" in page and "random weights" in page
-    assert "PNG export skipped" in capsys.readouterr().out or (out.parent / "png" / "metric_bars.png").is_file()
+    assert all(s.id in page for s in list_models())  # the model zoo table
+    assert "PNG export skipped" in capsys.readouterr().out or (out.parent / "png" / "reproduced.png").is_file()
 
 
 def test_plot_bad_input_exit_2(tmp_path: Path, capsys):
@@ -123,9 +271,8 @@ def test_plot_bad_input_exit_2(tmp_path: Path, capsys):
     assert "no results file" in capsys.readouterr().err
 
 
-def test_shipped_results_load_with_their_weights_marked():
-    shipped = Path(__file__).resolve().parents[1] / "results"
-    df, latencies = load_results(shipped), load_latencies(shipped)
+def test_shipped_results_load_with_their_weights_marked(tmp_path: Path):
+    df, latencies = load_results(SHIPPED), load_latencies(SHIPPED)
     offline = df[df["weights"] == OFFLINE].set_index("task")
     assert {"promptable", "interactive"} <= set(offline.index)
     assert 0 < offline.loc["promptable", "AR@100"] <= 100 and 0 < offline.loc["interactive", "mIoU@1"] <= 100
@@ -133,4 +280,8 @@ def test_shipped_results_load_with_their_weights_marked():
     assert len(random) and random["model"].str.endswith("(random-init)").all()
     assert set(accuracy_rows(df)["model"]).isdisjoint(random["model"])
     assert set(latencies["model"]) == set(df["model"]) and df["timing_method"].notna().all()
-    assert "clicks_curve" in figures(df, latencies)
+    charts = {c.name: c for c in report_charts(df, latencies)}
+    assert charts["clicks"].figure is not None and charts["latency"].figure is not None
+    assert plot.main([str(SHIPPED), "--out", str(tmp_path / "r.html")]) == 0
+    page = (tmp_path / "r.html").read_text()
+    assert "Nothing reproduced" in page and html.escape(charts["reproduced"].commands[0]) in page

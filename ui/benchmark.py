@@ -1,5 +1,6 @@
-"""The Benchmark tab: the benchmark runner's results table and its plotly charts (reproduced vs
-published, accuracy vs latency, per-image latency, mIoU vs clicks), from the results folder or an uploaded file.
+"""The Benchmark tab: the model zoo (every registry model with its published numbers, filterable by task),
+then the benchmark runner's results (a compact table and the charts of :func:`seglab.report.report_charts`)
+from the results folder or an uploaded file.
 
 The results folder is searched recursively: ``python -m benchmarks.run --out results/<run>`` writes
 ``results.csv`` / ``results.json`` / ``latency.csv`` into each run's folder; with several, the table
@@ -8,18 +9,27 @@ names each row's folder.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 import pandas as pd
 
-from seglab import report
+from seglab import TASKS, report
 
 from .common import user_errors
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
-CHARTS = ("metric_bars", "accuracy_latency", "latency_distribution", "clicks_curve")
 RESULT_FILES = ("results.csv", "results.json")
 SKIPPED = "predictions"  # benchmarks.run keeps its raw predictions there, not results
+ALL = "all tasks"
+CHARTS = ("reproduced", "accuracy_latency", "latency", "clicks")  # report.report_charts, in its order
+# column shares of the two tables (Gradio wraps cells within them, never the short headers)
+DEFAULT_WIDTH = "8%"
+RESULT_WIDTHS = {"folder": "8%", "model": "17%", "task · dataset": "14%", "weights": "8%", "headline": "10%",
+                 "published": "8%", "p50 ms": "7%", "cold ms": "7%", "peak MB": "7%", "images": "6%",
+                 "other metrics": "16%"}
+ZOO_WIDTHS = {"model": "22%", "task": "9%", "published": "20%", "published speed": "12%", "input": "8%",
+              "license": "15%", "source": "26%"}
 
 
 def result_folders(root: Path) -> list[Path]:
@@ -46,32 +56,43 @@ def collect(root: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     return pd.concat(results, ignore_index=True), pd.concat(latencies, ignore_index=True), broken
 
 
-def charts(results: pd.DataFrame, latencies: pd.DataFrame) -> tuple:
-    """The :data:`CHARTS` figures; the clicks chart is drawn (empty, with a note) even without interactive rows."""
-    figs = report.figures(results, latencies)
-    if "clicks_curve" not in figs:
-        figs["clicks_curve"] = report.clicks_curve(results)
-    return tuple(figs[name] for name in CHARTS)
+def note(chart: report.Chart) -> str:
+    """A chart's sentence as markdown: with its title when the chart is not drawn, and its commands as code."""
+    text = f"**{chart.title}.** {chart.note}" if chart.figure is None else chart.note
+    return text + ("\n```bash\n" + "\n".join(chart.commands) + "\n```" if chart.commands else "")
 
 
-def dashboard(path: str | Path) -> tuple:
-    """(table, the :data:`CHARTS` figures, a one-line summary) of a results folder (searched recursively)
-    or of one results file."""
+def chart_outputs(charts: list[report.Chart]) -> list[Any]:
+    """Per chart: the plot (hidden when there is nothing to draw) and its note (why not, or what it shows)."""
+    out: list[Any] = []
+    for chart in charts:
+        out += [gr.update(value=chart.figure, visible=chart.figure is not None), note(chart)]
+    return out
+
+
+def table_view(table: pd.DataFrame, widths: dict[str, str]) -> dict:
+    """A Dataframe update that fits its width: each known column gets its share, others the default."""
+    return gr.update(value=table, column_widths=[widths.get(c, DEFAULT_WIDTH) for c in table.columns])
+
+
+def dashboard(path: str | Path, name: str | None = None) -> tuple:
+    """(table, plot and note per chart of :data:`CHARTS`, a one-line summary) of a results folder (searched
+    recursively) or of one results file, which errors call ``name`` (default: its path)."""
     path, broken = Path(path), []
     if path.is_dir():
         results, latencies, broken = collect(path)
     else:
-        results = report.load_results(path)
+        results = report.load_results(path, name=name)
         beside = path.with_name("latency.csv")
         latencies = report.load_latencies(beside) if beside.is_file() else pd.DataFrame()
     table = report.summary_table(results)
     if "folder" in results and results["folder"].nunique() > 1:
         table.insert(0, "folder", results["folder"])
     models = results["model"].nunique()
-    summary = f"{len(results)} results of {models} model{'s' * (models != 1)} from `{path.name}`"
+    summary = f"{len(results)} results of {models} model{'s' * (models != 1)} from `{name or path.name}`"
     if broken:
         summary += f"; unreadable and skipped: {', '.join(broken)}"
-    return (table, *charts(results, latencies), summary)
+    return (table_view(table, RESULT_WIDTHS), *chart_outputs(report.report_charts(results, latencies)), summary)
 
 
 def folder_dashboard(results_dir: Path) -> tuple:
@@ -80,34 +101,63 @@ def folder_dashboard(results_dir: Path) -> tuple:
         return dashboard(results_dir)
     except report.ResultsFileError:
         empty = pd.DataFrame(columns=list(report.REQUIRED))
-        return (empty, *charts(empty, pd.DataFrame()),
+        return (table_view(report.summary_table(empty), RESULT_WIDTHS), *chart_outputs(report.report_charts(empty)),
                 f"No benchmark results in `{results_dir}` yet: run `python -m benchmarks.run --out "
                 f"{results_dir}/<run>`, or upload a results file.")
 
 
-@user_errors
+def zoo(task: str) -> tuple:
+    """The ``/model_zoo`` endpoint: (registry table, published-numbers chart, its note) of one task or all."""
+    chosen = None if task in (None, "", ALL) else task
+    chart = report.zoo_chart(chosen)
+    return (table_view(report.model_zoo(chosen), ZOO_WIDTHS),
+            gr.update(value=chart.figure, visible=chart.figure is not None), note(chart))
+
+
+N_OUTPUTS = 2 + 2 * len(CHARTS)
+
+
+@user_errors(keep=N_OUTPUTS)
 def uploaded(file: str | None) -> tuple:
-    """The ``/benchmark_upload`` endpoint: the dashboard of a user's results.csv / results.json."""
+    """The ``/benchmark_upload`` endpoint: the dashboard of a user's results.csv / results.json. Errors name
+    the file by the name it was uploaded under (Gradio keeps it as the temporary file's name)."""
     if not file:
         raise report.ResultsFileError("no file: upload a results.csv or results.json written by benchmarks.run")
-    return dashboard(file)
+    return dashboard(file, name=Path(file).name)
 
 
 def build(results_dir: str | Path | None = None) -> tuple:
     """The tab's widgets; returns (loader, outputs) for the app to run on every page load."""
     folder = Path(results_dir) if results_dir else RESULTS
+    gr.Markdown("### Model zoo\nEvery model seglab knows, with the numbers its authors published: choose one "
+                "here, then run it on the other tabs or reproduce its numbers with `benchmarks.run`.")
+    task = gr.Radio([ALL, *TASKS], value=ALL, label="Task", elem_id="zoo-task")
+    models = report.model_zoo()
+    zoo_table = gr.Dataframe(value=models, label="Registry models", elem_id="zoo-table", wrap=True, max_height=420,
+                             interactive=False, column_widths=[ZOO_WIDTHS.get(c, DEFAULT_WIDTH) for c in models])
+    first = report.zoo_chart()
+    with gr.Accordion("Published numbers as a chart", open=False):
+        zoo_note = gr.Markdown(note(first), elem_id="zoo-note")
+        zoo_plot = gr.Plot(first.figure, show_label=False, elem_id="zoo-chart")
+    task.change(zoo, task, [zoo_table, zoo_plot, zoo_note], api_name="model_zoo")
+
+    gr.Markdown("### Benchmark results")
     with gr.Row():
-        with gr.Column(scale=2):
-            summary = gr.Markdown(label="Summary", elem_id="benchmark-summary")
+        with gr.Column(scale=2, min_width=300):
+            summary = gr.Markdown(elem_id="benchmark-summary")
             reload = gr.Button("Reload the results folder", size="sm")
         upload = gr.File(label="Your results.csv / results.json", file_types=[".csv", ".json"], scale=1,
-                         height=120)
-    table = gr.Dataframe(label="Results (one row per model × task × dataset)", wrap=True, max_height=360)
-    with gr.Row():
-        bars, scatter = gr.Plot(label="Reproduced vs published"), gr.Plot(label="Accuracy vs latency")
-    with gr.Row():
-        latency, clicks = gr.Plot(label="Per-image latency"), gr.Plot(label="Interactive: mIoU vs clicks")
-    outputs = [table, bars, scatter, latency, clicks, summary]
+                         height=120, min_width=240)
+    table = gr.Dataframe(label="Results (one row per model × task × dataset)", elem_id="benchmark-table",
+                         wrap=True, max_height=400, interactive=False)
+    plots: list[Any] = []
+    for pair in (CHARTS[:2], CHARTS[2:]):
+        with gr.Row(equal_height=False):
+            for name in pair:
+                with gr.Column(min_width=360):
+                    caption = gr.Markdown(elem_id=f"note-{name}")
+                    plots += [gr.Plot(show_label=False, elem_id=f"chart-{name}"), caption]
+    outputs = [table, *plots, summary]
 
     def load_folder() -> tuple:
         return folder_dashboard(folder)

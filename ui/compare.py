@@ -1,4 +1,5 @@
-"""The Compare tab: one image (and prompt) through several models, side by side, each with its time."""
+"""The Compare tab: one image (and prompt) through several models, side by side at the same size, each with
+its time; models that cannot run are listed with their reason under the table."""
 from __future__ import annotations
 
 import logging
@@ -6,6 +7,7 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
+from huggingface_hub import is_offline_mode
 
 import seglab
 from seglab.render import colorize_depth, draw_prompt, overlay
@@ -24,14 +26,38 @@ def picture(result: Any, image: np.ndarray, prompt: seglab.Prompt | None) -> np.
     return draw_prompt(out, prompt) if prompt is not None else out
 
 
-@user_errors
+def preselection(source: ModelSource) -> list[str]:
+    """The models Compare starts with. Offline (or with nothing downloaded): every offline promptable model
+    that runs here, the embedded default and its baselines (box-as-mask, GrabCut, saliency), topped up with a
+    downloaded model when that makes fewer than two; online with downloaded weights, the first downloaded
+    promptable model beside the offline default."""
+    here = [s for s in seglab.list_models("promptable") if source.available(s.id)]
+    offline = [s.id for s in here if s.offline]
+    downloaded = [s.id for s in here if not s.offline]
+    if downloaded and not is_offline_mode():
+        chosen = [downloaded[0], *offline[:1]]
+    else:
+        chosen = offline + downloaded[:max(0, 2 - len(offline))]
+    return (chosen or [seglab.default_model("promptable").id])[:MAX_MODELS]
+
+
+def times_table(rows: list[tuple[str, str, str, str, str]], failures: list[str]) -> str:
+    """The markdown table of (model, task, load, predict, result) rows, each failure's reason numbered under it,
+    so a long message never squeezes the columns."""
+    lines = ["| model | task | load | predict | result |", "|---|---|---:|---:|---|", *("| " + " | ".join(r) + " |"
+                                                                                   for r in rows)]
+    notes = [f"{i}. {reason}" for i, reason in enumerate(failures, start=1)]
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+@user_errors(keep=2)
 @gpu
 def run(source: ModelSource, image: Any, model_ids: list[str] | None, prompt: str | None = None,
         text: str | None = None) -> tuple[list[tuple[np.ndarray, str]], str]:
     """The ``/compare`` endpoint: (gallery of (picture, caption), markdown table of times).
 
-    Promptable models get the prompt, the others the image alone. A model that cannot run is
-    listed with its reason while the others go on.
+    Promptable models get the prompt, the others the image alone. A model that cannot run gets a row that
+    points to its reason, listed under the table, while the others go on.
     """
     array = read_image(image)
     model_ids = [m for m in (model_ids or []) if m]
@@ -41,41 +67,44 @@ def run(source: ModelSource, image: Any, model_ids: list[str] | None, prompt: st
         raise seglab.UnknownModelError(f"choose at most {MAX_MODELS} models at once")
     specs = [seglab.get_spec(m) for m in model_ids]
     full = parse_prompt(prompt, text) if any(s.task == "promptable" for s in specs) else None
-    gallery, rows = [], ["| model | task | load | predict | result |", "|---|---|---|---|---|"]
+    gallery, rows, failures = [], [], []
     for spec in specs:
         given = full.validated(*array.shape[:2]) if spec.task == "promptable" else None
         try:
             result, load_s, predict_s = source.run(spec.id, array, given)
         except seglab.SeglabError as e:
-            rows.append(f"| {spec.id} | {spec.task} | | | {e} |")
-            continue
+            failures.append(str(e) if str(e).startswith(spec.id) else f"{spec.id}: {e}")
         except Exception:
             log.exception("compare: %s failed", spec.id)
-            rows.append(f"| {spec.id} | {spec.task} | | | failed (logged) |")
+            failures.append(f"{spec.id}: failed inside the model (the details were logged)")
+        else:
+            gallery.append((picture(result, array, given), f"{spec.id} · {predict_s * 1000:.0f} ms"))
+            rows.append((spec.id, spec.task, f"{load_s:.2f} s", f"{predict_s * 1000:.0f} ms", "ok"))
             continue
-        gallery.append((picture(result, array, given), f"{spec.id} · {predict_s * 1000:.0f} ms"))
-        rows.append(f"| {spec.id} | {spec.task} | {load_s:.2f} s | {predict_s * 1000:.0f} ms | ok |")
+        rows.append((spec.id, spec.task, "", "", f"not run (note {len(failures)})"))
     if not gallery:
-        raise seglab.WeightsUnavailableError("none of the chosen models could run:\n\n" + "\n".join(rows[2:]))
-    return gallery, "\n".join(rows)
+        raise seglab.WeightsUnavailableError("none of the chosen models could run: " + "; ".join(failures))
+    return gallery, times_table(rows, failures)
 
 
 def build(source: ModelSource, examples: list[str]) -> None:
-    promptable = source.preselect("promptable")
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
             image = image_input(label="Image", type="filepath", sources=["upload", "clipboard"], height=300)
             if examples:
                 gr.Examples(examples, inputs=image)
-            models = gr.Dropdown(source.choices(seglab.TASKS), value=[promptable], multiselect=True,
-                                 max_choices=MAX_MODELS, label="Models (two or more, any task)")
+            models = gr.Dropdown(source.choices(seglab.TASKS), value=preselection(source), multiselect=True,
+                                 max_choices=MAX_MODELS, label="Models (two or more, any task)",
+                                 elem_id="compare-models")
             prompt = gr.Textbox(label="Prompt for promptable models (JSON, image pixels)", lines=2,
+                                elem_id="compare-prompt",
                                 placeholder='{"points": [[320, 200]], "labels": [1]} or {"boxes": [[10, 20, 300, 40]]}')
             text = gr.Textbox(label="Text prompt (text-capable models)")
             button = gr.Button("Compare", variant="primary", elem_id="compare-run")
         with gr.Column(scale=3):
-            gallery = gr.Gallery(label="Side by side", columns=2, height=520, format="png")
-            table = gr.Markdown(label="Times per model")
+            gallery = gr.Gallery(label="Side by side", columns=2, height="auto", object_fit="contain", format="png",
+                                 preview=False, allow_preview=True, elem_id="compare-gallery")
+            table = gr.Markdown(label="Times per model", elem_id="compare-times")
 
     def compare(image: Any, model_ids: list[str], prompt: str, text: str) -> tuple:
         return run(source, image, model_ids, prompt, text)

@@ -1,0 +1,65 @@
+"""The Compare tab's handler: pictures side by side with captions, a times table whose failures are notes
+under it, the models it starts with (offline: every offline promptable model), and errors that keep the work."""
+from __future__ import annotations
+
+import dataclasses
+
+import gradio as gr
+import pytest
+from app_weights import save_tiny_models
+
+import seglab
+from ui import compare
+from ui.common import ModelSource
+
+EMBEDDED = "embedded-u2netp-grabcut"
+BOX = '{"boxes": [[100, 50, 500, 400]]}'
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> ModelSource:
+    return ModelSource(save_tiny_models(tmp_path_factory.mktemp("weights"), ("sam-vit-base",)))
+
+
+def table_rows(markdown: str) -> list[list[str]]:
+    return [[c.strip() for c in line.strip("|").split("|")] for line in markdown.splitlines()
+            if line.startswith("|") and not line.startswith("|---")][1:]
+
+
+def test_models_side_by_side_with_failures_as_notes_under_the_table(source, coco_image_path):
+    gallery, table = compare.run(source, str(coco_image_path), [EMBEDDED, "sam-vit-large", "sam-vit-base"], BOX)
+    assert [caption.split(" · ")[0] for _, caption in gallery] == [EMBEDDED, "sam-vit-base"]
+    assert all(caption.endswith(" ms") for _, caption in gallery)
+    assert all(picture.shape[:2] == (427, 640) for picture, _ in gallery)  # every picture at the image's size
+    rows = table_rows(table)
+    assert [r[0] for r in rows] == [EMBEDDED, "sam-vit-large", "sam-vit-base"]
+    assert [r[-1] for r in rows] == ["ok", "not run (note 1)", "ok"]
+    assert max(len(cell) for row in rows for cell in row) <= len(EMBEDDED)  # no long message inside the table
+    notes = table.split("\n\n", 1)[1]
+    assert notes.startswith("1. sam-vit-large") and "python -m seglab download sam-vit-large" in notes
+
+
+def test_an_error_keeps_the_pictures_and_says_why(source, coco_image_path):
+    with pytest.warns(UserWarning, match="at least two models"):  # gr.Warning, outside a server
+        gallery, status = compare.run(source, str(coco_image_path), [EMBEDDED], BOX)
+    assert gallery == gr.skip() and status.startswith("⚠️ choose at least two models")
+
+
+def test_offline_it_starts_with_every_offline_promptable_model_here(source, monkeypatch):
+    chosen = compare.preselection(source)
+    offline = [s.id for s in seglab.list_models("promptable") if s.offline and source.available(s.id)]
+    assert chosen[:len(offline)] == offline and len(chosen) >= 2
+    assert all(source.available(m) for m in chosen)
+    # with baselines registered as offline promptable models, they all start selected, and nothing else
+    spec = seglab.get_spec(EMBEDDED)
+    baselines = [dataclasses.replace(spec, id=name) for name in ("box-as-mask", "grabcut-only")]
+    models = seglab.list_models("promptable") + baselines
+    monkeypatch.setattr(seglab, "list_models", lambda task=None: [m for m in models if task in (None, m.task)])
+    monkeypatch.setattr(ModelSource, "available", lambda self, model_id: model_id in
+                        {EMBEDDED, "sam-vit-base", *(b.id for b in baselines)})
+    assert compare.preselection(source) == [EMBEDDED, "box-as-mask", "grabcut-only"]
+
+
+def test_online_it_starts_with_a_downloaded_model_beside_the_offline_default(source, monkeypatch):
+    monkeypatch.setattr(compare, "is_offline_mode", lambda: False)
+    assert compare.preselection(source) == ["sam-vit-base", EMBEDDED]
