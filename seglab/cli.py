@@ -3,11 +3,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import textwrap
 from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image
 
 from . import registry
-from .errors import SeglabError
+from .errors import SeglabError, WeightsUnavailableError
+from .images import load_image
+from .prompts import Prompt
 
 
 def _numbers(text: str, counts: tuple[int, ...], what: str) -> list[float]:
@@ -48,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threshold", type=float, help="score threshold where the model takes one")
     r.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
     r.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    r.add_argument("--weights", help="load the weights from this file or folder (save_pretrained folder, "
+                                     "torchvision state dict, or an official .pth/.pt checkpoint)")
     r.add_argument("--out", required=True, help="output folder")
 
     d = sub.add_parser("download", help="fetch weights into the Hub / torch cache for offline use")
@@ -67,30 +76,73 @@ def _models(args: argparse.Namespace) -> None:
             pub = "; ".join(f"{p.metric} {p.value:g} ({p.dataset})" for p in m.published)
             print(f"| `{m.id}` | {m.task} | `{m.weights}` | {m.license} | {'yes' if m.offline else 'no'} | {pub} |")
         return
-    print(f"{'id':46} {'task':11} {'offline':7} {'published':24} license")
-    for m in rows:
-        pub = ", ".join(f"{p.metric} {p.value:g} ({p.dataset})" for p in m.published[:1])
-        print(f"{m.id:46} {m.task:11} {'yes' if m.offline else 'no':7} {pub:24} {m.license}")
+    _table(rows, shutil.get_terminal_size().columns)
+
+
+def _table(rows: Sequence[registry.ModelSpec], width: int) -> None:
+    """The models as a plain-text table within ``width`` columns, long cells wrapped inside their column."""
+    header = ("id", "task", "offline", "published", "license")
+    cells = [(m.id, m.task, "yes" if m.offline else "no",
+              "; ".join(f"{p.metric} {p.value:g} ({p.dataset})" for p in m.published), m.license) for m in rows]
+    fixed = [max(len(c[i]) for c in [header, *cells]) for i in (1, 2)]
+    free = max(30, width - sum(fixed) - 4 * 2)  # what the id, published and license columns share
+    ids = min(max(len(c[0]) for c in cells), max(12, free * 2 // 5))
+    published = max(10, (free - ids) * 3 // 5)
+    widths = (ids, fixed[0], fixed[1], published, max(8, free - ids - published))
+    for row in [header, *cells]:
+        wrapped = [textwrap.wrap(text, w, break_on_hyphens=True) or [""] for text, w in zip(row, widths)]
+        for line in range(max(len(w) for w in wrapped)):
+            parts = [(w[line] if line < len(w) else "").ljust(n) for w, n in zip(wrapped, widths)]
+            print("  ".join(parts).rstrip())
+
+
+def _prompt(args: argparse.Namespace, spec: registry.ModelSpec, height: int, width: int) -> Prompt | None:
+    """The checked prompt of a promptable model (in the image), or None for the other tasks."""
+    if spec.task != "promptable":
+        if args.point or args.box or args.text:
+            raise SeglabError(f"{spec.id} is a {spec.task} model: it takes no --point, --box or --text")
+        return None
+    pts = [p[:2] for p in args.point]
+    labels = [int(p[2]) if len(p) == 3 else 1 for p in args.point]
+    prompt = Prompt.build(points=pts or None, labels=labels or None, boxes=args.box or None,
+                          text=args.text).validated(height, width)
+    unsupported = [k for k in prompt.kinds if k not in spec.prompts]
+    if unsupported:
+        raise SeglabError(f"{spec.id} does not take {' or '.join(unsupported)} prompts; it takes "
+                          f"{', '.join(spec.prompts)}")
+    return prompt
+
+
+def _check_weights(spec: registry.ModelSpec, weights: str | None) -> None:
+    """The weights are here (or the Hub can be reached), checked before anything heavy is imported."""
+    from .loading import is_available
+    from .models.base import download_hint, offline_mode
+
+    if weights is not None:
+        if not Path(weights).exists():
+            raise WeightsUnavailableError(f"--weights {weights}: no such file or folder")
+    elif offline_mode() and not is_available(spec.id):
+        raise WeightsUnavailableError(download_hint(spec))
 
 
 def _predict(args: argparse.Namespace) -> None:
+    """Check the model id, image, prompt and weights first (nothing heavy is imported for them), then run."""
     from .export import write_result
-    from .images import load_image
     from .loading import load_model, predict
-    from .prompts import Prompt
+    from .render import annotate
 
-    model = load_model(args.model, device=args.device, dtype=args.dtype)
+    spec = registry.get_spec(args.model)
     image = load_image(args.image)
-    prompt = None
-    if model.spec.task == "promptable":
-        pts = [p[:2] for p in args.point]
-        labels = [int(p[2]) if len(p) == 3 else 1 for p in args.point]
-        prompt = Prompt.build(points=pts or None, labels=labels or None, boxes=args.box or None, text=args.text)
-    elif args.point or args.box or args.text:
-        raise SeglabError(f"{args.model} is a {model.spec.task} model: it takes no --point, --box or --text")
+    prompt = _prompt(args, spec, *image.shape[:2])
+    _check_weights(spec, args.weights)
+    model = load_model(spec.id, device=args.device, dtype=args.dtype, location=args.weights)
     options = {} if args.threshold is None else {"threshold": args.threshold}
     result = predict(model, image, prompt, **options)
-    for path in write_result(result, args.out, image=image):
+    paths = write_result(result, args.out, image=image)
+    overlay = Path(args.out) / "result_overlay.png"
+    if prompt is not None and overlay in paths:  # the app's picture: scores clear of the markers, prompt on top
+        Image.fromarray(annotate(result, image, prompt)).save(overlay)
+    for path in paths:
         print(path)
     if getattr(result, "note", ""):
         print(result.note, file=sys.stderr)
