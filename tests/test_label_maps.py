@@ -70,11 +70,11 @@ VOC_TO_COCO_NAMES = {"aeroplane": "airplane", "diningtable": "dining table", "mo
 
 def test_voc_classes_on_coco_follow_torchvisions_cat_list():
     """Source: torchvision's segmentation reference scripts (CAT_LIST above); the ground truth of
-    ``coco-val2017-voc`` (``seglab.metrics.semantic``) uses the same list and class names as ``voc-21``."""
-    from seglab.metrics.semantic import VOC_CLASSES, VOC_COCO_CATEGORIES
+    ``coco-val2017-voc`` (``seglab.metrics.semantic``) reads the list beside ``voc-21``'s class names."""
+    from seglab.datasets.labels import VOC_COCO_CATEGORIES
 
     voc = get_label_set("voc-21")
-    assert list(VOC_COCO_CATEGORIES) == TORCHVISION_CAT_LIST and VOC_CLASSES == voc.names
+    assert list(VOC_COCO_CATEGORIES) == TORCHVISION_CAT_LIST
     coco = {c.id: c.name for c in get_label_set("coco-80").categories}
     assert [coco[i] for i in TORCHVISION_CAT_LIST[1:]] == [VOC_TO_COCO_NAMES.get(n, n) for n in voc.names[1:]]
 

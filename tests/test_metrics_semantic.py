@@ -13,7 +13,8 @@ from seglab import PanopticMap
 from seglab.formats import FormatError, load_coco_gt
 from seglab.metrics import (SemanticEvaluator, coco_to_voc_labels, confusion_matrix, panoptic_semantic_classes,
                             panoptic_to_semantic, semantic_metrics)
-from seglab.metrics.semantic import VOC_CLASSES, VOC_COCO_CATEGORIES
+from seglab.datasets import get_label_set
+from seglab.datasets.labels import VOC_COCO_CATEGORIES
 
 
 @pytest.fixture(scope="module")
@@ -103,4 +104,4 @@ def test_voc_labels_follow_torchvision_rule_on_real_instances(coco_root):
             alone = m & (count == 1)
             assert (target[alone] == VOC_COCO_CATEGORIES.index(a["category_id"])).all()
         checked += bool(voc)
-    assert checked > 10 and len(VOC_CLASSES) == 21
+    assert checked > 10 and len(get_label_set("voc-21").names) == 21

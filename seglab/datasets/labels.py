@@ -59,6 +59,8 @@ class LabelSet:
 
 VOC_21 = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
           "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor")
+# the COCO category id of each VOC class index (0 = background): torchvision's segmentation ``CAT_LIST``
+VOC_COCO_CATEGORIES = (0, 5, 2, 16, 9, 44, 6, 3, 17, 62, 21, 67, 18, 19, 4, 1, 64, 20, 63, 7, 72)
 # objectInfo150 (CSAILVision/sceneparsing), Idx 1..150: the first of each row's synonyms
 ADE20K_150 = (
     "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane", "grass", "cabinet", "sidewalk",

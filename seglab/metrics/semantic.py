@@ -19,14 +19,9 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from ..datasets.labels import VOC_COCO_CATEGORIES
 from ..formats import FormatError
 from ..results import PanopticMap, SemanticMap
-
-VOC_COCO_CATEGORIES = (0, 5, 2, 16, 9, 44, 6, 3, 17, 62, 21, 67, 18, 19, 4, 1, 64, 20, 63, 7, 72)
-"""COCO category id of each VOC class index (0 = background), torchvision's ``CAT_LIST``."""
-VOC_CLASSES = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
-               "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
-               "train", "tvmonitor")
 
 
 def confusion_matrix(gt: np.ndarray, pred: np.ndarray, num_classes: int, ignore_index: int = 255) -> np.ndarray:
