@@ -1,0 +1,187 @@
+"""What the app adds where a user feels it, each measured beside its reference in the same run (min / median):
+
+- a click: ``/segment_prompt`` through gradio_client against ``python app.py`` on 127.0.0.1 (the result image
+  fetched, as a browser fetches it) vs ``seglab.predict`` in this process, same model, image and boxes;
+- start-up: ``python app.py`` to its first HTTP 200 vs a bare Gradio Blocks app;
+- the first click after an upload, with the image prepared on upload (``/segment_prepare``, as the browser
+  does) and without;
+- throughput with 1, 2 and 4 concurrent clients (requests per second, p50).
+
+    python -m benchmarks.app_speed [--model sam-vit-base --random-weights] [--clicks 20] [--starts 3]
+
+``--random-weights`` builds the model's real architecture with random weights (benchmarks.random_init) so
+its timing needs no download. Numbers on a shared machine are noisy: compare ratios from one run.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+import seglab
+
+ROOT = Path(__file__).resolve().parents[1]
+COCO = Path(os.environ.get("SEGLAB_SHARED_DATA", ROOT.parent / "shared" / "data")) / "coco-val2017-mini" / "val2017"
+BARE_APP = ("import gradio as gr, os\nwith gr.Blocks() as demo:\n    gr.Markdown('bare')\n"
+            "demo.launch(server_name='127.0.0.1', server_port=int(os.environ['GRADIO_SERVER_PORT']))")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(command: list[str], env: dict[str, str]) -> tuple[subprocess.Popen, str, float]:
+    """A server process, its URL, and the seconds until it first answered HTTP 200."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    began = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env, "GRADIO_SERVER_PORT": str(port)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{' '.join(command)} exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return proc, url, time.perf_counter() - began
+        except OSError:
+            time.sleep(0.05)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def summary(name: str, seconds: list[float], unit: str = "ms") -> str:
+    k = 1000 if unit == "ms" else 1
+    return f"{name}: min {min(seconds) * k:.0f} {unit}, median {statistics.median(seconds) * k:.0f} {unit}"
+
+
+def timed(fn: Callable[[], object]) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def boxes(rng: np.random.Generator, n: int, width: int, height: int) -> list[list[float]]:
+    """n random boxes covering 10-60 % of each side."""
+    out = []
+    for _ in range(n):
+        w, h = rng.uniform(0.1, 0.6) * width, rng.uniform(0.1, 0.6) * height
+        x, y = rng.uniform(0, width - w), rng.uniform(0, height - h)
+        out.append([round(x, 1), round(y, 1), round(x + w, 1), round(y + h, 1)])
+    return out
+
+
+def startup(starts: int, env: dict[str, str]) -> None:
+    app, bare = [], []
+    for _ in range(starts):  # interleaved, so that load on the machine hits both alike
+        proc, _, seconds = start([sys.executable, "app.py"], env)
+        stop(proc)
+        app.append(seconds)
+        proc, _, seconds = start([sys.executable, "-c", BARE_APP], env)
+        stop(proc)
+        bare.append(seconds)
+    print(summary("start-up, python app.py to first HTTP 200", app, "s"))
+    print(summary("start-up, bare gr.Blocks app", bare, "s"))
+    print(f"start-up ratio app / bare: median x{statistics.median(app) / statistics.median(bare):.2f}, "
+          f"min x{min(app) / min(bare):.2f}")
+
+
+def clicks(url: str, model_id: str, location: str | None, images: list[Path], n: int) -> None:
+    from gradio_client import Client, handle_file
+
+    adapter = seglab.load_model(model_id, location=location)
+    image = seglab.load_image(images[0])
+    client = Client(url, verbose=False)
+    client.predict(handle_file(str(images[0])), model_id, api_name="/segment_load_image")
+    client.predict(model_id, api_name="/segment_prepare")
+    prompts = boxes(np.random.default_rng(0), n + 1, image.shape[1], image.shape[0])
+    # one block each, the first of each a warm-up: a process idle between calls leaves the cores to the other
+    app = [timed(lambda: client.predict(f'{{"boxes": [{b}]}}', model_id, "", api_name="/segment_prompt"))
+           for b in prompts][1:]
+    direct = [timed(lambda: seglab.predict(adapter, image, seglab.Prompt.build(box=b))) for b in prompts][1:]
+    print(summary(f"click through the app ({model_id}, {images[0].name}, {n} boxes)", app))
+    print(summary("seglab.predict, same boxes", direct))
+    print(f"click ratio app / predict: median x{statistics.median(app) / statistics.median(direct):.2f}, "
+          f"min x{min(app) / min(direct):.2f}")
+
+    first = {"without preparing": [], "prepared on upload": []}
+    prepare_s = []
+    for i, path in enumerate(images[1:]):
+        client = Client(url, verbose=False)
+        client.predict(handle_file(str(path)), model_id, api_name="/segment_load_image")
+        way = "prepared on upload" if i % 2 else "without preparing"
+        if i % 2:
+            prepare_s.append(timed(lambda: client.predict(model_id, api_name="/segment_prepare")))
+        first[way].append(timed(lambda: client.predict('{"boxes": [[50, 50, 300, 250]]}', model_id, "",
+                                                       api_name="/segment_prompt")))
+    for way, seconds in first.items():
+        print(summary(f"first click after upload, {way}", seconds))
+    print(summary("preparing on upload (while the user looks at the image)", prepare_s))
+
+
+def throughput(url: str, model_id: str, image: Path, per_client: int) -> None:
+    from gradio_client import Client, handle_file
+
+    def user(seed: int) -> list[float]:
+        client = Client(url, verbose=False)
+        client.predict(handle_file(str(image)), model_id, api_name="/segment_load_image")
+        rng = np.random.default_rng(seed)
+        return [timed(lambda: client.predict(f'{{"boxes": [{b}]}}', model_id, "", api_name="/segment_prompt"))
+                for b in boxes(rng, per_client, 400, 300)]
+
+    for n in (1, 2, 4):
+        began = time.perf_counter()
+        with ThreadPoolExecutor(n) as pool:
+            times = [t for ts in pool.map(user, range(n)) for t in ts]
+        rate = len(times) / (time.perf_counter() - began)
+        print(f"{n} concurrent client(s): {rate:.2f} clicks/s, p50 {statistics.median(times) * 1000:.0f} ms")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="embedded-u2netp-grabcut")
+    p.add_argument("--random-weights", action="store_true", help="the model's architecture with random weights")
+    p.add_argument("--clicks", type=int, default=20)
+    p.add_argument("--starts", type=int, default=3)
+    p.add_argument("--first-clicks", type=int, default=6, help="uploads for the first-click comparison")
+    p.add_argument("--per-client", type=int, default=8, help="clicks of each concurrent client")
+    args = p.parse_args(argv)
+    images = sorted(COCO.glob("*.jpg"))[: args.first_clicks + 1]
+    if not images:
+        sys.exit(f"no COCO images under {COCO}: run python -m benchmarks.download_data")
+    env = {"GRADIO_ANALYTICS_ENABLED": "False"}
+    location = None
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.random_weights:
+            from benchmarks.random_init import save_random_weights
+
+            location = str(save_random_weights(seglab.get_spec(args.model), Path(tmp) / args.model))
+            env["SEGLAB_WEIGHTS_DIR"] = tmp
+        print(f"{os.cpu_count()} CPUs; {args.model}{' (random weights)' if location else ''}")
+        startup(args.starts, env)
+        proc, url, _ = start([sys.executable, "app.py"], env)
+        try:
+            clicks(url, args.model, location, images, args.clicks)
+            throughput(url, args.model, images[0], args.per_client)
+        finally:
+            stop(proc)
+
+
+if __name__ == "__main__":
+    main()
