@@ -4,6 +4,7 @@ drawn, then open every tab. Skips when Chromium or chromedriver is not installed
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 from collections.abc import Iterator
@@ -113,3 +114,33 @@ def test_clicks_land_on_the_image_pixel_and_every_tab_opens(app_url, browser, co
         browser.find_element(By.XPATH, f"//button[@role='tab' and normalize-space()='{tab}']").click()
         wait.until(ec.visibility_of_element_located((By.ID, element)))
     assert browser.save_screenshot(str(tmp_path / "benchmark-tab.png"))
+
+
+def test_a_bad_prompt_keeps_the_image_and_mask_and_fixing_it_just_works(app_url, browser, coco_image_path):
+    wait = WebDriverWait(browser, WAIT_S)
+    browser.get(app_url)
+    upload = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#segment-input input[type=file]")))
+    upload.send_keys(str(coco_image_path))
+    status = browser.find_element(By.ID, "segment-status")
+    wait.until(lambda _: "Click on the image" in status.text)
+    click_image_pixel(browser, browser.find_element(By.CSS_SELECTOR, "#segment-canvas img"), 420, 150)
+    wait.until(lambda _: "1 mask" in status.text)
+    masked = browser.find_element(By.CSS_SELECTOR, "#segment-canvas img").get_attribute("src")
+    if os.environ.get("SEGLAB_SCREENSHOT"):  # the README's picture of the Segment tab, refreshed on request
+        browser.execute_script("window.scrollTo(0, 0)")
+        assert browser.save_screenshot(os.environ["SEGLAB_SCREENSHOT"])
+
+    box = browser.find_element(By.CSS_SELECTOR, "#segment-prompt textarea")
+    box.clear()
+    box.send_keys('{"boxes": [[100, 50, 500')  # broken JSON
+    browser.find_element(By.ID, "segment-run").click()
+    wait.until(lambda _: "not valid JSON" in status.text)
+    canvas = browser.find_element(By.CSS_SELECTOR, "#segment-canvas img")
+    assert canvas.is_displayed() and canvas.get_attribute("src") == masked  # the image and the last mask stay
+    assert box.get_property("value") == '{"boxes": [[100, 50, 500'  # the text to fix is still there
+
+    box.send_keys(", 400]]}")  # fixed in place: nothing to dismiss first
+    browser.find_element(By.ID, "segment-run").click()
+    wait.until(lambda _: "segment → 1 mask" in status.text)
+    assert browser.find_element(By.CSS_SELECTOR, "#segment-canvas img").get_attribute("src") != masked
+    assert json.loads(box.get_property("value")) == {"boxes": [[100.0, 50.0, 500.0, 400.0]]}
