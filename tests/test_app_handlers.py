@@ -180,7 +180,8 @@ def test_model_lists_mark_missing_weights_and_preselect_what_runs(source, monkey
     monkeypatch.setattr(seglab, "is_available", lambda model_id: seglab.get_spec(model_id).offline)  # empty cache
     assert source.preselect("promptable") == EMBEDDED  # HF_HUB_OFFLINE=1 (conftest)
     assert source.preselect("depth") == "depth-anything-v2-metric-indoor-small"
-    assert ModelSource().preselect("depth") == "depth-pro"  # nothing here: the registry's default (download needed)
+    assert ModelSource().preselect("depth") == "depth-anything-v2-small"  # nothing here: the lightest to download
+    assert ModelSource().preselect("semantic") == "deeplabv3-mobilenet-v3-large"
     monkeypatch.setattr(common, "is_offline_mode", lambda: False)
     assert source.preselect("promptable") == "sam-vit-base"  # the Hub reachable and SAM's weights here
     assert ModelSource().preselect("promptable") == EMBEDDED

@@ -48,6 +48,18 @@ except ImportError:
         return fn
 
 
+# image encoders from the smallest to the largest (parameters), to start each tab on the lightest model
+BACKBONES = ("U2-Net-p", "MobileNetV3-L", "MiT-B0", "ViT-S", "Swin-T", "Hiera-T", "MiT-B1", "Hiera-S", "ResNet-50",
+             "Swin-S", "MiT-B2", "ResNet-101", "Hiera-B+", "ViT-B", "Swin-B", "MiT-B3", "MiT-B4", "MiT-B5", "Hiera-L",
+             "ViT-L", "Swin-L", "ViT-H")
+
+
+def lightest(task: str) -> str:
+    """The task's model with the smallest image encoder (the registry's order breaks ties)."""
+    rank = {b: i for i, b in enumerate(BACKBONES)}
+    return min(seglab.list_models(task), key=lambda s: rank.get(s.backbone, len(rank))).id
+
+
 @dataclass(frozen=True)
 class ModelSource:
     """Where the app takes weights from: ``weights_dir/<model-id>/`` when that folder exists
@@ -88,12 +100,12 @@ class ModelSource:
     def preselect(self, task: str) -> str:
         """The model a dropdown starts on. With the Hub reachable, the first listed one whose weights are
         downloaded; offline (HF_HUB_OFFLINE=1) or with nothing downloaded, the embedded offline default;
-        for a task without one, the first model whose weights are here, else the registry's default."""
+        for a task without one, the first model whose weights are here, else the lightest to download."""
         here = [s for s in seglab.list_models(task) if self.available(s.id)]
         downloaded = [s.id for s in here if not s.offline]
         if downloaded and not is_offline_mode():
             return downloaded[0]
-        return next((s.id for s in here if s.offline), downloaded[0] if downloaded else seglab.default_model(task).id)
+        return next((s.id for s in here if s.offline), downloaded[0] if downloaded else lightest(task))
 
     def load(self, model_id: str) -> tuple[Any, float]:
         """The loaded adapter and the seconds loading took (near zero once it is cached)."""
