@@ -23,13 +23,12 @@ RESULT_FILES = ("results.csv", "results.json")
 SKIPPED = "predictions"  # benchmarks.run keeps its raw predictions there, not results
 ALL = "all tasks"
 CHARTS = ("reproduced", "accuracy_latency", "latency", "clicks")  # report.report_charts, in its order
-# column shares of the two tables (Gradio wraps cells within them, never the short headers)
-DEFAULT_WIDTH = "8%"
-RESULT_WIDTHS = {"folder": "8%", "model": "17%", "task · dataset": "14%", "weights": "8%", "headline": "10%",
-                 "published": "8%", "p50 ms": "7%", "cold ms": "7%", "peak MB": "7%", "images": "6%",
-                 "other metrics": "16%"}
-ZOO_WIDTHS = {"model": "22%", "task": "9%", "published": "20%", "published speed": "12%", "input": "8%",
-              "license": "15%", "source": "26%"}
+# the relative widths of the two tables' columns (Gradio wraps cells within them, never the short headers)
+DEFAULT_SHARE = 8
+RESULT_WIDTHS = {"folder": 8, "model": 17, "task · dataset": 14, "weights": 9, "headline": 10, "published": 8,
+                 "p50 ms": 7, "cold ms": 7, "peak MB": 7, "images": 6, "other metrics": 16}
+ZOO_WIDTHS = {"model": 22, "task": 9, "published": 20, "published speed": 12, "input": 8, "license": 15,
+              "source": 26}
 
 
 def result_folders(root: Path) -> list[Path]:
@@ -70,9 +69,15 @@ def chart_outputs(charts: list[report.Chart]) -> list[Any]:
     return out
 
 
-def table_view(table: pd.DataFrame, widths: dict[str, str]) -> dict:
-    """A Dataframe update that fits its width: each known column gets its share, others the default."""
-    return gr.update(value=table, column_widths=[widths.get(c, DEFAULT_WIDTH) for c in table.columns])
+def column_widths(columns: list[str], shares: dict[str, float]) -> list[str]:
+    """Each column's share of the table's width (:data:`DEFAULT_SHARE` for others), scaled to fill it."""
+    wanted = [shares.get(c, DEFAULT_SHARE) for c in columns]
+    return [f"{100 * w / sum(wanted):.1f}%" for w in wanted]
+
+
+def table_view(table: pd.DataFrame, shares: dict[str, float]) -> dict:
+    """A Dataframe update whose columns fill its width in proportion to ``shares``."""
+    return gr.update(value=table, column_widths=column_widths(list(table.columns), shares))
 
 
 def dashboard(path: str | Path, name: str | None = None) -> tuple:
@@ -134,7 +139,7 @@ def build(results_dir: str | Path | None = None) -> tuple:
     task = gr.Radio([ALL, *TASKS], value=ALL, label="Task", elem_id="zoo-task")
     models = report.model_zoo()
     zoo_table = gr.Dataframe(value=models, label="Registry models", elem_id="zoo-table", wrap=True, max_height=420,
-                             interactive=False, column_widths=[ZOO_WIDTHS.get(c, DEFAULT_WIDTH) for c in models])
+                             interactive=False, column_widths=column_widths(list(models), ZOO_WIDTHS))
     first = report.zoo_chart()
     with gr.Accordion("Published numbers as a chart", open=False):
         zoo_note = gr.Markdown(note(first), elem_id="zoo-note")
@@ -147,6 +152,7 @@ def build(results_dir: str | Path | None = None) -> tuple:
             summary = gr.Markdown(elem_id="benchmark-summary")
             reload = gr.Button("Reload the results folder", size="sm")
         upload = gr.File(label="Your results.csv / results.json", file_types=[".csv", ".json"], scale=1,
+                         elem_id="benchmark-upload",
                          height=120, min_width=240)
     table = gr.Dataframe(label="Results (one row per model × task × dataset)", elem_id="benchmark-table",
                          wrap=True, max_height=400, interactive=False)

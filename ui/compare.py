@@ -90,7 +90,8 @@ def run(source: ModelSource, image: Any, model_ids: list[str] | None, prompt: st
 def build(source: ModelSource, examples: list[str]) -> None:
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
-            image = image_input(label="Image", type="filepath", sources=["upload", "clipboard"], height=300)
+            image = image_input(label="Image", type="filepath", sources=["upload", "clipboard"], height=300,
+                                elem_id="compare-image")
             if examples:
                 gr.Examples(examples, inputs=image)
             models = gr.Dropdown(source.choices(seglab.TASKS), value=preselection(source), multiselect=True,
@@ -102,8 +103,9 @@ def build(source: ModelSource, examples: list[str]) -> None:
             text = gr.Textbox(label="Text prompt (text-capable models)")
             button = gr.Button("Compare", variant="primary", elem_id="compare-run")
         with gr.Column(scale=3):
-            gallery = gr.Gallery(label="Side by side", columns=2, height="auto", object_fit="contain", format="png",
-                                 preview=False, allow_preview=True, elem_id="compare-gallery")
+            # two columns even for one picture, each shown whole: every result at the same size
+            gallery = gr.Gallery(label="Side by side", columns=2, fit_columns=False, height="auto",
+                                 object_fit="contain", format="png", preview=False, elem_id="compare-gallery")
             table = gr.Markdown(label="Times per model", elem_id="compare-times")
 
     def compare(image: Any, model_ids: list[str], prompt: str, text: str) -> tuple:
