@@ -102,9 +102,10 @@ def label_rows(fig: go.Figure, row: int, labels: Sequence[str]) -> None:
     fig.update_yaxes(row=row, col=1, range=[len(labels) - 0.5, -0.62], showticklabels=False, showgrid=False,
                      zeroline=False, fixedrange=True)
     xname, yname = axis.yaxis.anchor, axis.xaxis.anchor  # e.g. "x2", "y2"
-    for i, text in enumerate(labels):
-        fig.add_annotation(text=text, x=0, y=i - ROW_MARK / 2, xref=f"{xname} domain", yref=yname, xanchor="left",
-                           yanchor="bottom", showarrow=False, font={"size": 12}, align="left")
+    fig.layout.annotations += tuple(
+        go.layout.Annotation(text=text, x=0, y=i - ROW_MARK / 2, xref=f"{xname} domain", yref=yname, xanchor="left",
+                             yanchor="bottom", showarrow=False, font={"size": 12}, align="left")
+        for i, text in enumerate(labels))
 
 
 def bar_facets(facets: dict[str, pd.DataFrame], title: str, series: Sequence[tuple[str, str, str]],

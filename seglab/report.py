@@ -1,9 +1,14 @@
-"""Benchmark results as a table and as plotly figures, shared by ``benchmarks.plot`` and the app's dashboard.
+"""Benchmark results as tables and charts, shared by ``benchmarks.plot`` and the app's Benchmark tab.
 
 A results folder (written by ``python -m benchmarks.run``) holds ``results.csv`` / ``results.json``
 (one row per model x task x dataset: metrics under their usual names, latency, memory,
 environment) and ``latency.csv`` (one row per image). Accuracy of rows whose ``weights`` is
-``random-init (latency only)`` is meaningless and is left out of the accuracy figures.
+``random-init (latency only)`` is meaningless and is left out of every accuracy table and chart.
+
+Tables: :func:`summary_table` (compact), :func:`full_table`, :func:`model_zoo` (the registry with its
+published numbers). Charts (:class:`Chart`: a figure, or the sentence saying why there is none and the
+commands that would fill it): :func:`report_charts` for results, :func:`zoo_chart` for the registry; their
+layout lives in :mod:`seglab.charts`.
 """
 from __future__ import annotations
 
@@ -266,18 +271,14 @@ def reproduce_commands(df: pd.DataFrame) -> tuple[str, ...]:
         if spec and r["task"] == spec.task and any(p.dataset == r["dataset"] for p in spec.published):
             candidates.append((spec, r["dataset"]))
     if not candidates:
-        spec = next(s for s in _registry_models() if any(p.dataset == COCO for p in s.published))
+        from .registry import list_models
+
+        spec = next(s for s in list_models() if any(p.dataset == COCO for p in s.published))
         candidates.append((spec, COCO))
     spec, dataset = candidates[0]
     data = "--coco-root coco" if dataset.startswith("coco") else f"--dataset {dataset.split('-')[0]} --root DIR"
     return (f"python -m seglab download {spec.id}",
             f"python -m benchmarks.run --task {spec.task} --models {spec.id} \\\n    {data} --out results/<run>")
-
-
-def _registry_models():
-    from .registry import list_models
-
-    return list_models()
 
 
 def _facet(r: pd.Series) -> str:
@@ -394,7 +395,3 @@ def report_charts(results: pd.DataFrame, latencies: pd.DataFrame | None = None) 
     return [reproduced_chart(results), accuracy_latency_chart(results),
             latency_chart(latencies if latencies is not None else pd.DataFrame()), clicks_chart(results)]
 
-
-def figures(results: pd.DataFrame, latencies: pd.DataFrame | None = None) -> dict[str, Any]:
-    """The drawn charts' figures by name."""
-    return {c.name: c.figure for c in report_charts(results, latencies) if c.figure is not None}
