@@ -50,6 +50,12 @@ class EverythingParams:
     fallback_points_per_side: int = 3  # grid for models without a batched point decoder (one call per point)
 
 
+def default_params(predictor: Any) -> EverythingParams:
+    """The official generator's defaults for ``predictor``: :class:`EverythingParams` with the settings its
+    family's generator changes (its ``everything_defaults``; SAM 2's keeps masks from predicted IoU 0.8)."""
+    return EverythingParams(**getattr(predictor, "everything_defaults", {}))
+
+
 @dataclass(frozen=True)
 class EverythingResult:
     """The masks (best first by ``sort_by``) and what the run cost."""
@@ -86,7 +92,7 @@ def segment_everything(predictor: Any, image: np.ndarray, params: EverythingPara
                        progress: Progress | None = None) -> EverythingResult:
     """All masks in ``image`` (H x W x 3 uint8). ``progress(done, total)`` is called after each batch
     (a tqdm bar is shown instead when none is given and stderr is a terminal)."""
-    params = params or EverythingParams()
+    params = params or default_params(predictor)
     start = time.perf_counter()
     plan = _plan(predictor, image, params)
     progress, close = _progress_or_tqdm(progress, len(plan))
@@ -123,7 +129,7 @@ def estimate_seconds(predictor: Any, image: np.ndarray, params: EverythingParams
 
     Embeddings are cached, so the work done here is reused by the run that follows.
     """
-    params = params or EverythingParams()
+    params = params or default_params(predictor)
     plan = _plan(predictor, image, params)
     crops = list(dict.fromkeys(b.crop for b in plan))
     embed_s = 0.0

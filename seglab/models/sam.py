@@ -8,7 +8,7 @@ gets a fresh embedding. Each prompt then runs only the prompt encoder and mask d
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,8 @@ class Family:
     ``two_step_upscale``: SAM / SAM-HQ enlarge low-resolution logits to the padded square input, crop the
     padding, then resize to the image; SAM 2 (stretched, not padded) resizes straight to the image.
     ``logit_limit``: SAM 2 clamps the low-resolution logits it returns (the refinement input) to +/- this.
+    ``everything_defaults``: where the family's official automatic mask generator has other defaults than
+    :class:`~seglab.everything.EverythingParams` (SAM 2's ``pred_iou_thresh`` is 0.8).
     """
 
     model: str
@@ -49,6 +51,7 @@ class Family:
     embed: Callable[[Any, Any], dict[str, Any]]
     two_step_upscale: bool = True
     logit_limit: float | None = None
+    everything_defaults: dict[str, Any] = field(default_factory=dict)
 
 
 # SAM 2's get_image_embeddings returns its multi-level features (two high-resolution maps + the
@@ -56,7 +59,8 @@ class Family:
 FAMILIES: dict[str, Family] = {
     "sam": Family("SamModel", "SamProcessor", _sam_embed),
     "sam-hq": Family("SamHQModel", "SamHQProcessor", _sam_hq_embed),
-    "sam2": Family("Sam2Model", "Sam2Processor", _sam_embed, two_step_upscale=False, logit_limit=32.0),
+    "sam2": Family("Sam2Model", "Sam2Processor", _sam_embed, two_step_upscale=False, logit_limit=32.0,
+                   everything_defaults={"pred_iou_thresh": 0.8}),
 }
 
 
@@ -178,6 +182,11 @@ class SamPredictor:
         with torch.inference_mode():
             out = self.model(**embedding.features, **kw, multimask_output=multimask_output)
         return out.pred_masks[0].float(), out.iou_scores[0].float()
+
+    @property
+    def everything_defaults(self) -> dict[str, Any]:
+        """Settings of segment everything whose official default differs for this family (see :class:`Family`)."""
+        return dict(self.family.everything_defaults)
 
     def predict_points_batch(self, embedding: Embedding, points: np.ndarray,
                              multimask_output: bool = True) -> tuple[Any, Any]:
