@@ -18,10 +18,10 @@ from PIL import Image
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+import seglab
 from app_weights import save_tiny_models
 from seglab import report
 from ui import build_demo
@@ -29,6 +29,7 @@ from ui import build_demo
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 CHROMEDRIVER = shutil.which("chromedriver")
 SHIPPED = Path(__file__).resolve().parents[1] / "results"
+EMBEDDED = "embedded-u2netp-grabcut"
 WAIT_S = 30
 SIZES = {"desktop": (1400, 1000), "phone": (400, 1000)}
 MIN_CHART_PX = {"desktop": 560, "phone": 300}  # two charts side by side on a desktop, one across a phone
@@ -141,6 +142,9 @@ def test_benchmark_tab_reads_well_at_desktop_and_phone_width(app_url, browser, s
     assert "Nothing reproduced" in note and "python -m seglab download" in note
     scroll_width, client_width, header_lines = browser.execute_script(TABLE)
     assert scroll_width <= client_width + 1 and set(header_lines) == {1}  # no sideways table, no wrapped header
+    browser.set_window_size(*SIZES["phone"])
+    assert set(browser.execute_script(TABLE)[2]) == {1}  # on a phone it scrolls; headers still read on one line
+    browser.set_window_size(*SIZES["desktop"])
     browser.find_element(By.XPATH, "//button[.//span[normalize-space()='Published numbers as a chart']]").click()
     wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#zoo-chart .js-plotly-plot .main-svg")))
     shipped = {"chart-accuracy_latency", "chart-latency", "chart-clicks", "zoo-chart"}
@@ -170,12 +174,13 @@ def thumbnails(driver: webdriver.Chrome) -> list[tuple[float, float, str]]:
 
 
 def choose(driver: webdriver.Chrome, model_id: str) -> None:
+    """Pick ``model_id`` in the Compare models dropdown (its option reads the id, maybe with a download mark)."""
     box = driver.find_element(By.CSS_SELECTOR, "#compare-models input")
     box.click()
     box.send_keys(model_id)
-    WebDriverWait(driver, WAIT_S).until(ec.visibility_of_element_located(
-        (By.XPATH, f"//ul[@role='listbox']/li[starts-with(@aria-label, '{model_id} ')]")))
-    box.send_keys(Keys.ENTER)
+    option = WebDriverWait(driver, WAIT_S).until(ec.element_to_be_clickable(
+        (By.XPATH, f"//ul[@role='listbox']/li[@aria-label='{model_id}' or starts-with(@aria-label, '{model_id} ')]")))
+    option.click()
 
 
 def test_compare_shows_each_result_at_the_same_size_with_its_caption(app_url, browser, coco_image_path, shots):
@@ -187,12 +192,15 @@ def test_compare_shows_each_result_at_the_same_size_with_its_caption(app_url, br
     browser.find_element(By.CSS_SELECTOR, "#compare-image input[type=file]").send_keys(str(coco_image_path))
     browser.find_element(By.CSS_SELECTOR, "#compare-prompt textarea").send_keys('{"boxes": [[100, 50, 500, 400]]}')
     chips = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "#compare-models .token")]
-    assert chips[:2] == ["embedded-u2netp-grabcut", "sam-vit-base"]  # offline: the embedded model, then what is here
-    choose(browser, "sam-vit-large")  # not downloaded: it fails, the others go on
+    offline = [s.id for s in seglab.list_models("promptable") if s.offline and seglab.is_available(s.id)]
+    assert chips[:len(offline)] == offline and chips[0] == EMBEDDED  # offline: the embedded model and baselines
+    browser.find_element(By.CSS_SELECTOR, "#compare-models .remove-all").click()
+    for model_id in (EMBEDDED, "sam-vit-base", "sam-vit-large"):  # sam-vit-large is not here: it fails alone
+        choose(browser, model_id)
     browser.find_element(By.ID, "compare-run").click()
     wait.until(lambda d: len(thumbnails(d)) == 2)
     two = thumbnails(browser)
-    assert [caption.split(" · ")[0] for *_, caption in two] == ["embedded-u2netp-grabcut", "sam-vit-base"]
+    assert [caption.split(" · ")[0] for *_, caption in two] == [EMBEDDED, "sam-vit-base"]
     assert two[0][:2] == pytest.approx(two[1][:2], abs=1)
     times = browser.find_element(By.ID, "compare-times")
     headers = times.find_elements(By.CSS_SELECTOR, "th")
@@ -202,9 +210,10 @@ def test_compare_shows_each_result_at_the_same_size_with_its_caption(app_url, br
     assert note.startswith("sam-vit-large") and "python -m seglab download sam-vit-large" in note
     assert browser.save_screenshot(str(shots / "compare-tab.png"))
 
-    browser.find_element(By.CSS_SELECTOR, "#compare-models .token-remove[title='Remove 1']").click()  # sam-vit-base
+    browser.find_element(By.XPATH, "//*[@id='compare-models']//div[contains(@class, 'token')]"
+                                   "[normalize-space()='sam-vit-base']/div[contains(@class, 'token-remove')]").click()
     browser.find_element(By.ID, "compare-run").click()
     wait.until(lambda d: len(thumbnails(d)) == 1)
     (width, height, caption), = thumbnails(browser)
     assert (width, height) == pytest.approx(two[0][:2], abs=1)  # one result: the same size, not enlarged
-    assert caption.startswith("embedded-u2netp-grabcut · ")
+    assert caption.startswith(f"{EMBEDDED} · ")

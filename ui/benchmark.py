@@ -23,12 +23,14 @@ RESULT_FILES = ("results.csv", "results.json")
 SKIPPED = "predictions"  # benchmarks.run keeps its raw predictions there, not results
 ALL = "all tasks"
 CHARTS = ("reproduced", "accuracy_latency", "latency", "clicks")  # report.report_charts, in its order
-# the relative widths of the two tables' columns (Gradio wraps cells within them, never the short headers)
-DEFAULT_SHARE = 8
-RESULT_WIDTHS = {"folder": 8, "model": 17, "task · dataset": 14, "weights": 9, "headline": 10, "published": 8,
-                 "p50 ms": 7, "cold ms": 7, "peak MB": 7, "images": 6, "other metrics": 16}
-ZOO_WIDTHS = {"model": 22, "task": 9, "published": 20, "published speed": 12, "input": 8, "license": 15,
-              "source": 26}
+# the two tables' column widths in pixels, scaled down together when they add up to more than FIT_PX (the
+# tab's width on a desktop); a phone scrolls the table sideways instead of stacking letters in narrow columns
+FIT_PX = 1160
+DEFAULT_PX = 90
+RESULT_WIDTHS = {"folder": 110, "model": 200, "task · dataset": 170, "weights": 95, "headline": 110, "published": 90,
+                 "p50 ms": 75, "cold ms": 75, "peak MB": 80, "images": 70, "other metrics": 200}
+ZOO_WIDTHS = {"model": 240, "task": 100, "published": 230, "published speed": 160, "input": 90, "license": 190,
+              "source": 290}
 
 
 def result_folders(root: Path) -> list[Path]:
@@ -69,15 +71,17 @@ def chart_outputs(charts: list[report.Chart]) -> list[Any]:
     return out
 
 
-def column_widths(columns: list[str], shares: dict[str, float]) -> list[str]:
-    """Each column's share of the table's width (:data:`DEFAULT_SHARE` for others), scaled to fill it."""
-    wanted = [shares.get(c, DEFAULT_SHARE) for c in columns]
-    return [f"{100 * w / sum(wanted):.1f}%" for w in wanted]
+def column_widths(columns: list[str], widths: dict[str, int]) -> list[int]:
+    """Each column's width in pixels (:data:`DEFAULT_PX` for unknown ones), all scaled down to fit
+    :data:`FIT_PX` when they add up to more."""
+    wanted = [widths.get(c, DEFAULT_PX) for c in columns]
+    scale = min(1.0, FIT_PX / max(sum(wanted), 1))
+    return [int(w * scale) for w in wanted]
 
 
-def table_view(table: pd.DataFrame, shares: dict[str, float]) -> dict:
-    """A Dataframe update whose columns fill its width in proportion to ``shares``."""
-    return gr.update(value=table, column_widths=column_widths(list(table.columns), shares))
+def table_view(table: pd.DataFrame, widths: dict[str, int]) -> dict:
+    """A Dataframe update with the :func:`column_widths` of its columns."""
+    return gr.update(value=table, column_widths=column_widths(list(table.columns), widths))
 
 
 def dashboard(path: str | Path, name: str | None = None) -> tuple:
@@ -139,7 +143,7 @@ def build(results_dir: str | Path | None = None) -> tuple:
     task = gr.Radio([ALL, *TASKS], value=ALL, label="Task", elem_id="zoo-task")
     models = report.model_zoo()
     zoo_table = gr.Dataframe(value=models, label="Registry models", elem_id="zoo-table", wrap=True, max_height=420,
-                             interactive=False, column_widths=column_widths(list(models), ZOO_WIDTHS))
+                             interactive=False, column_widths=column_widths(list(models), ZOO_WIDTHS), pinned_columns=1)
     first = report.zoo_chart()
     with gr.Accordion("Published numbers as a chart", open=False):
         zoo_note = gr.Markdown(note(first), elem_id="zoo-note")
@@ -155,7 +159,7 @@ def build(results_dir: str | Path | None = None) -> tuple:
                          elem_id="benchmark-upload",
                          height=120, min_width=240)
     table = gr.Dataframe(label="Results (one row per model × task × dataset)", elem_id="benchmark-table",
-                         wrap=True, max_height=400, interactive=False)
+                         wrap=True, max_height=400, interactive=False, pinned_columns=1)
     plots: list[Any] = []
     for pair in (CHARTS[:2], CHARTS[2:]):
         with gr.Row(equal_height=False):
