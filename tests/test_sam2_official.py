@@ -98,6 +98,7 @@ def _prompts(h: int, w: int) -> dict[str, tuple[dict, Prompt]]:
     point = np.array([[0.42 * w, 0.55 * h]])
     negative = np.array([[0.78 * w, 0.3 * h]])
     box = np.array([0.2 * w, 0.25 * h, 0.7 * w, 0.85 * h])
+    second = np.array([0.55 * w, 0.1 * h, 0.95 * w, 0.5 * h])
     both = np.concatenate([point, negative])
     return {
         "point": (dict(point_coords=point, point_labels=np.array([1])), Prompt.build(points=point)),
@@ -106,6 +107,7 @@ def _prompts(h: int, w: int) -> dict[str, tuple[dict, Prompt]]:
         "box": (dict(box=box), Prompt.build(box=box)),
         "box+points": (dict(box=box, point_coords=both, point_labels=np.array([1, 0])),
                        Prompt.build(box=box, points=both, labels=[1, 0])),
+        "two boxes": (dict(box=np.stack([box, second])), Prompt.build(boxes=[box, second])),
     }
 
 
@@ -117,14 +119,16 @@ def assert_same(ref_masks: np.ndarray, ref_scores: np.ndarray, masks: seglab.Mas
 
 
 @pytest.mark.parametrize("name", IMAGE_NAMES)
-@pytest.mark.parametrize("kind", ["point", "pos+neg", "box", "box+points"])
+@pytest.mark.parametrize("kind", ["point", "pos+neg", "box", "box+points", "two boxes"])
 @pytest.mark.parametrize("multimask", [True, False], ids=["multimask", "single"])
 def test_prompt_gives_official_masks_in_official_order(embedded, ours, name, kind, multimask):
     image, reference, embedding = embedded(name)
     kwargs, prompt = _prompts(*image.shape[:2])[kind]
     ref_masks, ref_scores, _ = reference.predict(**kwargs, multimask_output=multimask)
     got = ours.segment(embedding, prompt.validated(*image.shape[:2]), multimask_output=multimask)
-    assert_same(ref_masks, ref_scores, got)  # segment keeps the decoder's order, as the official predictor
+    # segment keeps the decoder's order (box i's masks first), as the official predictor; several boxes come
+    # back from it as (boxes, masks, H, W)
+    assert_same(ref_masks.reshape(-1, *image.shape[:2]), ref_scores.reshape(-1), got)
 
 
 @pytest.mark.parametrize("name", IMAGE_NAMES)
@@ -151,6 +155,25 @@ def test_public_predict_returns_official_masks_best_first(embedded, ours):
     order = np.argsort(-ref_scores, kind="stable")
     got = seglab.predict(ours, image, prompt)
     assert_same(ref_masks[order], ref_scores[order], got)
+
+
+def test_cli_weights_flag_loads_the_official_checkpoint(embedded, checkpoint, coco_image_path, tmp_path):
+    """``seglab predict sam2.1-hiera-tiny IMAGE --weights sam2.1_hiera_tiny.pt``: the official best mask first."""
+    import json
+
+    from seglab.cli import main
+    from seglab.results import decode_rle
+
+    image, reference, _ = embedded("landscape")
+    kwargs, _ = _prompts(*image.shape[:2])["point"]
+    ref_masks, ref_scores, _ = reference.predict(**kwargs)
+    x, y = kwargs["point_coords"][0]
+    assert main(["predict", MODEL_ID, str(coco_image_path), "--weights", str(checkpoint), "--point", f"{x},{y}",
+                 "--device", "cpu", "--out", str(tmp_path)]) == 0
+    entries = json.loads((tmp_path / "result.json").read_text())["masks"]
+    best = int(np.argmax(ref_scores))
+    assert len(entries) == len(ref_masks) and abs(entries[0]["score"] - ref_scores[best]) <= MAX_SCORE_DIFF
+    assert (decode_rle(entries[0]["segmentation"]) != ref_masks[best]).mean() <= MAX_PIXEL_DIFF
 
 
 def test_logits_are_spread_so_the_comparison_means_something(embedded):
