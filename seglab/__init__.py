@@ -13,10 +13,12 @@ from .prepare import prepare
 from .prompts import Prompt
 from .registry import MODELS, TASKS, ModelSpec, Published, default_model, get_spec, list_models
 from .results import DepthMap, Masks, PanopticMap, Segment, SemanticMap
+from .threads import intra_op_threads, set_threads
 
 __all__ = [
     "DepthMap", "InvalidImageError", "InvalidPromptError", "LRUCache", "MODELS", "Masks", "ModelSpec", "PanopticMap",
     "Prompt", "Published", "Segment", "SeglabError", "SemanticMap", "TASKS", "UnknownModelError",
     "UnsupportedTaskError", "WeightsUnavailableError", "clear_cache", "default_model", "download", "get_spec",
-    "is_available", "list_models", "load_image", "load_model", "predict", "resolve_device", "prepare",
+    "intra_op_threads", "is_available", "list_models", "load_image", "load_model", "predict", "resolve_device",
+    "prepare", "set_threads",
 ]
