@@ -15,12 +15,14 @@ its timing needs no download. Numbers on a shared machine are noisy: compare rat
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -34,6 +36,10 @@ import seglab
 ROOT = Path(__file__).resolve().parents[1]
 COCO = Path(os.environ.get("SEGLAB_SHARED_DATA", ROOT.parent / "shared" / "data")) / "coco-val2017-mini" / "val2017"
 BARE_APP = ("import gradio as gr, os\nwith gr.Blocks() as demo:\n    gr.Markdown('bare')\n"
+            "demo.launch(server_name='127.0.0.1', server_port=int(os.environ['GRADIO_SERVER_PORT']))")
+# the transport alone: a bare app whose endpoint hands its text back, called as the app's click is
+ECHO_APP = ("import gradio as gr, os\nwith gr.Blocks() as demo:\n    t = gr.Textbox()\n"
+            "    gr.Button().click(lambda x: x, t, t, api_name='echo')\ndemo.queue(default_concurrency_limit=None)\n"
             "demo.launch(server_name='127.0.0.1', server_port=int(os.environ['GRADIO_SERVER_PORT']))")
 
 
@@ -102,27 +108,56 @@ def startup(starts: int, env: dict[str, str]) -> None:
           f"min x{min(app) / min(bare):.2f}")
 
 
-def clicks(url: str, model_id: str, location: str | None, images: list[Path], n: int) -> None:
+def alternated(n: int, *ways: Callable[[int], object]) -> list[list[float]]:
+    """Seconds of ``way(i)`` for i < n, the ways alternated and their order swapped every round so that load
+    on the machine hits each alike; two rounds of each first, untimed (warm-up)."""
+    for i in range(2):
+        for way in ways:
+            way(i)
+    times: list[list[float]] = [[] for _ in ways]
+    for i in range(n):
+        order = range(len(ways)) if i % 2 else reversed(range(len(ways)))
+        for k in order:
+            times[k].append(timed(lambda: ways[k](i)))
+    return times
+
+
+def clicks(url: str, model_id: str, location: str | None, image_path: Path, n: int, env: dict[str, str]) -> None:
+    """A click through the app, a call of a bare app's echo endpoint (what gradio_client and Gradio's queue
+    cost any app) and ``seglab.predict``, alternated, same model, image and boxes."""
     from gradio_client import Client, handle_file
 
     adapter = seglab.load_model(model_id, location=location)
-    image = seglab.load_image(images[0])
+    image = seglab.load_image(image_path)
     client = Client(url, verbose=False)
-    client.predict(handle_file(str(images[0])), model_id, api_name="/segment_load_image")
+    client.predict(handle_file(str(image_path)), model_id, api_name="/segment_load_image")
     client.predict(model_id, api_name="/segment_prepare")
-    prompts = boxes(np.random.default_rng(0), n + 1, image.shape[1], image.shape[0])
-    # one block each, the first of each a warm-up: a process idle between calls leaves the cores to the other
-    app = [timed(lambda: client.predict(f'{{"boxes": [{b}]}}', model_id, "", api_name="/segment_prompt"))
-           for b in prompts][1:]
-    direct = [timed(lambda: seglab.predict(adapter, image, seglab.Prompt.build(box=b))) for b in prompts][1:]
-    print(summary(f"click through the app ({model_id}, {images[0].name}, {n} boxes)", app))
-    print(summary("seglab.predict, same boxes", direct))
-    print(f"click ratio app / predict: median x{statistics.median(app) / statistics.median(direct):.2f}, "
-          f"min x{min(app) / min(direct):.2f}")
+    echo_proc, echo_url, _ = start([sys.executable, "-c", ECHO_APP], env)
+    try:
+        echo = Client(echo_url, verbose=False)
+        prompts = [f'{{"boxes": [{b}]}}' for b in boxes(np.random.default_rng(0), n, image.shape[1], image.shape[0])]
+        through, transport, reference = alternated(
+            n, lambda i: client.predict(prompts[i], model_id, "", api_name="/segment_prompt"),
+            lambda i: echo.predict(prompts[i], api_name="/echo"),
+            lambda i: seglab.predict(adapter, image, seglab.Prompt.build(boxes=json.loads(prompts[i])["boxes"])))
+    finally:
+        stop(echo_proc)
+    print(summary(f"click through the app ({model_id}, {image_path.name}, {n} boxes, canvas fetched)", through))
+    print(summary("seglab.predict in this process, same boxes", reference))
+    print(summary("transport alone: a bare Gradio app's echo endpoint through gradio_client", transport))
+    med = {k: statistics.median(v) for k, v in (("app", through), ("ref", reference), ("echo", transport))}
+    print(f"click ratio app / predict: median x{med['app'] / med['ref']:.2f}, min x{min(through) / min(reference):.2f}")
+    added = med["app"] - med["echo"] - med["ref"]
+    print(f"what the app adds beyond the transport and predict: {added * 1000:+.0f} ms a click (median), "
+          f"{100 * added / med['ref']:+.0f} % of predict")
+
+
+def first_clicks(url: str, model_id: str, images: list[Path]) -> None:
+    from gradio_client import Client, handle_file
 
     first = {"without preparing": [], "prepared on upload": []}
     prepare_s = []
-    for i, path in enumerate(images[1:]):
+    for i, path in enumerate(images):
         client = Client(url, verbose=False)
         client.predict(handle_file(str(path)), model_id, api_name="/segment_load_image")
         way = "prepared on upload" if i % 2 else "without preparing"
@@ -136,21 +171,28 @@ def clicks(url: str, model_id: str, location: str | None, images: list[Path], n:
 
 
 def throughput(url: str, model_id: str, image: Path, per_client: int) -> None:
+    """Clicks per second and their p50 with 1, 2 and 4 clients clicking at once, each on its own session of
+    the same image, uploaded and prepared before the clock starts."""
     from gradio_client import Client, handle_file
 
-    def user(seed: int) -> list[float]:
+    def user(seed: int, ready: threading.Barrier) -> tuple[list[float], float]:
         client = Client(url, verbose=False)
         client.predict(handle_file(str(image)), model_id, api_name="/segment_load_image")
-        rng = np.random.default_rng(seed)
-        return [timed(lambda: client.predict(f'{{"boxes": [{b}]}}', model_id, "", api_name="/segment_prompt"))
-                for b in boxes(rng, per_client, 400, 300)]
+        client.predict(model_id, api_name="/segment_prepare")
+        prompts = boxes(np.random.default_rng(seed), per_client, 400, 300)
+        ready.wait()
+        began = time.perf_counter()
+        times = [timed(lambda: client.predict(f'{{"boxes": [{b}]}}', model_id, "", api_name="/segment_prompt"))
+                 for b in prompts]
+        return times, time.perf_counter() - began
 
     for n in (1, 2, 4):
-        began = time.perf_counter()
+        ready = threading.Barrier(n)
         with ThreadPoolExecutor(n) as pool:
-            times = [t for ts in pool.map(user, range(n)) for t in ts]
-        rate = len(times) / (time.perf_counter() - began)
-        print(f"{n} concurrent client(s): {rate:.2f} clicks/s, p50 {statistics.median(times) * 1000:.0f} ms")
+            runs = list(pool.map(user, range(n), [ready] * n))
+        times = [t for ts, _ in runs for t in ts]
+        rate = len(times) / max(seconds for _, seconds in runs)
+        print(f"  {n} concurrent client(s): {rate:.2f} clicks/s, p50 {statistics.median(times) * 1000:.0f} ms")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -160,7 +202,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--clicks", type=int, default=20)
     p.add_argument("--starts", type=int, default=3)
     p.add_argument("--first-clicks", type=int, default=6, help="uploads for the first-click comparison")
-    p.add_argument("--per-client", type=int, default=8, help="clicks of each concurrent client")
+    p.add_argument("--per-client", type=int, default=12, help="clicks of each concurrent client")
+    p.add_argument("--slots", default="1,2", help="app slots to measure throughput with (1: the app before slots)")
+    p.add_argument("--parts", default="startup,clicks,first,throughput", help="which measurements, comma-separated")
     args = p.parse_args(argv)
     images = sorted(COCO.glob("*.jpg"))[: args.first_clicks + 1]
     if not images:
@@ -174,14 +218,24 @@ def main(argv: list[str] | None = None) -> None:
             location = str(save_random_weights(seglab.get_spec(args.model), Path(tmp) / args.model))
             env["SEGLAB_WEIGHTS_DIR"] = tmp
         print(f"{os.cpu_count()} CPUs; {args.model}{' (random weights)' if location else ''}")
-        startup(args.starts, env)
+        if "startup" in args.parts:
+            startup(args.starts, env)
         proc, url, _ = start([sys.executable, "app.py"], env)
         try:
-            clicks(url, args.model, location, images, args.clicks)
-            throughput(url, args.model, images[0], args.per_client)
+            if "clicks" in args.parts:
+                clicks(url, args.model, location, images[0], args.clicks, env)
+            if "first" in args.parts:
+                first_clicks(url, args.model, images[1:])
         finally:
             stop(proc)
-
+        if "throughput" in args.parts:
+            for slots in args.slots.split(","):
+                proc, url, _ = start([sys.executable, "app.py"], {**env, "SEGLAB_APP_SLOTS": slots})
+                print(f"throughput with SEGLAB_APP_SLOTS={slots} ({os.cpu_count()} CPUs):")
+                try:
+                    throughput(url, args.model, images[0], args.per_client)
+                finally:
+                    stop(proc)
 
 if __name__ == "__main__":
     main()

@@ -57,6 +57,7 @@ def test_segment(client, image):
     view, prompt, picks, files, status = call(client, image, '{"boxes": [[100, 50, 500, 400]]}', EMBEDDED, "",
                                               api_name="/segment")
     assert Image.open(view).size == (640, 427) and files is None  # downloads are written when asked
+    assert Image.open(view).format == "JPEG"  # the canvas: a PNG took 20x longer to encode than the click's mask
     assert json.loads(prompt) == {"boxes": [[100.0, 50.0, 500.0, 400.0]]}
     files = call(client, None, api_name="/segment_downloads")
     assert {Path(f["path"] if isinstance(f, dict) else f).name for f in files} >= {"segment.json", "segment_mask.png"}

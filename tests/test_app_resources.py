@@ -1,9 +1,12 @@
-"""The app's resources stay bounded: building it imports no torch, many sessions with large images keep the
-process memory under a fixed bound, and the download files stay under their cap."""
+"""The app's resources stay bounded: building it imports no torch and sets the threads a model run may use,
+model runs never take more than the app's slots (slots x threads <= cores), many sessions with large images
+keep the process memory under a fixed bound, and the download files stay under their cap."""
 from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +31,44 @@ def rss_mb() -> float:
     return int(line.split()[1]) / 1024
 
 
-def test_building_the_app_imports_no_torch():
-    code = "import sys; from ui import build_demo; build_demo(); print('torch' in sys.modules)"
+def test_building_the_app_imports_no_torch_and_sets_threads_per_slot():
+    code = ("import sys, seglab; from ui import build_demo, common; build_demo(); "
+            "print(common.SLOTS, seglab.intra_op_threads(), common.CORES); print('torch' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
                        env={"HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PATH": "",
                             "HOME": str(Path.home())})
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip().splitlines()[-1] == "False"
+    *_, threads, last = r.stdout.strip().splitlines()
+    assert last == "False"
+    slots, per_slot, cores = map(int, threads.split())
+    assert per_slot == max(1, cores // slots) and (slots * per_slot <= cores or per_slot == 1)
+
+
+@pytest.mark.parametrize("slots, per_model", [(2, 3), (3, 1)])
+def test_model_runs_never_take_more_than_the_slots_whichever_tabs_call_them(coco_image, monkeypatch, slots,
+                                                                             per_model):
+    active, peak, lock = [0], [0], threading.Lock()
+    real_predict = common.seglab.predict
+
+    def counting_predict(*args, **kwargs):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        try:
+            threading.Event().wait(0.3)  # hold the slot long enough for the other calls to arrive
+            return real_predict(*args, **kwargs)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(common.seglab, "predict", counting_predict)
+    monkeypatch.setattr(common, "_any_slot", threading.BoundedSemaphore(slots))
+    monkeypatch.setattr(common, "_slots", {})
+    monkeypatch.setattr(common, "MODEL_CONCURRENCY", per_model)
+    source, box = common.ModelSource(), common.seglab.Prompt.build(box=[100, 50, 300, 250])
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda _: source.run("embedded-u2netp-grabcut", coco_image, box), range(6)))
+    assert all(len(r[0]) == 1 for r in results) and peak[0] == min(slots, per_model)
 
 
 def test_sixty_sessions_with_large_images_stay_under_a_fixed_memory_bound(tmp_path, monkeypatch):

@@ -5,8 +5,10 @@ from pathlib import Path
 
 import gradio as gr
 
+import seglab
+
 from . import benchmark, compare, dense, depth, segment
-from .common import ModelSource
+from .common import ModelSource, threads_per_slot
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TITLE = "seglab: segmentation and depth, every model in one place"
@@ -20,6 +22,7 @@ def build_demo(weights_dir: str | Path | None = None, results_dir: str | Path | 
     """The whole app. ``weights_dir/<model-id>/`` folders override where weights come from
     (default: $SEGLAB_WEIGHTS_DIR); ``results_dir`` is the benchmark's results folder."""
     source = ModelSource(Path(weights_dir)) if weights_dir else ModelSource.from_env()
+    seglab.set_threads(threads_per_slot())
     examples = example_images()
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(f"## {TITLE}\nPrompt, segment, estimate depth, compare models side by side, and read the "

@@ -30,10 +30,13 @@ from seglab.export import write_result
 log = logging.getLogger("seglab.app")
 
 GENERIC_ERROR = "Something went wrong inside the model; the details were logged. Try another image or model."
-# how many runs of one task may use the device at once (the queue holds the rest)
-CONCURRENCY = int(os.environ.get("SEGLAB_APP_CONCURRENCY", "1"))
-# how many runs of one model may use it at once, across tasks and tabs (Compare included)
-MODEL_CONCURRENCY = int(os.environ.get("SEGLAB_MODEL_CONCURRENCY", "1"))
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+# model runs at once, every tab and model together (the queue holds the rest); each run gets
+# CORES // SLOTS threads (seglab.set_threads), so that slots x threads never exceeds the cores
+SLOTS = max(1, int(os.environ.get("SEGLAB_APP_SLOTS", str(min(2, CORES)))))
+# how many runs of one task, and of one model across tasks and tabs (Compare included), may take slots at once
+CONCURRENCY = int(os.environ.get("SEGLAB_APP_CONCURRENCY", str(SLOTS)))
+MODEL_CONCURRENCY = int(os.environ.get("SEGLAB_MODEL_CONCURRENCY", str(SLOTS)))
 DOWNLOADS_TTL_S = 3600
 # the app's own download files, all users together, stay under this many bytes (oldest removed first)
 DOWNLOADS_MAX_BYTES = int(float(os.environ.get("SEGLAB_APP_DOWNLOADS_MB", "256")) * 2**20)
@@ -127,15 +130,21 @@ class ModelSource:
 
 _slots: dict[str, threading.BoundedSemaphore] = {}
 _slots_lock = threading.Lock()
+_any_slot = threading.BoundedSemaphore(SLOTS)
+
+
+def threads_per_slot() -> int:
+    """Threads one model run may use: the cores shared by the :data:`SLOTS` runs that may go at once."""
+    return max(1, CORES // SLOTS)
 
 
 @contextmanager
 def model_slot(model_id: str) -> Iterator[None]:
-    """Hold one of the :data:`MODEL_CONCURRENCY` slots of a model while it runs, so one model (and its
-    device) is never oversubscribed, whichever tabs call it."""
+    """Hold one of the model's :data:`MODEL_CONCURRENCY` slots and one of the app's :data:`SLOTS` while it
+    runs, so neither one model (and its device) nor the cores are oversubscribed, whichever tabs call it."""
     with _slots_lock:
         slot = _slots.setdefault(model_id, threading.BoundedSemaphore(MODEL_CONCURRENCY))
-    with slot:
+    with slot, _any_slot:
         yield
 
 

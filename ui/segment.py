@@ -367,7 +367,7 @@ def build(source: ModelSource, examples: list[str]) -> None:
                 clear = gr.Button("Clear", elem_id="segment-clear")
             with gr.Accordion("Brush a region or drag a box", open=False):
                 editor = gr.ImageEditor(label="Layer 'region': brush over the object. Layer 'box': drag across it.",
-                                        type="numpy", sources=[], transforms=[], image_mode="RGBA",
+                                        type="numpy", sources=[], transforms=[], image_mode="RGBA", format="jpeg",
                                         layers=gr.LayerOptions(allow_additional_layers=False, layers=["region", "box"]),
                                         brush=gr.Brush(colors=["#ffc800"], color_mode="fixed"))
                 use_editor = gr.Button("Add the drawing to the prompt")
@@ -380,7 +380,7 @@ def build(source: ModelSource, examples: list[str]) -> None:
                 progress = gr.Markdown(elem_id="segment-everything-status")
         with gr.Column(scale=3):
             view = gr.Image(label="Click to prompt: masks and prompts drawn here", interactive=False, type="numpy",
-                            format="png", elem_id="segment-canvas", buttons=["download", "fullscreen"])
+                            format="jpeg", elem_id="segment-canvas", buttons=["download", "fullscreen"])
             picks = gr.Radio(label="Masks (pick one, or all)", visible=False, elem_id="segment-picks")
             status = gr.Markdown(label="Status and step times", elem_id="segment-status")
             with gr.Row():
