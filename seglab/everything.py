@@ -5,9 +5,10 @@ A grid of single-point prompts goes through the predictor in batches (one decode
 de-duplicated with ``torchvision.ops.batched_nms`` (within each crop, then across crops),
 and small disconnected regions and holes are removed. Any predictor with
 ``embed`` / ``predict_points_batch`` / ``upscale_logits`` (:class:`~seglab.models.sam.SamPredictor`)
-takes the batched path; any other promptable model (the offline default) answers a coarse
-grid of single-point ``predict`` calls (skipping points that an earlier mask already covers),
-de-duplicated the same way.
+takes the batched path; a model that proposes its own objects (:class:`Proposer`, the offline
+default) has its proposals de-duplicated by the same NMS; any other promptable model answers a
+coarse grid of single-point ``predict`` calls (skipping points that an earlier mask already
+covers), de-duplicated the same way.
 """
 from __future__ import annotations
 
@@ -82,6 +83,15 @@ class PointBatchPredictor(Protocol):
     def upscale_logits(self, embedding: Any, logits: torch.Tensor) -> torch.Tensor: ...
 
 
+@runtime_checkable
+class Proposer(Protocol):
+    """A model with its own object proposals (scored masks) and an estimate of their cost."""
+
+    def propose(self, image: np.ndarray, progress: Progress | None = None) -> Masks: ...
+
+    def estimate_propose_seconds(self, image: np.ndarray) -> float: ...
+
+
 @dataclass(frozen=True)
 class _Batch:
     crop: tuple[int, int, int, int]  # xyxy in the image
@@ -94,6 +104,8 @@ def segment_everything(predictor: Any, image: np.ndarray, params: EverythingPara
     (a tqdm bar is shown instead when none is given and stderr is a terminal)."""
     params = params or default_params(predictor)
     start = time.perf_counter()
+    if isinstance(predictor, Proposer):
+        return _proposals(predictor, image, params, progress, start)
     plan = _plan(predictor, image, params)
     progress, close = _progress_or_tqdm(progress, len(plan))
     per_crop: dict[tuple[int, int, int, int], list[tuple[torch.Tensor, torch.Tensor]]] = {}
@@ -130,6 +142,8 @@ def estimate_seconds(predictor: Any, image: np.ndarray, params: EverythingParams
     Embeddings are cached, so the work done here is reused by the run that follows.
     """
     params = params or default_params(predictor)
+    if isinstance(predictor, Proposer):
+        return predictor.estimate_propose_seconds(image)
     plan = _plan(predictor, image, params)
     crops = list(dict.fromkeys(b.crop for b in plan))
     embed_s = 0.0
@@ -142,6 +156,18 @@ def estimate_seconds(predictor: Any, image: np.ndarray, params: EverythingParams
     next(_run(predictor, image, plan[:1], params))  # embeds the full image first when not yet cached
     batch_s = time.perf_counter() - t
     return batch_s * len(plan) + embed_s * max(len(crops) - 1, 0)
+
+
+def _proposals(predictor: Proposer, image: np.ndarray, params: EverythingParams, progress: Progress | None,
+               start: float) -> EverythingResult:
+    """A proposer's masks, de-duplicated by the NMS of the point path."""
+    progress, close = _progress_or_tqdm(progress, 1)
+    proposed = predictor.propose(image, progress)
+    close()
+    masks, scores = _nms(torch.from_numpy(proposed.masks), torch.from_numpy(proposed.scores), params.box_nms_thresh)
+    seconds = time.perf_counter() - start
+    note = f"{len(masks)} masks from {len(proposed)} proposals in {seconds:.1f} s"
+    return EverythingResult(Masks(masks.numpy(), scores.numpy(), note=note).sorted(params.sort_by), seconds, 0, 1)
 
 
 # --- the plan: crops and batches of grid points -------------------------------------------------

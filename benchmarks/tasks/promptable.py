@@ -68,7 +68,7 @@ def _entries(model: Any, image: np.ndarray, sample: Sample, context: TaskContext
     if config.options.get("everything"):
         from seglab.everything import segment_everything
 
-        masks = segment_everything(model, image)
+        masks = segment_everything(model, image).masks
         return [_entry(masks, i, sample.image_id, None) for i in np.argsort(-masks.scores)[:100]]
     anns = gt.loadAnns(sample.target)
     h, w = image.shape[:2]
