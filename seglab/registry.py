@@ -118,11 +118,11 @@ MODELS: tuple[ModelSpec, ...] = (
                           "No download; box, point and region prompts."),
     # offline baselines: the floor every promptable model must beat (box prompts only)
     ModelSpec(id="baseline-box-as-mask", task="promptable", family="box-as-mask", source="embedded",
-              weights="none (no learned weights)", backbone="", input_size="any", license="Apache-2.0", offline=True,
+              weights="none (no learned weights)", backbone="none", input_size="any", license="Apache-2.0", offline=True,
               prompts=("box",),
               description="Baseline: the prompt box filled"),
     ModelSpec(id="baseline-grabcut", task="promptable", family="grabcut-box", source="embedded",
-              weights="none (no learned weights)", backbone="", input_size="any", license="Apache-2.0", offline=True,
+              weights="none (no learned weights)", backbone="GrabCut (OpenCV)", input_size="any", license="Apache-2.0", offline=True,
               prompts=("box",),
               description="Baseline: plain OpenCV GrabCut started from the box"),
     ModelSpec(id="baseline-u2netp-saliency", task="promptable", family="saliency-box", source="embedded",
