@@ -30,6 +30,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shuti
 CHROMEDRIVER = shutil.which("chromedriver")
 SHIPPED = Path(__file__).resolve().parents[1] / "results"
 EMBEDDED = "embedded-u2netp-grabcut"
+RUNNABLE = ("sam-vit-base", "segformer-b0-ade", "depth-anything-v2-metric-indoor-small")  # tiny random weights
 WAIT_S = 30
 SIZES = {"desktop": (1400, 1000), "phone": (400, 1000)}
 MIN_CHART_PX = {"desktop": 560, "phone": 300}  # two charts side by side on a desktop, one across a phone
@@ -61,7 +62,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory) -> Iterator[str]:
-    weights = save_tiny_models(tmp_path_factory.mktemp("weights"), ("sam-vit-base",))
+    weights = save_tiny_models(tmp_path_factory.mktemp("weights"), RUNNABLE)
     demo = build_demo(weights_dir=weights, results_dir=SHIPPED)
     _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
     try:
@@ -195,13 +196,16 @@ def test_compare_shows_each_result_at_the_same_size_with_its_caption(app_url, br
     offline = [s.id for s in seglab.list_models("promptable") if s.offline and seglab.is_available(s.id)]
     assert chips[:len(offline)] == offline and chips[0] == EMBEDDED  # offline: the embedded model and baselines
     browser.find_element(By.CSS_SELECTOR, "#compare-models .remove-all").click()
-    for model_id in (EMBEDDED, "sam-vit-base", "sam-vit-large"):  # sam-vit-large is not here: it fails alone
+    for model_id in (EMBEDDED, "sam-vit-large", *RUNNABLE):  # sam-vit-large is not here: it fails alone
         choose(browser, model_id)
     browser.find_element(By.ID, "compare-run").click()
-    wait.until(lambda d: len(thumbnails(d)) == 2)
-    two = thumbnails(browser)
-    assert [caption.split(" · ")[0] for *_, caption in two] == [EMBEDDED, "sam-vit-base"]
-    assert two[0][:2] == pytest.approx(two[1][:2], abs=1)
+    wait.until(lambda d: len(thumbnails(d)) == 4)
+    four = thumbnails(browser)
+    assert [caption.split(" · ")[0] for *_, caption in four] == [EMBEDDED, *RUNNABLE]
+    assert all(shown[:2] == pytest.approx(four[0][:2], abs=1) for shown in four)
+    scroll, client = browser.execute_script("const g = document.querySelector('#compare-gallery .grid-wrap');"
+                                            "return [g.scrollHeight, g.clientHeight];")
+    assert scroll <= client + 1  # every picture in view: the gallery is no scroll box
     times = browser.find_element(By.ID, "compare-times")
     headers = times.find_elements(By.CSS_SELECTOR, "th")
     assert [h.text for h in headers] == ["model", "task", "load", "predict", "result"]
@@ -210,10 +214,11 @@ def test_compare_shows_each_result_at_the_same_size_with_its_caption(app_url, br
     assert note.startswith("sam-vit-large") and "python -m seglab download sam-vit-large" in note
     assert browser.save_screenshot(str(shots / "compare-tab.png"))
 
-    browser.find_element(By.XPATH, "//*[@id='compare-models']//div[contains(@class, 'token')]"
-                                   "[normalize-space()='sam-vit-base']/div[contains(@class, 'token-remove')]").click()
+    browser.find_element(By.CSS_SELECTOR, "#compare-models .remove-all").click()
+    for model_id in (EMBEDDED, "sam-vit-large"):
+        choose(browser, model_id)
     browser.find_element(By.ID, "compare-run").click()
     wait.until(lambda d: len(thumbnails(d)) == 1)
     (width, height, caption), = thumbnails(browser)
-    assert (width, height) == pytest.approx(two[0][:2], abs=1)  # one result: the same size, not enlarged
+    assert (width, height) == pytest.approx(four[0][:2], abs=1)  # one result: the same size, not enlarged
     assert caption.startswith(f"{EMBEDDED} · ")

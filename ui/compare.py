@@ -103,8 +103,9 @@ def build(source: ModelSource, examples: list[str]) -> None:
             text = gr.Textbox(label="Text prompt (text-capable models)")
             button = gr.Button("Compare", variant="primary", elem_id="compare-run")
         with gr.Column(scale=3):
-            # two columns even for one picture, each shown whole: every result at the same size
-            gallery = gr.Gallery(label="Side by side", columns=2, fit_columns=False, height="auto",
+            # two columns even for one picture, each shown whole, every result at the same size; height "100%"
+            # (not "auto", which caps it at 55% of the window) lets the gallery grow with its rows, no scroll box
+            gallery = gr.Gallery(label="Side by side", columns=2, fit_columns=False, height="100%",
                                  object_fit="contain", format="png", preview=False, elem_id="compare-gallery")
             table = gr.Markdown(label="Times per model", elem_id="compare-times")
 
