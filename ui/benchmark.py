@@ -23,6 +23,7 @@ RESULT_FILES = ("results.csv", "results.json")
 SKIPPED = "predictions"  # benchmarks.run keeps its raw predictions there, not results
 ALL = "all tasks"
 CHARTS = ("reproduced", "accuracy_latency", "latency", "clicks")  # report.report_charts, in its order
+N_OUTPUTS = 2 + 2 * len(CHARTS)  # the table, a plot and a note per chart, the summary
 # the two tables' column widths in pixels, scaled down together when they add up to more than FIT_PX (the
 # tab's width on a desktop); a phone scrolls the table sideways instead of stacking letters in narrow columns
 FIT_PX = 1160
@@ -123,9 +124,6 @@ def zoo(task: str) -> tuple:
             gr.update(value=chart.figure, visible=chart.figure is not None), note(chart))
 
 
-N_OUTPUTS = 2 + 2 * len(CHARTS)
-
-
 @user_errors(keep=N_OUTPUTS)
 def uploaded(file: str | None) -> tuple:
     """The ``/benchmark_upload`` endpoint: the dashboard of a user's results.csv / results.json. Errors name
@@ -156,8 +154,7 @@ def build(results_dir: str | Path | None = None) -> tuple:
             summary = gr.Markdown(elem_id="benchmark-summary")
             reload = gr.Button("Reload the results folder", size="sm")
         upload = gr.File(label="Your results.csv / results.json", file_types=[".csv", ".json"], scale=1,
-                         elem_id="benchmark-upload",
-                         height=120, min_width=240)
+                         elem_id="benchmark-upload", height=120, min_width=240)
     table = gr.Dataframe(label="Results (one row per model × task × dataset)", elem_id="benchmark-table",
                          wrap=True, max_height=400, interactive=False, pinned_columns=1)
     plots: list[Any] = []
