@@ -36,7 +36,9 @@ OFFLINE = "offline default (embedded)"
 RANDOM = "random-init (latency only)"
 RANDOM_SUFFIX = " (random-init)"  # benchmarks.run's model name for random-init rows
 SHORT_WEIGHTS = {OFFLINE: "embedded", RANDOM: "random"}
-COCO = "coco-val2017"
+# the registry's data set names that benchmarks.run reads, with its flags for them
+RUN_FLAGS = {"coco-val2017": "--coco-root coco", "cityscapes-val": "--dataset cityscapes --root DIR",
+             "mapillary-vistas-val": "--dataset mapillary --root DIR"}
 # units of the metrics that are not percentages, and those where lower is better
 UNITS = {"delta1": "fraction", "AbsRel": "relative", "RMSE": "m", "NoC@85": "clicks", "NoC@90": "clicks"}
 LOWER_IS_BETTER = {"AbsRel", "RMSE", "NoC@85", "NoC@90"}
@@ -264,21 +266,16 @@ class Chart:
 
 def reproduce_commands(df: pd.DataFrame) -> tuple[str, ...]:
     """The commands that would put a published number beside a reproduced one, for a model of ``df`` (a
-    random-init row stands for its pretrained twin) whose registry entry quotes one, else a registry model."""
-    candidates = []
-    for _, r in df.iterrows():
-        spec = _spec(str(r["model"]).removesuffix(RANDOM_SUFFIX))
-        if spec and r["task"] == spec.task and any(p.dataset == r["dataset"] for p in spec.published):
-            candidates.append((spec, r["dataset"]))
-    if not candidates:
-        from .registry import list_models
+    random-init row stands for its pretrained twin) whose registry entry quotes one on a data set
+    ``benchmarks.run`` reads, else the first such registry model."""
+    from .registry import list_models
 
-        spec = next(s for s in list_models() if any(p.dataset == COCO for p in s.published))
-        candidates.append((spec, COCO))
-    spec, dataset = candidates[0]
-    data = "--coco-root coco" if dataset.startswith("coco") else f"--dataset {dataset.split('-')[0]} --root DIR"
+    rows = [(_spec(str(r["model"]).removesuffix(RANDOM_SUFFIX)), r["task"]) for _, r in df.iterrows()]
+    specs = [s for s, task in rows if s and s.task == task] + list(list_models())
+    spec, dataset = next((s, p.dataset) for s in specs for p in s.published if p.dataset in RUN_FLAGS)
     return (f"python -m seglab download {spec.id}",
-            f"python -m benchmarks.run --task {spec.task} --models {spec.id} \\\n    {data} --out results/<run>")
+            f"python -m benchmarks.run --task {spec.task} --models {spec.id} \\\n    {RUN_FLAGS[dataset]} "
+            "--out results/<run>")
 
 
 def _facet(r: pd.Series) -> str:
