@@ -32,6 +32,7 @@ from seglab.report import (
     pareto_front,
     published_numbers,
     report_charts,
+    reproduce_commands,
     reproduced_chart,
     summary_table,
     update_results,
@@ -176,6 +177,14 @@ def test_reproduced_chart_says_how_to_reproduce_when_nothing_compares():
     model = download.split()[-1]
     assert download == f"python -m seglab download {model}" and f"--models {model}" in run
     assert get_spec(model).published and f"--task {get_spec(model).task}" in run
+
+
+def test_reproduce_commands_use_the_flags_of_the_models_data_set():
+    rows = pd.DataFrame([{"model": "segformer-b0-ade (random-init)", "task": "semantic"},  # ADE20K: not runnable
+                         {"model": "mask2former-swin-large-cityscapes-panoptic", "task": "panoptic"}])
+    download, run = reproduce_commands(rows)
+    assert download.endswith(" mask2former-swin-large-cityscapes-panoptic")
+    assert "--task panoptic" in run and "--dataset cityscapes --root DIR" in run
 
 
 def test_accuracy_latency_one_metric_per_axis_without_point_labels(results_dir: Path):
