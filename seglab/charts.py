@@ -123,10 +123,10 @@ def bar_facets(facets: dict[str, pd.DataFrame], title: str, series: Sequence[tup
             fig.add_trace(go.Bar(
                 x=values, y=list(range(len(rows))), orientation="h", width=width, offset=-ROW_MARK / 2 + k * width,
                 name=legend_name, legendgroup=legend_name, showlegend=r == 1, marker_color=colour,
-                text=[f"{v:.1f}" if pd.notna(v) else "" for v in values], textposition="outside",
+                text=[f"{v:.3g}" if pd.notna(v) else "" for v in values], textposition="outside",
                 textfont={"size": 11}, constraintext="none", cliponaxis=False,
                 customdata=rows[["label"]].assign(note=rows.get("note", "")).values,
-                hovertemplate="%{customdata[0]}<br>%{x:.2f}<br>%{customdata[1]}<extra>" + legend_name + "</extra>"),
+                hovertemplate="%{customdata[0]}<br>%{x:.3g}<br>%{customdata[1]}<extra>" + legend_name + "</extra>"),
                 row=r, col=1)
         label_rows(fig, r, rows["label"].tolist())
         fig.update_xaxes(row=r, col=1, range=[0, top * 1.15 or 1], title_text=axis_titles.get(name, ""),
@@ -146,16 +146,15 @@ def scatter_facets(facets: dict[str, pd.DataFrame], title: str, axis_titles: dic
         for model, group in rows.groupby("model", sort=False):
             fig.add_trace(go.Scatter(
                 x=group["latency_ms"], y=group["value"], mode="markers", name=model, legendgroup=model,
-                showlegend=model not in {t.name for t in fig.data}, marker={"size": 11, "color":
-                                                                            color(models.index(model))},
-                customdata=group[["dataset"]].values,
-                hovertemplate=model + "<br>%{y:.1f} at %{x:.0f} ms<br>%{customdata[0]}<extra></extra>"), row=r, col=1)
+                showlegend=model not in {t.name for t in fig.data},
+                marker={"size": 11, "color": color(models.index(model))}, customdata=group[["dataset"]].values,
+                hovertemplate=model + "<br>%{y:.3g} at %{x:.0f} ms<br>%{customdata[0]}<extra></extra>"), row=r, col=1)
         front = fronts.get(name)
         if front is not None and len(front) >= 2:
-            fig.add_trace(go.Scatter(x=front["latency_ms"], y=front["value"], mode="lines", line={"dash": "dash",
-                                     "color": "#888"}, name="Pareto front", legendgroup="front",
-                                     showlegend="Pareto front" not in {t.name for t in fig.data},
-                                     hoverinfo="skip"), row=r, col=1)
+            fig.add_trace(go.Scatter(x=front["latency_ms"], y=front["value"], mode="lines",
+                                     line={"dash": "dash", "color": "#888"}, name="Pareto front", legendgroup="front",
+                                     showlegend="Pareto front" not in {t.name for t in fig.data}, hoverinfo="skip"),
+                          row=r, col=1)
         fig.update_xaxes(row=r, col=1, **ms_axis(rows["latency_ms"]), title_text="latency per image, warm p50",
                          title_standoff=4)
         low, high = float(rows["value"].min()), float(rows["value"].max())
@@ -178,8 +177,8 @@ def latency_boxes(runs: dict[str, pd.DataFrame], title: str) -> go.Figure:
         fig.add_trace(go.Box(x=warm["latency_ms"], y=[i] * len(warm), orientation="h", width=ROW_MARK,
                              boxpoints="all", jitter=0.6, pointpos=0, marker={"size": 5, "opacity": 0.7},
                              line={"width": 1.5}, fillcolor="rgba(31,119,180,0.25)", marker_color=REPRODUCED,
-                             name=legend[0], legendgroup="warm",
-                             showlegend=i == 0, customdata=warm[["image"]].values, hovertemplate=hover))
+                             name=legend[0], legendgroup="warm", showlegend=i == 0, customdata=warm[["image"]].values,
+                             hovertemplate=hover))
         fig.add_trace(go.Scatter(x=cold["latency_ms"], y=[i] * len(cold), mode="markers",
                                  marker={"symbol": "x", "size": 10, "color": "#d62728"},
                                  name=legend[1], legendgroup="cold",
