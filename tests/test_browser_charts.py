@@ -2,8 +2,8 @@
 at phone width (400 px): every chart keeps axes no narrower than a fixed width and is drawn at its own
 height, the results table neither scrolls sideways nor wraps its headers, and Compare shows every result at
 the same size with its caption, its failures as notes under the times table. The Benchmark tab reads the
-shipped ``results/`` (read-only), then an uploaded results file with published twins. Screenshots go to
-``$SEGLAB_SCREENSHOTS`` when set (to refresh the README's), else to the test's temporary folder.
+shipped ``results/`` (read-only), then an uploaded results file with published twins. Screenshots of the
+tabs go to ``$SEGLAB_SCREENSHOTS`` when set (to refresh the README's), else to a temporary folder.
 Skips when Chromium or chromedriver is not installed."""
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ def check_charts(driver: webdriver.Chrome, size: str, folder: Path, expected: se
     assert driver.execute_script("return document.documentElement.scrollWidth") <= width  # no sideways page
 
 
-def test_benchmark_tab_reads_well_at_desktop_and_phone_width(app_url, browser, shots, published_twins):
+def test_benchmark_tab_reads_well_at_desktop_and_phone_width(app_url, browser, shots, published_twins, tmp_path):
     wait = WebDriverWait(browser, WAIT_S)
     browser.set_window_size(*SIZES["desktop"])
     browser.get(app_url)
@@ -149,16 +149,16 @@ def test_benchmark_tab_reads_well_at_desktop_and_phone_width(app_url, browser, s
     browser.find_element(By.XPATH, "//button[.//span[normalize-space()='Published numbers as a chart']]").click()
     wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#zoo-chart .js-plotly-plot .main-svg")))
     shipped = {"chart-accuracy_latency", "chart-latency", "chart-clicks", "zoo-chart"}
-    check_charts(browser, "desktop", shots, shipped)
-    check_charts(browser, "phone", shots, shipped)
+    check_charts(browser, "desktop", tmp_path, shipped)
+    check_charts(browser, "phone", tmp_path, shipped)
 
     browser.set_window_size(*SIZES["desktop"])
     browser.find_element(By.CSS_SELECTOR, "#benchmark-upload input[type=file]").send_keys(str(published_twins))
     wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#chart-reproduced .js-plotly-plot .main-svg")))
     assert "results.csv" in browser.find_element(By.ID, "benchmark-summary").text
     uploaded = {"chart-reproduced", "chart-accuracy_latency", "zoo-chart"}
-    check_charts(browser, "desktop", shots, uploaded)
-    check_charts(browser, "phone", shots, uploaded)
+    check_charts(browser, "desktop", tmp_path, uploaded)
+    check_charts(browser, "phone", tmp_path, uploaded)
     browser.set_window_size(*SIZES["desktop"])
     browser.execute_script("window.scrollTo(0, 0)")
     assert browser.save_screenshot(str(shots / "benchmark-zoo.png"))
