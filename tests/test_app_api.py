@@ -160,3 +160,27 @@ def test_concurrent_users_get_their_own_results(client, coco_root):
     with ThreadPoolExecutor(3) as pool:
         for shown, original in pool.map(user, paths):
             assert shown == original
+
+
+def test_download_weights_shows_the_hubs_progress_bars(client, monkeypatch):
+    import time
+
+    from huggingface_hub.utils import tqdm as hub_tqdm
+
+    from ui import weights
+
+    def download(model_id):  # the Hub's downloads report progress through its tqdm
+        for _ in hub_tqdm(range(4), desc="model.safetensors"):
+            time.sleep(0.5)
+        return [model_id]
+
+    monkeypatch.setattr(weights, "is_offline_mode", lambda: False)
+    monkeypatch.setattr(weights, "download_bytes", lambda model_id: None)
+    monkeypatch.setattr(seglab, "download", download)
+    job = client.submit("depth-pro", api_name="/depth_download")
+    seen = set()
+    while not job.done():
+        seen |= {unit.desc for unit in job.status().progress_data or ()}
+        time.sleep(0.05)
+    models, line = job.result(timeout=TIMEOUT)  # the API leaves the button out
+    assert "model.safetensors" in seen and "depth-pro" in dict(models["choices"]).values() and "depth" in line

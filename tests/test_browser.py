@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ CHROMEDRIVER = shutil.which("chromedriver")
 WAIT_S = 30
 TABS = {"Semantic": "semantic-run", "Instance": "instance-run", "Panoptic": "panoptic-run", "Depth": "depth-run",
         "Compare": "compare-run", "Benchmark": "benchmark-summary"}
+NEEDS = {"Semantic": "semantic", "Instance": "instance", "Panoptic": "panoptic", "Depth": "depth"}  # tab: its task
 # the <img> element's size on screen, the picture's own size and how it is fitted in the element
 IMAGE_BOX = ("const r = arguments[0].getBoundingClientRect();"
              "return [r.width, r.height, arguments[0].naturalWidth, arguments[0].naturalHeight,"
@@ -87,9 +89,19 @@ def last_point(driver: webdriver.Chrome, count: int) -> list[float]:
     return json.loads(box.get_property("value"))["points"][-1]
 
 
+def needs_line(driver: webdriver.Chrome, task: str) -> str:
+    """The text of a tab's first line (what it needs to run here) once it is shown."""
+    line = WebDriverWait(driver, WAIT_S).until(ec.visibility_of_element_located((By.ID, f"{task}-needs")))
+    WebDriverWait(driver, WAIT_S).until(lambda _: "can run here" in line.text)
+    return line.text
+
+
 def test_clicks_land_on_the_image_pixel_and_every_tab_opens(app_url, browser, coco_image_path, tmp_path):
     wait = WebDriverWait(browser, WAIT_S)
     browser.get(app_url)
+    line = needs_line(browser, "promptable")  # on page load, above everything else of the tab
+    assert re.match(r"✅ \d+ of \d+ promptable models can run here: embedded-u2netp-grabcut", line)
+    assert not any(b.is_displayed() for b in browser.find_elements(By.ID, "promptable-download"))  # its model is here
     upload = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#segment-input input[type=file]")))
     upload.send_keys(str(coco_image_path))
     status = browser.find_element(By.ID, "segment-status")
@@ -113,6 +125,11 @@ def test_clicks_land_on_the_image_pixel_and_every_tab_opens(app_url, browser, co
     for tab, element in TABS.items():
         browser.find_element(By.XPATH, f"//button[@role='tab' and normalize-space()='{tab}']").click()
         wait.until(ec.visibility_of_element_located((By.ID, element)))
+        if tab in NEEDS:  # offline (HF_HUB_OFFLINE=1): a missing model's line gives the command to fetch it
+            line = needs_line(browser, NEEDS[tab])
+            if "python -m seglab download" in line:
+                download = wait.until(ec.visibility_of_element_located((By.ID, f"{NEEDS[tab]}-download")))
+                assert not download.is_enabled() and "offline" in download.text
     assert browser.save_screenshot(str(tmp_path / "benchmark-tab.png"))
 
 

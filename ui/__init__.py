@@ -1,6 +1,7 @@
 """The Gradio app's pieces: one module per tab plus shared helpers; :func:`build_demo` puts them together."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import gradio as gr
@@ -9,6 +10,7 @@ import seglab
 
 from . import benchmark, compare, dense, depth, segment
 from .common import ModelSource, threads_per_slot
+from .weights import Needs
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TITLE = "seglab: segmentation and depth, every model in one place"
@@ -26,14 +28,16 @@ def build_demo(weights_dir: str | Path | None = None, results_dir: str | Path | 
     examples = example_images()
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(f"## {TITLE}\nPrompt, segment, estimate depth, compare models side by side, and read the "
-                    "benchmark. Models marked *(download needed)* need `python -m seglab download <id>` first.")
-        with gr.Tab("Segment", id="segment"):
-            segment.build(source, examples)
-        for task in dense.TASKS:
-            with gr.Tab(task.capitalize(), id=task):
-                dense.build(source, task, examples)
-        with gr.Tab("Depth", id="depth"):
-            depth.build(source, examples)
+                    "benchmark. Models marked *(download needed)* need `python -m seglab download <id>` first "
+                    "(or, online, *Download weights* on their tab).")
+        tabs = {"promptable": ("Segment", "segment", lambda: segment.build(source, examples)),
+                **{t: (t.capitalize(), t, functools.partial(dense.build, source, t, examples)) for t in dense.TASKS},
+                "depth": ("Depth", "depth", lambda: depth.build(source, examples))}
+        for task, (name, tab_id, build) in tabs.items():
+            with gr.Tab(name, id=tab_id):
+                needs = Needs(source, task)
+                needs.build()  # the tab's first line: what it needs to run here
+                needs.wire(demo, build())
         with gr.Tab("Compare", id="compare"):
             compare.build(source, examples)
         with gr.Tab("Benchmark", id="benchmark"):

@@ -62,8 +62,8 @@ def run(source: ModelSource, task: str, image: Any, model_id: str, threshold: fl
             timing(model_id, load_s, predict_s, summary(result)))
 
 
-def build(source: ModelSource, task: str, examples: list[str]) -> None:
-    """One dense-prediction tab (inside a gr.Tab context); its endpoint is ``/<task>``."""
+def build(source: ModelSource, task: str, examples: list[str]) -> gr.Dropdown:
+    """One dense-prediction tab (inside a gr.Tab context); its endpoint is ``/<task>``. Returns its model list."""
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
             image = image_input(label="Image", sources=["upload", "clipboard"], height=300)
@@ -87,3 +87,4 @@ def build(source: ModelSource, task: str, examples: list[str]) -> None:
     button.click(handler, inputs, [shown, files, status], api_name=task, concurrency_id=task,
                  concurrency_limit=CONCURRENCY)
     model.change(lambda m: warn_if_missing(source, m), model, None, api_name=f"{task}_model", api_visibility="private")
+    return model

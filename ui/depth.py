@@ -47,7 +47,8 @@ def run(source: ModelSource, image: Any, model_id: str) -> tuple:
             downloads(depth, array, "depth"), timing(model_id, load_s, predict_s))
 
 
-def build(source: ModelSource, examples: list[str]) -> None:
+def build(source: ModelSource, examples: list[str]) -> gr.Dropdown:
+    """The Depth tab's widgets and its ``/depth`` endpoint; returns its model list."""
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
             image = image_input(label="Image", sources=["upload", "clipboard"], height=300)
@@ -70,3 +71,4 @@ def build(source: ModelSource, examples: list[str]) -> None:
     button.click(depth_handler, [image, model], [shown, info, cloud, files, status], api_name="depth",
                  concurrency_id="depth", concurrency_limit=CONCURRENCY)
     model.change(lambda m: warn_if_missing(source, m), model, None, api_name="depth_model", api_visibility="private")
+    return model

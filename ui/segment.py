@@ -345,8 +345,8 @@ def _layer_mask(layer: Any, height: int, width: int) -> np.ndarray:
     return painted
 
 
-def build(source: ModelSource, examples: list[str]) -> None:
-    """The Segment tab's widgets and events (inside a gr.Blocks / gr.Tab context)."""
+def build(source: ModelSource, examples: list[str]) -> gr.Dropdown:
+    """The Segment tab's widgets and events (inside a gr.Blocks / gr.Tab context); returns its model list."""
     h = SegmentHandlers(source)
     session = gr.State(SegmentSession())
     with gr.Row():
@@ -412,3 +412,4 @@ def build(source: ModelSource, examples: list[str]) -> None:
     cancel.click(h.cancel, None, progress, api_name="segment_everything_cancel", api_visibility="undocumented",
                  cancels=[estimated, finished])
     model.change(h.model_changed, [session, model], status, api_name="segment_model", api_visibility="private")
+    return model
