@@ -83,7 +83,9 @@ def load_official(path: str | Path, family: str) -> tuple[Any, Any]:
     try:
         model = module.empty_model(official, family)
         converted = module.convert(official, family)
-    except (KeyError, IndexError, ValueError) as e:
+    except KeyError as e:  # a tensor the architecture is read from
+        raise WeightsUnavailableError(f"{path}: key {e.args[0]!r} is missing (not a {family} checkpoint?)") from None
+    except (IndexError, ValueError) as e:
         raise WeightsUnavailableError(f"{path}: not a {family} checkpoint ({type(e).__name__}: {e})") from None
     check_state_dict(model, converted, path)
     model.load_state_dict(converted, strict=True, assign=True)

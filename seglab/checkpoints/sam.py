@@ -75,11 +75,16 @@ def convert(state_dict: dict[str, Any], family: str) -> dict[str, Any]:
     return out
 
 
+def _count(state_dict: dict[str, Any], prefix: str) -> int:
+    """How many numbered children ``prefix.N.`` the state dict holds."""
+    return len({k[len(prefix):].split(".")[0] for k in state_dict if k.startswith(prefix)})
+
+
 def vision_config(state_dict: dict[str, Any]) -> dict[str, Any]:
     """The ViT's size, read from the official image encoder's tensors."""
     prefix = "image_encoder."
     patch = state_dict[prefix + "patch_embed.proj.weight"]
-    blocks = sorted({int(k.split(".")[2]) for k in state_dict if k.startswith(prefix + "blocks.")})
+    blocks = range(_count(state_dict, prefix + "blocks."))
     rel = [state_dict[f"{prefix}blocks.{i}.attn.rel_pos_h"].shape for i in blocks]
     grid = state_dict[prefix + "pos_embed"].shape[1]  # patches per side of the square input
     windowed = [r[0] for r in rel if r[0] != 2 * grid - 1]
@@ -94,6 +99,25 @@ def vision_config(state_dict: dict[str, Any]) -> dict[str, Any]:
         "image_size": int(grid * patch.shape[-1]),
         "global_attn_indexes": [i for i, r in zip(blocks, rel) if r[0] == 2 * grid - 1],
         "window_size": (int(windowed[0]) + 1) // 2 if windowed else 14,
+        "num_pos_feats": int(state_dict["prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"].shape[1]),
+    }
+
+
+def decoder_config(state_dict: dict[str, Any]) -> dict[str, Any]:
+    """The mask decoder's size (the same for every released ViT size), read from its tensors; the number of
+    attention heads is not in the shapes and keeps the official 8."""
+    prefix = "mask_decoder."
+    hidden = int(state_dict[prefix + "iou_token.weight"].shape[1])
+    inner = int(state_dict[prefix + "transformer.layers.0.cross_attn_token_to_image.q_proj.weight"].shape[0])
+    return {
+        "hidden_size": hidden,
+        "mlp_dim": int(state_dict[prefix + "transformer.layers.0.mlp.lin1.weight"].shape[0]),
+        "num_hidden_layers": _count(state_dict, prefix + "transformer.layers."),
+        "attention_downsample_rate": hidden // inner,
+        "num_multimask_outputs": int(state_dict[prefix + "mask_tokens.weight"].shape[0]) - 1,
+        "iou_head_depth": _count(state_dict, prefix + "iou_prediction_head.layers."),
+        "iou_head_hidden_dim": int(state_dict[prefix + "iou_prediction_head.layers.0.weight"].shape[0]),
+        "layer_norm_eps": OFFICIAL_DECODER_EPS,
     }
 
 
@@ -101,11 +125,14 @@ def config(state_dict: dict[str, Any], family: str) -> Any:
     """``SamConfig`` / ``SamHQConfig`` for an official checkpoint, with the official decoder LayerNorm eps."""
     import transformers
 
-    decoder: dict[str, Any] = {"layer_norm_eps": OFFICIAL_DECODER_EPS}
+    vision, decoder = vision_config(state_dict), decoder_config(state_dict)
+    prompt = {"hidden_size": decoder["hidden_size"], "image_size": vision["image_size"],
+              "patch_size": vision["patch_size"],
+              "mask_input_channels": int(state_dict["prompt_encoder.mask_downscaling.3.weight"].shape[0])}
     if family == "sam-hq":
         decoder["vit_dim"] = int(state_dict["mask_decoder.compress_vit_feat.0.weight"].shape[0])
-        return transformers.SamHQConfig(vision_config=vision_config(state_dict), mask_decoder_config=decoder)
-    return transformers.SamConfig(vision_config=vision_config(state_dict), mask_decoder_config=decoder)
+        return transformers.SamHQConfig(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)
+    return transformers.SamConfig(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)
 
 
 def empty_model(state_dict: dict[str, Any], family: str) -> Any:
