@@ -3,7 +3,8 @@
 The official file is ``{"model": state_dict}`` of ``sam2.modeling.sam2_base.SAM2Base``. Its image parts (Hiera
 trunk, FPN neck, prompt encoder, mask decoder, ``no_mem_embed``) are renamed below; its video parts (memory
 attention and encoder, object pointers, temporal encodings) have no place in the image model and are dropped by
-name. Anything else, or a tensor of the wrong shape, is an error naming the file and the first bad key.
+name. Anything else, or a tensor of the wrong shape, is an error naming the file and the first bad key
+(:func:`seglab.checkpoints.load_official`, which builds the model of :func:`empty_model` and loads strictly).
 """
 from __future__ import annotations
 
