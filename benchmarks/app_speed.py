@@ -1,13 +1,16 @@
 """What the app adds where a user feels it, each measured beside its reference in the same run (min / median):
 
-- a click: ``/segment_prompt`` through gradio_client against ``python app.py`` on 127.0.0.1 (the result image
-  fetched, as a browser fetches it) vs ``seglab.predict`` in this process, same model, image and boxes;
+- a click: ``/segment_prompt`` through gradio_client against ``python app.py`` on 127.0.0.1 (the canvas
+  fetched, as a browser fetches it), alternated with ``seglab.predict`` in this process (same model, image and
+  boxes) and with a bare Gradio app's echo endpoint (what gradio_client and Gradio's queue cost any app);
 - start-up: ``python app.py`` to its first HTTP 200 vs a bare Gradio Blocks app;
 - the first click after an upload, with the image prepared on upload (``/segment_prepare``, as the browser
   does) and without;
-- throughput with 1, 2 and 4 concurrent clients (requests per second, p50).
+- throughput with 1, 2 and 4 concurrent clients (clicks per second, p50) for each ``--slots`` setting of the
+  app (``SEGLAB_APP_SLOTS``; 1 is the app before slots: one run at a time with every core).
 
     python -m benchmarks.app_speed [--model sam-vit-base --random-weights] [--clicks 20] [--starts 3]
+                                   [--slots 1,2] [--parts startup,clicks,first,throughput]
 
 ``--random-weights`` builds the model's real architecture with random weights (benchmarks.random_init) so
 its timing needs no download. Numbers on a shared machine are noisy: compare ratios from one run.
@@ -32,6 +35,8 @@ from pathlib import Path
 import numpy as np
 
 import seglab
+from ui.common import ModelSource
+from ui.segment import SegmentHandlers
 
 ROOT = Path(__file__).resolve().parents[1]
 COCO = Path(os.environ.get("SEGLAB_SHARED_DATA", ROOT.parent / "shared" / "data")) / "coco-val2017-mini" / "val2017"
@@ -123,33 +128,45 @@ def alternated(n: int, *ways: Callable[[int], object]) -> list[list[float]]:
 
 
 def clicks(url: str, model_id: str, location: str | None, image_path: Path, n: int, env: dict[str, str]) -> None:
-    """A click through the app, a call of a bare app's echo endpoint (what gradio_client and Gradio's queue
-    cost any app) and ``seglab.predict``, alternated, same model, image and boxes."""
+    """A click through the app (its canvas fetched, and not), a call of a bare app's echo endpoint (what
+    gradio_client and Gradio's queue cost any app) and ``seglab.predict``, alternated; same model, image, boxes."""
     from gradio_client import Client, handle_file
 
     adapter = seglab.load_model(model_id, location=location)
     image = seglab.load_image(image_path)
     client = Client(url, verbose=False)
-    client.predict(handle_file(str(image_path)), model_id, api_name="/segment_load_image")
-    client.predict(model_id, api_name="/segment_prepare")
+    unfetched = Client(url, verbose=False, download_files=False)
+    for c in (client, unfetched):
+        c.predict(handle_file(str(image_path)), model_id, api_name="/segment_load_image")
+        c.predict(model_id, api_name="/segment_prepare")
+    handlers = SegmentHandlers(ModelSource(Path(location).parent if location else None))
+    session = handlers.new_image(str(image_path), model_id)[0]
     echo_proc, echo_url, _ = start([sys.executable, "-c", ECHO_APP], env)
     try:
         echo = Client(echo_url, verbose=False)
         prompts = [f'{{"boxes": [{b}]}}' for b in boxes(np.random.default_rng(0), n, image.shape[1], image.shape[0])]
-        through, transport, reference = alternated(
+        through, unfetched_s, transport, reference, handler = alternated(
             n, lambda i: client.predict(prompts[i], model_id, "", api_name="/segment_prompt"),
+            lambda i: unfetched.predict(prompts[i], model_id, "", api_name="/segment_prompt"),
             lambda i: echo.predict(prompts[i], api_name="/echo"),
-            lambda i: seglab.predict(adapter, image, seglab.Prompt.build(boxes=json.loads(prompts[i])["boxes"])))
+            lambda i: seglab.predict(adapter, image, seglab.Prompt.build(boxes=json.loads(prompts[i])["boxes"])),
+            lambda i: handlers.prompt(session, prompts[i], model_id, ""))
     finally:
         stop(echo_proc)
     print(summary(f"click through the app ({model_id}, {image_path.name}, {n} boxes, canvas fetched)", through))
+    print(summary("the same click, canvas left on the server", unfetched_s))
     print(summary("seglab.predict in this process, same boxes", reference))
+    print(summary("the Segment tab's handler in this process (JSON -> masks -> canvas), same boxes", handler))
     print(summary("transport alone: a bare Gradio app's echo endpoint through gradio_client", transport))
-    med = {k: statistics.median(v) for k, v in (("app", through), ("ref", reference), ("echo", transport))}
+    med = {k: statistics.median(v) for k, v in (("app", through), ("ref", reference), ("echo", transport),
+                                                 ("unfetched", unfetched_s))}
     print(f"click ratio app / predict: median x{med['app'] / med['ref']:.2f}, min x{min(through) / min(reference):.2f}")
-    added = med["app"] - med["echo"] - med["ref"]
-    print(f"what the app adds beyond the transport and predict: {added * 1000:+.0f} ms a click (median), "
-          f"{100 * added / med['ref']:+.0f} % of predict")
+    print(f"handler / predict: median x{statistics.median(handler) / med['ref']:.2f}, "
+          f"min x{min(handler) / min(reference):.2f}")
+    added = med["unfetched"] - med["echo"] - med["ref"]
+    print(f"medians: the app's own work {added * 1000:+.0f} ms ({100 * added / med['ref']:+.0f} % of predict), "
+          f"fetching the canvas {(med['app'] - med['unfetched']) * 1000:+.0f} ms, "
+          f"transport {med['echo'] * 1000:.0f} ms")
 
 
 def first_clicks(url: str, model_id: str, images: list[Path]) -> None:

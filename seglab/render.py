@@ -28,8 +28,15 @@ def hex_color(rgb: np.ndarray) -> str:
 
 
 def _blend(image: np.ndarray, colour_map: np.ndarray, where: np.ndarray, alpha: float) -> np.ndarray:
+    """``image`` with ``colour_map`` mixed in by ``alpha`` where ``where`` is set (only its bounding box is
+    computed, by OpenCV's uint8 arithmetic)."""
     out = image.copy()
-    out[where] = (image[where] * (1 - alpha) + colour_map[where] * alpha + 0.5).astype(np.uint8)
+    rows, cols = np.flatnonzero(where.any(1)), np.flatnonzero(where.any(0))
+    if not len(rows):
+        return out
+    box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    mixed = cv2.addWeighted(image[box], 1 - alpha, np.ascontiguousarray(colour_map[box]), alpha, 0)
+    np.copyto(out[box], mixed, where=where[box][..., None])
     return out
 
 

@@ -26,6 +26,17 @@ def test_mask_overlay_touches_only_masked_pixels_and_keeps_input():
     assert (out[0, 0] == 100).all() and (out[15, 20] != 100).any()
 
 
+def test_overlay_mixes_colours_by_alpha_where_the_result_is_and_nowhere_else():
+    img = np.random.default_rng(0).integers(0, 256, (40, 60, 3), np.uint8)
+    labels = np.full((40, 60), 255, np.int32)  # ignored everywhere but a region with a hole in it
+    labels[12:30, 5:41] = 1
+    labels[20, 5:20] = 255
+    out = overlay(SemanticMap(labels, ("road", "car")), img, alpha=0.25).astype(int)
+    valid = labels != 255
+    expected = img * 0.75 + palette(2)[1] * 0.25
+    assert np.abs(out[valid] - expected[valid]).max() <= 1 and (out[~valid] == img[~valid]).all()
+
+
 def test_semantic_overlay_ignores_255_and_legend_lists_present_classes():
     labels = np.zeros((40, 60), np.int32)
     labels[:, 30:] = 2
