@@ -2,6 +2,8 @@
 
     python -m benchmarks.sam_speed [--model sam-vit-base] [--repeats 30] [--points-per-side 32]
                                    [--json results/sam_speed_cpu.json]
+    python -m benchmarks.sam_speed --against-official [--model sam-hq-vit-base]   # vs the official code
+
 
 The model is built in its checkpoint's layout by ``benchmarks.random_init`` (SAM / SAM-HQ ViT-B, SAM 2.1
 Hiera-T) with random weights (latency does not depend on them), saved with its processor and
@@ -10,6 +12,8 @@ the image embedding; then, on the cached embedding, each prompt kind through ``s
 same prompts as ready tensors through the transformers model's prompt encoder + mask decoder alone,
 alternating the two so machine load hits both alike: their ratio is what seglab's pre/post-processing
 costs. Last, segment-everything's run time beside its estimate. Cold calls are reported apart.
+``--against-official`` times seglab against the official predictor and generator instead
+(:mod:`benchmarks.sam_official`).
 """
 from __future__ import annotations
 
@@ -30,12 +34,12 @@ import torch
 import transformers
 
 import seglab
+from benchmarks import sam_official
 from benchmarks.random_init import save_random_weights
 from seglab import Prompt
 from seglab.errors import SeglabError
 from seglab.everything import EverythingParams, estimate_seconds, segment_everything
 from seglab.metrics import Timer
-from seglab.models.sam import Embedding, SamPredictor
 
 IMAGE = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco-val2017-mini" / "val2017" / "000000397133.jpg"
 MODELS = ("sam-vit-base", "sam-hq-vit-base", "sam2.1-hiera-tiny")  # checkpoint layouts benchmarks.random_init builds
@@ -71,7 +75,7 @@ def prompt_kinds(height: int, width: int) -> dict[str, list[Prompt]]:
     }
 
 
-def run_seglab(predictor: SamPredictor, image: np.ndarray, prompts: list[Prompt]) -> np.ndarray:
+def run_seglab(predictor: Any, image: np.ndarray, prompts: list[Prompt]) -> np.ndarray:
     """The public path: ``seglab.predict`` per call, the best mask's logits fed to the next; the last best logits."""
     best = None
     for prompt in prompts:
@@ -79,7 +83,7 @@ def run_seglab(predictor: SamPredictor, image: np.ndarray, prompts: list[Prompt]
     return best
 
 
-def decoder_inputs(predictor: SamPredictor, embedding: Embedding, prompt: Prompt) -> dict[str, Any]:
+def decoder_inputs(predictor: Any, embedding: Any, prompt: Prompt) -> dict[str, Any]:
     """The prompt as the tensors the transformers model takes, in its input coordinates (built before timing)."""
     def tensor(a: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(a, device=predictor.device).to(predictor.dtype)
@@ -93,7 +97,7 @@ def decoder_inputs(predictor: SamPredictor, embedding: Embedding, prompt: Prompt
     return out
 
 
-def run_decoder(model: Any, embedding: Embedding, inputs: list[dict[str, Any]]) -> torch.Tensor:
+def run_decoder(model: Any, embedding: Any, inputs: list[dict[str, Any]]) -> torch.Tensor:
     """Prompt encoder + mask decoder alone on ready tensors, with the same multimask rule and feedback as
     :meth:`SamPredictor.segment`: several masks for a lone click, the best logits fed to the next call.
     Returns the last best low-resolution logits (1, 1, 256, 256)."""
@@ -132,7 +136,7 @@ def time_pair(ours: Callable[[], Any], bare: Callable[[], Any], warmup: int, rep
     return ({**stats(times[ours]), "cold_ms": cold[ours]}, {**stats(times[bare]), "cold_ms": cold[bare]})
 
 
-def time_embedding(predictor: SamPredictor, image: np.ndarray, repeats: int, device: str) -> dict[str, float]:
+def time_embedding(predictor: Any, image: np.ndarray, repeats: int, device: str) -> dict[str, float]:
     """The image encoder (the processor included), the cache emptied before each call; the first call apart."""
     ms = []
     for _ in range(repeats + 1):
@@ -164,15 +168,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--tiny", action="store_true", help="a tiny SAM encoder instead of the real layout (for tests)")
     ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument("--against-official", action="store_true",
+                    help="time seglab against the official SAM / SAM-HQ code on the same weights (--tiny: small ones)")
     args = ap.parse_args(argv)
-    if args.tiny and args.model != "sam-vit-base":
+    if args.against_official and args.model not in sam_official.MODELS:
+        ap.error(f"--against-official runs {' or '.join(sam_official.MODELS)}")
+    if args.tiny and args.model != "sam-vit-base" and not args.against_official:
         ap.error("--tiny builds a tiny sam-vit-base only")
     if min(args.repeats, args.embed_repeats, args.points_per_side) < 1 or args.warmup < 0:
         ap.error("--repeats, --embed-repeats and --points-per-side must be at least 1, --warmup at least 0")
     return args
 
 
-def time_kinds(predictor: SamPredictor, image: np.ndarray, warmup: int, repeats: int,
+def time_kinds(predictor: Any, image: np.ndarray, warmup: int, repeats: int,
                device: str) -> dict[str, dict[str, Any]]:
     """Each prompt kind through seglab and through the bare decoder, on the cached embedding; prints a line each."""
     embedding = predictor.embed(image)
@@ -189,7 +197,7 @@ def time_kinds(predictor: SamPredictor, image: np.ndarray, warmup: int, repeats:
     return kinds
 
 
-def time_everything(predictor: SamPredictor, image: np.ndarray, points_per_side: int) -> dict[str, Any]:
+def time_everything(predictor: Any, image: np.ndarray, points_per_side: int) -> dict[str, Any]:
     """segment_everything's run time beside its estimate (made first, on the cached embedding); prints a line."""
     params = EverythingParams(points_per_side=points_per_side)
     estimate = estimate_seconds(predictor, image, params)
@@ -209,6 +217,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     host = machine()
     print(f"{host['cpu'] or host['processor']}: {host['cpu_count']} CPUs, torch threads {host['torch_threads']}, "
           f"load average {host['load_average']:.1f}")
+    if args.against_official:
+        result = {"machine": host, **sam_official.run(args.model, image, args.repeats, args.embed_repeats,
+                                                      args.points_per_side, small=args.tiny, device=args.device)}
+        return write_json(result, args.json)
     with tempfile.TemporaryDirectory() as tmp:
         predictor = seglab.load_model(args.model, device=args.device,
                                       location=save_random_model(args.model, Path(tmp), args.tiny))
@@ -234,9 +246,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "embedding": embedding, "kinds": kinds, "everything": everything,
         "targets": {"click_p50_ms": TARGET_CLICK_P50_MS, "overhead": TARGET_OVERHEAD, "met": met},
     }
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return write_json(result, args.json)
+
+
+def write_json(result: dict[str, Any], path: Path | None) -> dict[str, Any]:
+    """Write ``result`` to ``path`` (when given) and return it."""
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2) + "\n")
     return result
 
 

@@ -50,8 +50,31 @@ def test_main_times_every_kind_and_writes_json(coco_image_path: Path, tmp_path, 
 
 
 @pytest.mark.parametrize("argv", [["--tiny", "--model", "sam2.1-hiera-tiny"], ["--repeats", "0"],
-                                  ["--model", "sam-vit-huge"]])
+                                  ["--model", "sam-vit-huge"], ["--against-official", "--model", "sam2.1-hiera-tiny"]])
 def test_bad_arguments_are_usage_errors(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         sam_speed.main(argv)
     assert exit_info.value.code == 2 and "error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model_id", ["sam-vit-base", "sam-hq-vit-base"])
+def test_against_official_prints_every_ratio(model_id, coco_image_path: Path, tmp_path, capsys):
+    pytest.importorskip(sam_speed.sam_official.OFFICIAL[seglab.get_spec(model_id).family],
+                        reason="the official package (requirements-dev.txt)")
+    out = tmp_path / "official.json"
+    result = sam_speed.main(["--against-official", "--model", model_id, "--tiny", "--repeats", "2",
+                             "--embed-repeats", "1", "--points-per-side", "4", "--image", str(coco_image_path),
+                             "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert json.loads(out.read_text()) == result
+    for name in ("embedding", "click-to-mask", "everything"):
+        row = result[name]
+        assert row["ratio_median"] == pytest.approx(row["official_median_s"] / row["seglab_median_s"])
+        assert row["seglab_min_s"] <= row["seglab_median_s"] and row["official_min_s"] <= row["official_median_s"]
+    ratio_lines = [line for line in printed.splitlines() if "official/seglab" in line]
+    assert [line.split(":")[0] for line in ratio_lines] == ["embedding", "click-to-mask",
+                                                            "segment everything (4x4)"]
+    assert "FastSAM" in printed and "not timed" in printed
+    assert result["device"] == "cpu" and f"{model_id} vs " in printed and " on cpu," in printed
+    masks = result["everything"]["masks"]
+    assert masks["seglab"] == masks["official"]  # the same weights give the same masks
