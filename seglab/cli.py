@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from . import registry
+from . import download, load_model, predict, registry, require_weights
 from .errors import SeglabError, WeightsUnavailableError
 from .images import load_image
 from .prompts import Prompt
@@ -115,20 +115,16 @@ def _prompt(args: argparse.Namespace, spec: registry.ModelSpec, height: int, wid
 
 def _check_weights(spec: registry.ModelSpec, weights: str | None) -> None:
     """The weights are here (or the Hub can be reached), checked before anything heavy is imported."""
-    from .loading import is_available
-    from .models.base import download_hint, offline_mode
-
     if weights is not None:
         if not Path(weights).exists():
             raise WeightsUnavailableError(f"--weights {weights}: no such file or folder")
-    elif offline_mode() and not is_available(spec.id):
-        raise WeightsUnavailableError(download_hint(spec))
+    else:
+        require_weights(spec.id)
 
 
 def _predict(args: argparse.Namespace) -> None:
     """Check the model id, image, prompt and weights first (nothing heavy is imported for them), then run."""
     from .export import write_result
-    from .loading import load_model, predict
     from .render import annotate
 
     spec = registry.get_spec(args.model)
@@ -149,8 +145,6 @@ def _predict(args: argparse.Namespace) -> None:
 
 
 def _download(args: argparse.Namespace) -> None:
-    from .loading import download
-
     if not args.all and not args.model:
         raise SeglabError("name a model id, or pass --all")
     ids = [m.id for m in registry.MODELS] if args.all else [registry.get_spec(args.model).id]

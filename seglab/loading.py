@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from .cache import LRUCache, one
-from .errors import UnsupportedTaskError
+from .errors import UnsupportedTaskError, WeightsUnavailableError
 from .images import ImageInput, load_image
-from .models.base import Adapter, hf_is_cached, resolve_device
+from .models.base import Adapter, download_hint, hf_is_cached, offline_mode, resolve_device
 from .prompts import Prompt
 from .registry import ADAPTERS, ModelSpec, get_spec
 from .results import Result
@@ -57,6 +57,13 @@ def is_available(model_id: str) -> bool:
 
         return torchvision_is_cached(spec)
     return False
+
+
+def require_weights(model_id: str) -> None:
+    """Raise :class:`WeightsUnavailableError` with the download command when the Hub is off (``HF_HUB_OFFLINE``)
+    and the model's weights are not here; a cheap check made before anything heavy is imported or loaded."""
+    if offline_mode() and not is_available(model_id):
+        raise WeightsUnavailableError(download_hint(get_spec(model_id)))
 
 
 def predict(model: str | Adapter, image: ImageInput, prompt: Prompt | None = None, **options: Any) -> Result:
