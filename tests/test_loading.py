@@ -98,3 +98,14 @@ def test_every_hub_family_missing_offline_names_the_download_command(model_id):
         pytest.skip(f"{spec.weights} is in the local Hub cache")
     with pytest.raises(WeightsUnavailableError, match=re.escape(f"python -m seglab download {model_id}")):
         seglab.load_model(model_id)
+
+
+def test_require_weights_is_the_cheap_offline_check(monkeypatch):
+    """Offline, a model whose weights are not cached is refused with the download command; the embedded model
+    and any model while the Hub is reachable pass (the first run downloads)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(WeightsUnavailableError, match=re.escape("python -m seglab download sam-vit-huge")):
+        seglab.require_weights("sam-vit-huge")
+    seglab.require_weights("embedded-u2netp-grabcut")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    seglab.require_weights("sam-vit-huge")
