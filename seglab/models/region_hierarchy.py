@@ -63,11 +63,12 @@ class RegionHierarchy:
         return out
 
 
-def build_hierarchy(image: np.ndarray, saliency: np.ndarray) -> RegionHierarchy:
-    """The region tree of an RGB uint8 image (already at working resolution) and its 0..1 saliency map."""
+def build_hierarchy(image: np.ndarray, saliency: np.ndarray, scale: float = FELZENSZWALB_SCALE) -> RegionHierarchy:
+    """The region tree of an RGB uint8 image (already at working resolution) and its 0..1 saliency map,
+    from Felzenszwalb superpixels of the given ``scale``."""
     from skimage.segmentation import felzenszwalb
 
-    labels = felzenszwalb(image, scale=FELZENSZWALB_SCALE, sigma=0.8, min_size=FELZENSZWALB_MIN_SIZE)
+    labels = felzenszwalb(image, scale=scale, sigma=0.8, min_size=FELZENSZWALB_MIN_SIZE)
     labels = labels.astype(np.int32)
     n = int(labels.max()) + 1
     h, w = labels.shape
