@@ -153,7 +153,8 @@ def test_interactive_task_takes_clicks(coco: Path, tmp_path: Path):
     assert main(argv) == 0
     r = row(tmp_path)
     assert r["task"] == "interactive" and r["n_images"] == 1 and r["instances"] == 1
-    assert 0 <= r["mIoU@1"] <= r["mIoU@2"] <= 100 and 0 <= r["box mIoU"] <= 100 and 1 <= r["NoC@90"] <= 2
+    # a correction click may lower the IoU (the protocol does not promise more): only the range is checked
+    assert 0 <= r["mIoU@1"] <= 100 and 0 <= r["mIoU@2"] <= 100 and 0 <= r["box mIoU"] <= 100 and 1 <= r["NoC@90"] <= 2
     assert "mIoU@3" not in r.index and "2 simulated clicks" in r["note"]
 
 

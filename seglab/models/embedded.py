@@ -183,11 +183,14 @@ class EmbeddedSegmenter:
             share = np.bincount(tree.labels.ravel(), hull.ravel(), tree.leaves) / tree.sizes[:tree.leaves]
             out |= (share >= 0.5)[tree.labels]
         negatives = {tree.chain(x, y)[0] for x, y in pts[labels == 0] * scale}
+        largest = np.inf  # a later positive click adds a missed part: no larger than the first click's object
         for x, y in positives:
             chain = tree.chain(x, y)
-            allowed = [k for k in chain if not negatives.intersection(tree.members[k].tolist())] or chain[:1]
+            allowed = [k for k in chain if not negatives.intersection(tree.members[k].tolist())
+                       and tree.sizes[k] <= largest] or chain[:1]
             best = max(allowed, key=lambda k: tree.scores[k] * _centredness(tree.mask(k), x, y))
             out |= tree.mask(best)
+            largest = min(largest, tree.sizes[best])
         if not out.any():
             out[:] = True
         region = cv2.resize(out.astype(np.uint8), image.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
