@@ -48,6 +48,9 @@ ECHO_APP = ("import gradio as gr, os\nwith gr.Blocks() as demo:\n    t = gr.Text
             "demo.launch(server_name='127.0.0.1', server_port=int(os.environ['GRADIO_SERVER_PORT']))")
 
 
+CALL_TIMEOUT_S = 120
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -78,8 +81,9 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def summary(name: str, seconds: list[float], unit: str = "ms") -> str:
-    k = 1000 if unit == "ms" else 1
-    return f"{name}: min {min(seconds) * k:.0f} {unit}, median {statistics.median(seconds) * k:.0f} {unit}"
+    k, digits = (1000, 0) if unit == "ms" else (1, 2)
+    low, mid = min(seconds) * k, statistics.median(seconds) * k
+    return f"{name}: min {low:.{digits}f} {unit}, median {mid:.{digits}f} {unit}"
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -194,12 +198,16 @@ def throughput(url: str, model_id: str, image: Path, per_client: int) -> None:
 
     def user(seed: int, ready: threading.Barrier) -> tuple[list[float], float]:
         client = Client(url, verbose=False)
-        client.predict(handle_file(str(image)), model_id, api_name="/segment_load_image")
-        client.predict(model_id, api_name="/segment_prepare")
+
+        def call(*args: object, api_name: str) -> object:  # a lost reply fails the run instead of hanging it
+            return client.submit(*args, api_name=api_name).result(timeout=CALL_TIMEOUT_S)
+
+        call(handle_file(str(image)), model_id, api_name="/segment_load_image")
+        call(model_id, api_name="/segment_prepare")
         prompts = boxes(np.random.default_rng(seed), per_client, 400, 300)
-        ready.wait()
+        ready.wait(timeout=CALL_TIMEOUT_S)
         began = time.perf_counter()
-        times = [timed(lambda: client.predict(f'{{"boxes": [{b}]}}', model_id, "", api_name="/segment_prompt"))
+        times = [timed(lambda: call(f'{{"boxes": [{b}]}}', model_id, "", api_name="/segment_prompt"))
                  for b in prompts]
         return times, time.perf_counter() - began
 
