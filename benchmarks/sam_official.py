@@ -1,5 +1,5 @@
 """seglab against the official SAM / SAM-HQ code on the same weights: the official models with random weights
-(shared with ``tests/test_sam_official.py``) and the timing run behind ``python -m benchmarks.sam_speed
+(shared with ``tests/test_models_sam_official.py``) and the timing run behind ``python -m benchmarks.sam_speed
 --against-official``.
 
 It times, on one image, the image embedding, click-to-mask on the embedded image, and segment everything

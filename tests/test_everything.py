@@ -132,7 +132,7 @@ def test_helpers():
 
 @pytest.fixture(scope="module")
 def tiny_sam(tmp_path_factory):
-    from test_sam import FAMILY_IDS, save_tiny
+    from test_models_sam import FAMILY_IDS, save_tiny
 
     folder = save_tiny("sam", tmp_path_factory.mktemp("tiny-sam-everything"))
     return seglab.load_model(FAMILY_IDS["sam"], location=folder)

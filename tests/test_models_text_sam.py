@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_sam import save_tiny as save_tiny_sam  # the tiny SAM / SAM 2 builders of the SAM tests
+from test_models_sam import save_tiny as save_tiny_sam  # the tiny SAM / SAM 2 builders of the SAM tests
 
 import seglab
 from seglab import InvalidPromptError, Masks, Prompt, WeightsUnavailableError

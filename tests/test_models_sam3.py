@@ -11,7 +11,7 @@ from seglab import InvalidPromptError, Masks, Prompt
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from test_text_sam import WORDS, write_clip_tokenizer  # noqa: E402  (needs torch: after the skips)
+from test_models_text_sam import WORDS, write_clip_tokenizer  # noqa: E402  (needs torch: after the skips)
 
 SIDE = 224  # tiny input side: 16 x 16 patches of 14 px
 
