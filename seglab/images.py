@@ -31,21 +31,30 @@ def load_image(source: ImageInput) -> np.ndarray:
         return _from_array(source)
     if isinstance(source, Image.Image):
         return _from_pil(source)
+    data, name = _read_bytes(source)
+    return _from_pil(_decode(data, name))
+
+
+def _read_bytes(source: str | Path | bytes | bytearray) -> tuple[bytes, str]:
+    """The encoded image and the name messages use for it."""
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
             raise InvalidImageError(f"no image file at {path}")
-        data = path.read_bytes()
-        name = path.name
+        data, name = path.read_bytes(), path.name
     elif isinstance(source, (bytes, bytearray)):
         data, name = bytes(source), "the uploaded data"
     else:
         raise InvalidImageError(f"cannot read an image from a {type(source).__name__}")
     if not data:
         raise InvalidImageError(f"{name} is empty (0 bytes)")
+    return data, name
+
+
+def _decode(data: bytes, name: str) -> Image.Image:
+    """Pillow's image of ``data``, its size checked from the header before any pixel is decoded."""
     try:
         with warnings.catch_warnings():
-            # the size is checked against MAX_PIXELS below, before any pixel is decoded
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             _check_size(img.width, img.height, name)
@@ -59,7 +68,7 @@ def load_image(source: ImageInput) -> np.ndarray:
         raise InvalidImageError(f"{name} is not an image file Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise InvalidImageError(f"{name} is corrupt or truncated: {e}") from None
-    return _from_pil(img)
+    return img
 
 
 def _from_pil(img: Image.Image) -> np.ndarray:

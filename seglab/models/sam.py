@@ -1,8 +1,8 @@
 """One promptable predictor for SAM, SAM-HQ and SAM 2.1 (transformers): embed an image once, prompt it many times.
 
 The image encoder runs once per image; its output (an :class:`Embedding`) is kept in an
-explicit, byte-bounded :class:`~seglab.cache.LRUCache` shared by every user of the
-predictor and keyed by ``(model id, image content hash)``, so a changed image always
+explicit, byte-bounded :class:`~seglab.cache.LRUCache` of the predictor instance (every caller of that
+loaded model shares it) keyed by ``(model id, image content hash)``, so a changed image always
 gets a fresh embedding. Each prompt then runs only the prompt encoder and mask decoder.
 """
 from __future__ import annotations
