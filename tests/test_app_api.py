@@ -3,7 +3,6 @@ called through gradio_client on a real COCO image; the server is closed at the e
 from __future__ import annotations
 
 import json
-import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,27 +16,18 @@ from PIL import Image
 import seglab
 from app_weights import save_tiny_models
 from ui import build_demo
+from web import served
 
 TIMEOUT = 120  # seconds for any single call
 EMBEDDED = "embedded-u2netp-grabcut"
 ENDPOINTS = ("/segment", "/segment_everything", "/semantic", "/instance", "/panoptic", "/depth", "/compare")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def client(tmp_path_factory, coco_root):
     weights = save_tiny_models(tmp_path_factory.mktemp("weights"))
-    demo = build_demo(weights_dir=weights, results_dir=tmp_path_factory.mktemp("results"))
-    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
-    try:
+    with served(build_demo(weights_dir=weights, results_dir=tmp_path_factory.mktemp("results"))) as url:
         yield Client(url, verbose=False, httpx_kwargs={"timeout": TIMEOUT})
-    finally:
-        demo.close()
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import socket
 from collections.abc import Iterator
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
@@ -20,9 +17,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from app_weights import save_tiny_models
 from ui import build_demo
+from web import chromium, needs_chromium, served
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-CHROMEDRIVER = shutil.which("chromedriver")
 WAIT_S = 30
 TABS = {"Semantic": "semantic-run", "Instance": "instance-run", "Panoptic": "panoptic-run", "Depth": "depth-run",
         "Compare": "compare-run", "Benchmark": "benchmark-summary"}
@@ -32,41 +28,20 @@ IMAGE_BOX = ("const r = arguments[0].getBoundingClientRect();"
              "return [r.width, r.height, arguments[0].naturalWidth, arguments[0].naturalHeight,"
              "        getComputedStyle(arguments[0]).objectFit];")
 
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Chromium and chromedriver are needed: "
-                                "apt-get install chromium chromium-driver")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory) -> Iterator[str]:
     weights = save_tiny_models(tmp_path_factory.mktemp("weights"), ("sam-vit-base",))
-    demo = build_demo(weights_dir=weights, results_dir=tmp_path_factory.mktemp("results"))
-    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
-    try:
+    with served(build_demo(weights_dir=weights, results_dir=tmp_path_factory.mktemp("results"))) as url:
         yield url
-    finally:
-        demo.close()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1100,1000"):
-        options.add_argument(arg)
-    try:
-        driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(CHROMEDRIVER))
-    except WebDriverException as e:  # e.g. a chromedriver of another version than the browser
-        pytest.skip(f"headless Chromium did not start: {e.msg}")
-    try:
+    with chromium("--window-size=1100,1000") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def click_image_pixel(driver: webdriver.Chrome, img, x: int, y: int) -> float:

@@ -8,15 +8,12 @@ Skips when Chromium or chromedriver is not installed."""
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -25,9 +22,8 @@ import seglab
 from app_weights import save_tiny_models
 from seglab import report
 from ui import build_demo
+from web import chromium, needs_chromium, served
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-CHROMEDRIVER = shutil.which("chromedriver")
 SHIPPED = Path(__file__).resolve().parents[1] / "results"
 EMBEDDED = "embedded-u2netp-grabcut"
 RUNNABLE = ("sam-vit-base", "segformer-b0-ade", "depth-anything-v2-metric-indoor-small")  # tiny random weights
@@ -50,42 +46,20 @@ const lines = Array.from(document.querySelectorAll('#benchmark-table th span.hea
   .map(s => new Set(Array.from(s.getClientRects()).map(r => Math.round(r.top))).size);
 return [view.scrollWidth, view.clientWidth, lines];"""
 
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Chromium and chromedriver are needed: "
-                                "apt-get install chromium chromium-driver")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory) -> Iterator[str]:
     weights = save_tiny_models(tmp_path_factory.mktemp("weights"), RUNNABLE)
-    demo = build_demo(weights_dir=weights, results_dir=SHIPPED)
-    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
-    try:
+    with served(build_demo(weights_dir=weights, results_dir=SHIPPED)) as url:
         yield url
-    finally:
-        demo.close()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--hide-scrollbars",
-                "--window-size=1400,1000"):
-        options.add_argument(arg)
-    try:
-        driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(CHROMEDRIVER))
-    except WebDriverException as e:  # e.g. a chromedriver of another version than the browser
-        pytest.skip(f"headless Chromium did not start: {e.msg}")
-    try:
+    with chromium("--hide-scrollbars", "--window-size=1400,1000") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture(scope="module")
