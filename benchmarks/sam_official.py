@@ -3,11 +3,13 @@
 --against-official``.
 
 It times, on one image, the image embedding, click-to-mask on the embedded image, and segment everything
-(embedding included: the official generator embeds each time) for seglab's adapter, loaded from the official
-``.pth`` through ``seglab.load_model(..., location=...)``, and for the official ``SamPredictor`` /
-``SamAutomaticMaskGenerator``, alternating the two so machine load hits both alike; it prints seconds (min and
-median) and the ratio official / seglab (> 1: seglab is faster). The PyPI package ``segment-anything-fast``
-0.1.2 ships FastSAM (a YOLO model), not the PyTorch team's fast SAM, so it has no equal-weights run to time.
+after the embedding (the official generator's predictor is made to keep the embedding it was given) at the
+paper's defaults and at a stability threshold random weights pass, checking that the masks match one to one;
+seglab's adapter is loaded from the official ``.pth`` through ``seglab.load_model(..., location=...)``. The
+two run alternately so that machine load hits both alike; it prints seconds (min and median) and the ratio
+official / seglab (> 1: seglab is faster), and transformers' ``mask-generation`` pipeline once against seglab
+(both embedding the image). The PyPI package ``segment-anything-fast`` 0.1.2 ships FastSAM (a YOLO model),
+not the PyTorch team's fast SAM, so it has no equal-weights run to time.
 """
 from __future__ import annotations
 
@@ -34,6 +36,9 @@ MODELS = ("sam-vit-base", "sam-hq-vit-base")  # the registry's ViT-B of each off
 SPREAD = {"sam": 60.0, "sam-hq": 12.0}
 IOU_SPREAD = 60.0
 SMALL_VIT = dict(encoder_embed_dim=64, encoder_depth=2, encoder_num_heads=2, encoder_global_attn_indexes=[1])
+# segment everything's settings timed: the paper's defaults, then a stability threshold that random weights pass,
+# so that masks come out, go through NMS and are compared one to one
+EVERYTHING = {"everything": ("defaults", {}), "everything_masks": ("stability 0.5", {"stability_score_thresh": 0.5})}
 FAST_SAM_NOTE = ("segment-anything-fast (PyPI 0.1.2) is FastSAM, a YOLO model, not an equal-weights SAM: "
                  "not timed")
 
@@ -71,12 +76,13 @@ def build_official(family: str, size: str = "vit_b") -> torch.nn.Module:
     """The official model with random weights (seed 0), its decoder's output layers scaled by :data:`SPREAD`
     (masks) and :data:`IOU_SPREAD` (predicted IoU).
 
-    ``size``: "vit_b" (``sam_model_registry["vit_b"]``), "small-vit" (the registry's ``_build_sam`` with
-    :data:`SMALL_VIT`: a 2-block ViT and the real decoder) or "small" (:func:`small_official`)."""
+    ``size``: "vit_b", "vit_l" or "vit_h" (``sam_model_registry[size]``), "small-vit" (the registry's
+    ``_build_sam`` with :data:`SMALL_VIT`: a 2-block ViT and the real decoder) or "small"
+    (:func:`small_official`)."""
     package = official_package(family)
     torch.manual_seed(0)
-    if size == "vit_b":
-        model = package.sam_model_registry["vit_b"](checkpoint=None)
+    if size in ("vit_b", "vit_l", "vit_h"):
+        model = package.sam_model_registry[size](checkpoint=None)
     elif size == "small-vit":
         model = importlib.import_module(f"{package.__name__}.build_sam")._build_sam(**SMALL_VIT)
     else:
@@ -91,9 +97,11 @@ def build_official(family: str, size: str = "vit_b") -> torch.nn.Module:
     return model.eval()
 
 
-def timed_pair(ours: Callable[[], Any], theirs: Callable[[], Any], repeats: int) -> tuple[list[float], list[float]]:
-    """Seconds of ``repeats`` calls of each, alternating (after one untimed call of each)."""
-    ours(), theirs()
+def timed_pair(ours: Callable[[], Any], theirs: Callable[[], Any], repeats: int,
+               warmup: bool = True) -> tuple[list[float], list[float]]:
+    """Seconds of ``repeats`` calls of each, alternating (after one untimed call of each with ``warmup``)."""
+    if warmup:
+        ours(), theirs()
     times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeats):
         for fn, out in zip((ours, theirs), times):
@@ -142,22 +150,87 @@ def run(model_id: str, image: np.ndarray, repeats: int, embed_repeats: int, poin
     rows["click-to-mask"] = report("click-to-mask", *timed_pair(
         partial(seglab.predict, ours, image, seglab.Prompt.build(points=[click])),
         partial(predictor.predict, point_coords=np.array([click]), point_labels=np.array([1])), repeats))
-    params = EverythingParams(points_per_side=points_per_side)
-    generator = package.SamAutomaticMaskGenerator(model, points_per_side=points_per_side)
-    counts: dict[str, int] = {}
-
-    def everything_ours() -> None:
-        ours.cache.clear()  # the official generator embeds the image on every call
-        counts["seglab"] = len(segment_everything(ours, image, params).masks)
-
-    def everything_official() -> None:
-        counts["official"] = len(generator.generate(image))
-
-    name = f"segment everything ({points_per_side}x{points_per_side})"
-    rows["everything"] = {**report(name, *timed_pair(everything_ours, everything_official, embed_repeats)),
-                          "points_per_side": points_per_side, "masks": dict(counts)}
-    note = "" if counts["official"] else (": none passed the default filters (random weights), so seglab, which "
-                                          "filters before upscaling, skipped work the official code did")
-    print(f"{name}: {counts['seglab']} masks from seglab, {counts['official']} from the official generator{note}")
+    rows.update(everything_rows(ours, model, package, image, points_per_side, embed_repeats))
+    rows["pipeline"] = pipeline_row(ours, image, points_per_side)
     return {"model": model_id, "official": package.__name__, "small": small, "device": device, "image_size": [h, w],
             "fast_sam": FAST_SAM_NOTE, **rows}
+
+
+def everything_rows(ours: Any, model: torch.nn.Module, package: Any, image: np.ndarray, points_per_side: int,
+                    repeats: int) -> dict[str, dict[str, Any]]:
+    """Segment everything after the embedding (both reuse it), seglab against the official generator, for each
+    of :data:`EVERYTHING`; each row with how many masks each returned and how well they match one to one."""
+    rows = {}
+    for key, (name, extra) in EVERYTHING.items():
+        params = EverythingParams(points_per_side=points_per_side, **extra)
+        generator = package.SamAutomaticMaskGenerator(model, points_per_side=points_per_side, **extra)
+        reuse_embedding(generator.predictor, image)
+        ours.embed(image)
+        out: dict[str, Any] = {}
+
+        def run_ours(params: EverythingParams = params) -> None:
+            out["seglab"] = segment_everything(ours, image, params).masks
+
+        def run_official(generator: Any = generator) -> None:
+            out["official"] = generator.generate(image)
+
+        label = f"segment everything ({points_per_side}x{points_per_side}, {name}, after the embedding)"
+        rows[key] = {**report(label, *timed_pair(run_ours, run_official, repeats, warmup=False)),
+                     "points_per_side": points_per_side, "settings": extra,
+                     **agreement(out["seglab"], [r["segmentation"] for r in out["official"]])}
+        print(f"{label}: {rows[key]['masks']['seglab']} masks from seglab, {rows[key]['masks']['official']} from "
+              f"the official generator, matched one to one at IoU >= {rows[key]['matched_min_iou']:.4f}")
+    return rows
+
+
+def reuse_embedding(predictor: Any, image: np.ndarray) -> None:
+    """Embed ``image`` in the official ``predictor`` once and make the generator's set / reset calls keep it."""
+    predictor.set_image(image)
+    predictor.set_image = lambda *args, **kwargs: None
+    predictor.reset_image = lambda: None
+
+
+def agreement(ours: Any, theirs: list[np.ndarray]) -> dict[str, Any]:
+    """Mask counts and the lowest IoU over a one-to-one matching of the two sets (1.0 when both are empty)."""
+    from pycocotools import mask as mask_utils
+    from scipy.optimize import linear_sum_assignment
+
+    counts = {"seglab": len(ours), "official": len(theirs)}
+    if not len(ours) or not len(theirs):
+        return {"masks": counts, "matched_min_iou": 1.0 if len(ours) == len(theirs) else 0.0}
+    encode = lambda masks: mask_utils.encode(np.asfortranarray(np.stack(masks).transpose(1, 2, 0).astype(np.uint8)))  # noqa: E731
+    iou = mask_utils.iou(encode(list(ours.masks)), encode(theirs), [0] * len(theirs))
+    rows, cols = linear_sum_assignment(-iou)
+    worst = float(iou[rows, cols].min()) if len(ours) == len(theirs) else 0.0
+    return {"masks": counts, "matched_min_iou": worst}
+
+
+def pipeline_row(ours: Any, image: np.ndarray, points_per_side: int) -> dict[str, Any]:
+    """transformers' ``mask-generation`` pipeline on seglab's loaded model against seglab, one run each, both
+    embedding the image (the pipeline has no embedding cache) at the official generator's defaults."""
+    from PIL import Image
+    from transformers import pipeline
+
+    try:
+        pipe = pipeline("mask-generation", model=ours.model, image_processor=ours.processor.image_processor,
+                        points_per_batch=EverythingParams.points_per_batch, device=ours.device)
+    except Exception as e:  # noqa: BLE001 - a pipeline that cannot be built is reported, not fatal
+        print(f"transformers pipeline: not timed ({type(e).__name__}: {e})")
+        return {"error": f"{type(e).__name__}: {e}"}
+    pil = Image.fromarray(image)
+    defaults = EverythingParams(points_per_side=points_per_side)
+
+    def run_ours() -> None:
+        ours.cache.clear()
+        segment_everything(ours, image, defaults)
+
+    def run_pipeline() -> None:
+        pipe(pil, points_per_crop=points_per_side, pred_iou_thresh=defaults.pred_iou_thresh,
+             stability_score_thresh=defaults.stability_score_thresh, crops_nms_thresh=defaults.box_nms_thresh)
+
+    ours_s, theirs_s = timed_pair(run_ours, run_pipeline, 1, warmup=False)
+    row = {"seglab_s": ours_s[0], "pipeline_s": theirs_s[0], "ratio": theirs_s[0] / ours_s[0]}
+    print(f"segment everything ({points_per_side}x{points_per_side}, defaults, embedding included): seglab "
+          f"{row['seglab_s']:.2f} s, transformers pipeline {row['pipeline_s']:.2f} s, "
+          f"pipeline/seglab x{row['ratio']:.2f}")
+    return row

@@ -29,6 +29,7 @@ from .prompts import Prompt
 from .results import Masks
 
 Progress = Callable[[int, int], None]
+FULL_SIZE_CHUNK = 2_000_000  # full-size logit pixels upscaled at a time (8 MB in float32: stays in cache)
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,8 @@ class PointBatchPredictor(Protocol):
 
     def embed(self, image: np.ndarray) -> Any: ...
 
-    def predict_points_batch(self, embedding: Any, points: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]: ...
+    def predict_points_batch(self, embedding: Any, points: np.ndarray,
+                             min_iou: float | None = None) -> tuple[torch.Tensor, torch.Tensor]: ...
 
     def upscale_logits(self, embedding: Any, logits: torch.Tensor) -> torch.Tensor: ...
 
@@ -164,7 +166,8 @@ def _proposals(predictor: Proposer, image: np.ndarray, params: EverythingParams,
     progress, close = _progress_or_tqdm(progress, 1)
     proposed = predictor.propose(image, progress)
     close()
-    masks, scores = _nms(torch.from_numpy(proposed.masks), torch.from_numpy(proposed.scores), params.box_nms_thresh)
+    writable = [np.require(a, requirements="W") for a in (proposed.masks, proposed.scores)]  # copies read-only ones
+    masks, scores = _nms(*map(torch.from_numpy, writable), params.box_nms_thresh)
     seconds = time.perf_counter() - start
     note = f"{len(masks)} masks from {len(proposed)} proposals in {seconds:.1f} s"
     return EverythingResult(Masks(masks.numpy(), scores.numpy(), note=note).sorted(params.sort_by), seconds, 0, 1)
@@ -228,20 +231,19 @@ def _run(predictor: Any, image: np.ndarray, plan: list[_Batch], params: Everythi
 def _decoder_batch(predictor: PointBatchPredictor, crop: np.ndarray, batch: _Batch, params: EverythingParams,
                    image_wh: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
     embedding = predictor.embed(crop)
-    logits, iou = predictor.predict_points_batch(embedding, batch.points)
-    logits, iou = logits.flatten(0, 1), iou.flatten()
-    if params.pred_iou_thresh > 0:  # as the reference generator: a threshold <= 0 turns the filter off
-        keep = iou > params.pred_iou_thresh
-        logits, iou = logits[keep], iou[keep]
+    # as the reference generator: a predicted-IoU threshold <= 0 turns the filter off
+    min_iou = params.pred_iou_thresh if params.pred_iou_thresh > 0 else None
+    logits, iou = predictor.predict_points_batch(embedding, batch.points, min_iou)
     masks, scores = [], []
-    for part, part_iou in zip(torch.split(logits, 32), torch.split(iou, 32)):  # bounds full-size memory
-        full = predictor.upscale_logits(embedding, part).cpu()
-        masks.append(full > params.mask_threshold)
-        scores.append(part_iou.cpu())
+    chunk = max(1, FULL_SIZE_CHUNK // (crop.shape[0] * crop.shape[1]))
+    for part, part_iou in zip(torch.split(logits, chunk), torch.split(iou, chunk)):
+        full = predictor.upscale_logits(embedding, part)
         if params.stability_score_thresh > 0:
             stable = stability_score(full, params.mask_threshold, params.stability_score_offset)
             ok = stable >= params.stability_score_thresh
-            masks[-1], scores[-1] = masks[-1][ok], scores[-1][ok]
+            full, part_iou = full[ok], part_iou[ok]
+        masks.append((full > params.mask_threshold).cpu())
+        scores.append(part_iou.cpu())
     masks_t = torch.cat(masks) if masks else torch.zeros((0, *crop.shape[:2]), dtype=torch.bool)
     scores_t = torch.cat(scores) if scores else torch.zeros(0)
     if batch.crop != (0, 0, *image_wh):
@@ -281,8 +283,8 @@ def _progress_or_tqdm(progress: Progress | None, total: int) -> tuple[Progress, 
 def stability_score(logits: torch.Tensor, threshold: float, offset: float) -> torch.Tensor:
     """IoU between the masks thresholded at ``threshold + offset`` and ``threshold - offset``; 0 where both
     are empty (the reference's 0 / 0, which fails every positive threshold)."""
-    inter = (logits > threshold + offset).sum((-1, -2), dtype=torch.int64)
-    union = (logits > threshold - offset).sum((-1, -2), dtype=torch.int64)
+    inter = torch.count_nonzero(logits > threshold + offset, dim=(-1, -2))
+    union = torch.count_nonzero(logits > threshold - offset, dim=(-1, -2))
     return inter / union.clamp(min=1)
 
 

@@ -29,15 +29,17 @@ class SquareDecoder:
         self.embedded.append(image.shape[:2])
         return image.shape[:2]
 
-    def predict_points_batch(self, embedding, points):
+    def predict_points_batch(self, embedding, points, min_iou=None):
         h, w = embedding
-        logits = torch.empty(len(points), 1, h, w)
+        logits = torch.empty(len(points), h, w)
         for i, (x, y) in enumerate(points):
             cx, cy = (w // 2, h // 2) if self.same_square else (int(x), int(y))
             m = self.magnitude(x, y)
-            logits[i, 0] = -m
-            logits[i, 0, max(cy - self.half, 0):cy + self.half, max(cx - self.half, 0):cx + self.half] = m
-        return logits, torch.tensor([[self.iou(x, y)] for x, y in points], dtype=torch.float32)
+            logits[i] = -m
+            logits[i, max(cy - self.half, 0):cy + self.half, max(cx - self.half, 0):cx + self.half] = m
+        iou = torch.tensor([self.iou(x, y) for x, y in points], dtype=torch.float32)
+        keep = iou > min_iou if min_iou is not None else torch.ones(len(iou), dtype=torch.bool)
+        return logits[keep], iou[keep]
 
     def upscale_logits(self, embedding, logits):
         return logits

@@ -197,9 +197,16 @@ def test_cache_evicts_by_bytes(tiny_dirs, coco_image):
 
 def test_points_batch_runs_one_decoder_call_for_many_points(predictor, coco_image):
     emb = predictor.embed(coco_image)
-    logits, iou = predictor.predict_points_batch(emb, np.array([[10, 10], [320, 200], [630, 420], [5, 400]]))
+    points = np.array([[10, 10], [320, 200], [630, 420], [5, 400]])
+    logits, iou = predictor.predict_points_batch(emb, points)
     n = MULTIMASK[predictor.spec.family]
-    assert tuple(logits.shape) == (4, n, LOW, LOW) and tuple(iou.shape) == (4, n)
+    assert tuple(logits.shape) == (4 * n, LOW, LOW) and tuple(iou.shape) == (4 * n,)
+    one = predictor.predict(coco_image, Prompt.build(points=[points[1]]), multimask_output=True)
+    np.testing.assert_allclose(np.sort(iou[n:2 * n].numpy()), np.sort(one.scores), atol=1e-4)
+    threshold = float(iou.median())
+    kept_logits, kept = predictor.predict_points_batch(emb, points, min_iou=threshold)
+    torch.testing.assert_close(kept, iou[iou > threshold])
+    torch.testing.assert_close(kept_logits, logits[iou > threshold], atol=1e-4, rtol=1e-4)
 
 
 def test_concurrent_users_get_their_own_masks(sam, coco_image):

@@ -67,14 +67,20 @@ def test_against_official_prints_every_ratio(model_id, coco_image_path: Path, tm
                              "--json", str(out)])
     printed = capsys.readouterr().out
     assert json.loads(out.read_text()) == result
-    for name in ("embedding", "click-to-mask", "everything"):
+    for name in ("embedding", "click-to-mask", "everything", "everything_masks"):
         row = result[name]
         assert row["ratio_median"] == pytest.approx(row["official_median_s"] / row["seglab_median_s"])
         assert row["seglab_min_s"] <= row["seglab_median_s"] and row["official_min_s"] <= row["official_median_s"]
     ratio_lines = [line for line in printed.splitlines() if "official/seglab" in line]
-    assert [line.split(":")[0] for line in ratio_lines] == ["embedding", "click-to-mask",
-                                                            "segment everything (4x4)"]
+    assert [line.split(":")[0] for line in ratio_lines] == [
+        "embedding", "click-to-mask", "segment everything (4x4, defaults, after the embedding)",
+        "segment everything (4x4, stability 0.5, after the embedding)"]
     assert "FastSAM" in printed and "not timed" in printed
     assert result["device"] == "cpu" and f"{model_id} vs " in printed and " on cpu," in printed
-    masks = result["everything"]["masks"]
-    assert masks["seglab"] == masks["official"]  # the same weights give the same masks
+    for name in ("everything", "everything_masks"):  # the same weights give the same masks
+        masks = result[name]["masks"]
+        assert masks["seglab"] == masks["official"] and result[name]["matched_min_iou"] >= 0.99
+    if model_id == "sam-vit-base":  # the tiny random SAM-HQ passes no stability filter on a 4x4 grid
+        assert result["everything_masks"]["masks"]["seglab"] > 0
+    pipe = result["pipeline"]
+    assert pipe["ratio"] == pytest.approx(pipe["pipeline_s"] / pipe["seglab_s"])

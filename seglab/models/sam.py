@@ -7,6 +7,7 @@ gets a fresh embedding. Each prompt then runs only the prompt encoder and mask d
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cache import LRUCache
+from ..cache import LRUCache, one
 from ..errors import InvalidPromptError
 from ..images import image_hash
 from ..prompts import Prompt
@@ -44,6 +45,8 @@ class Family:
     ``logit_limit``: SAM 2 clamps the low-resolution logits it returns (the refinement input) to +/- this.
     ``everything_defaults``: where the family's official automatic mask generator has other defaults than
     :class:`~seglab.everything.EverythingParams` (SAM 2's ``pred_iou_thresh`` is 0.8).
+    ``point_decoder``: single-point batches (segment everything) run :mod:`~seglab.models.sam_points`, which
+    shares the image-side work between prompts, instead of the model's forward.
     """
 
     model: str
@@ -52,12 +55,13 @@ class Family:
     two_step_upscale: bool = True
     logit_limit: float | None = None
     everything_defaults: dict[str, Any] = field(default_factory=dict)
+    point_decoder: bool = False
 
 
 # SAM 2's get_image_embeddings returns its multi-level features (two high-resolution maps + the
 # 64 x 64 embedding) as one list, which forward takes back as ``image_embeddings``.
 FAMILIES: dict[str, Family] = {
-    "sam": Family("SamModel", "SamProcessor", _sam_embed),
+    "sam": Family("SamModel", "SamProcessor", _sam_embed, point_decoder=True),
     "sam-hq": Family("SamHQModel", "SamHQProcessor", _sam_hq_embed),
     "sam2": Family("Sam2Model", "Sam2Processor", _sam_embed, two_step_upscale=False, logit_limit=32.0,
                    everything_defaults={"pred_iou_thresh": 0.8}),
@@ -90,6 +94,20 @@ class Embedding:
         return np.asarray(xy, np.float32) * np.array([iw / w, ih / h], np.float32)
 
 
+@functools.lru_cache(maxsize=16)
+def resize_matrix(n: int, side: int | None, crop: int, out: int) -> Any:
+    """(n, out) matrix of one axis of the official mask upscaling: bilinear (align_corners=False) from ``n`` to
+    ``side``, keep the first ``crop``, bilinear to ``out`` (``side`` None: straight from ``n`` to ``out``); the
+    same ``F.interpolate`` calls applied to the unit impulses."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.eye(n, dtype=torch.float64)[:, None, None, :]
+    if side is not None:
+        x = F.interpolate(x, (1, side), mode="bilinear", align_corners=False)[..., :crop]
+    return F.interpolate(x, (1, out), mode="bilinear", align_corners=False)[:, 0, 0].float()
+
+
 class SamPredictor:
     """Points, boxes, a rough region and previous logits -> :class:`Masks`.
 
@@ -105,6 +123,7 @@ class SamPredictor:
         self.device = device
         self.dtype = dtype
         self.cache = cache if cache is not None else LRUCache()
+        self._image_sides = LRUCache(2, one)  # the point decoder's per-image part of the last images
 
     @classmethod
     def load(cls, spec: ModelSpec, location: str | Path | None = None, device: str = "cpu",
@@ -189,24 +208,42 @@ class SamPredictor:
         return dict(self.family.everything_defaults)
 
     def predict_points_batch(self, embedding: Embedding, points: np.ndarray,
-                             multimask_output: bool = True) -> tuple[Any, Any]:
-        """Many single-positive-point prompts in one decoder call: ``points`` (P, 2) image pixels ->
-        low-resolution logits (P, M, 256, 256) and predicted IoU (P, M)."""
+                             min_iou: float | None = None) -> tuple[Any, Any]:
+        """Many single-positive-point prompts in one decoder call: ``points`` (P, 2) image pixels -> the
+        multimask outputs' low-resolution logits (K, 256, 256) and predicted IoU (K,), prompt by prompt, of those
+        with predicted IoU above ``min_iou`` (all K = P x 3 with None). SAM runs
+        :func:`~seglab.models.sam_points.decode_points`, which upscales only the prompts with an output kept."""
+        import torch
+
         points = np.asarray(points, np.float32).reshape(-1, 1, 2)
-        return self.decode(embedding, points, np.ones(points.shape[:2], np.int64), multimask_output=multimask_output)
+        labels = np.ones(points.shape[:2], np.int64)
+        if not self.family.point_decoder:
+            logits, iou = self.decode(embedding, points, labels, multimask_output=True)
+            logits, iou = logits.flatten(0, 1), iou.flatten()
+            keep = iou > min_iou if min_iou is not None else torch.ones_like(iou, dtype=torch.bool)
+            return logits[keep], iou[keep]
+        from .sam_points import decode_points, image_side
+
+        with torch.inference_mode():
+            features = embedding.features["image_embeddings"]
+            side = self._image_sides.get_or_compute(embedding.key, lambda: image_side(self.model, features))
+            sparse, _ = self.model.prompt_encoder(
+                input_points=self._tensor(embedding.to_input(points)[None]),
+                input_labels=torch.as_tensor(labels[None], device=self.device), input_boxes=None, input_masks=None)
+            logits, iou, _ = decode_points(self.model, side, sparse[0], min_iou)
+        return logits.float(), iou.float()
 
     def upscale_logits(self, embedding: Embedding, logits: Any) -> Any:
         """Low-resolution logits (..., 256, 256) -> logits at the original image size (..., H, W), as the
         official ``postprocess_masks``: bilinear to the padded square input, crop the padding, bilinear to
-        the image (SAM / SAM-HQ); SAM 2, whose input is the stretched image, goes straight to the image."""
-        import torch.nn.functional as F
-
+        the image (SAM / SAM-HQ); SAM 2, whose input is the stretched image, goes straight to the image.
+        The steps are linear and separable, so they run as two matrix products (:func:`resize_matrix`)."""
         (h, w), (ih, iw), side = embedding.original_size, embedding.input_size, embedding.pad_size
-        x = logits.reshape(-1, 1, *logits.shape[-2:])
-        if self.family.two_step_upscale:
-            x = F.interpolate(x, (side, side), mode="bilinear", align_corners=False)[..., :ih, :iw]
-        x = F.interpolate(x, (h, w), mode="bilinear", align_corners=False)
-        return x.reshape(*logits.shape[:-2], h, w)
+        n_y, n_x = logits.shape[-2:]
+        steps = side if self.family.two_step_upscale else None
+        rows = resize_matrix(n_y, steps, ih, h).to(logits.device, logits.dtype)
+        cols = resize_matrix(n_x, steps, iw, w).to(logits.device, logits.dtype)
+        return rows.T @ (logits @ cols)
 
     def region_to_mask_input(self, embedding: Embedding, region: np.ndarray) -> np.ndarray:
         """A rough H x W region as the 256 x 256 low-resolution mask input: resized like the image
