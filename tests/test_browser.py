@@ -1,12 +1,18 @@
 """The app in a real browser (headless Chromium through Selenium): upload a COCO image, click on the
 scaled-down and the full-screen image, check each click lands on the intended image pixel and a mask is
-drawn, then open every tab. Skips when Chromium or chromedriver is not installed."""
+drawn, then open every tab; pick an example, click on its largest object and check the downloaded mask
+against the COCO ground truth. Skips when Chromium or chromedriver is not installed."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
 
 import pytest
 from selenium import webdriver
@@ -16,7 +22,11 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from app_weights import save_tiny_models
-from ui import build_demo
+from PIL import Image
+
+from seglab.formats import load_coco_gt
+from seglab.interactive import mask_iou, next_click
+from ui import build_demo, example_images
 from web import chromium, needs_chromium, served
 
 WAIT_S = 30
@@ -136,3 +146,31 @@ def test_a_bad_prompt_keeps_the_image_and_mask_and_fixing_it_just_works(app_url,
     wait.until(lambda _: "segment → 1 mask" in status.text)
     assert browser.find_element(By.CSS_SELECTOR, "#segment-canvas img").get_attribute("src") != masked
     assert json.loads(box.get_property("value")) == {"boxes": [[100.0, 50.0, 500.0, 400.0]]}
+
+
+def test_a_click_on_an_example_selects_its_object(app_url, browser, coco_root):
+    """The first example picked in the gallery, one click at the most interior point of its largest COCO instance
+    (the offline default model, preselected): the mask PNG the app writes covers that instance, IoU >= 0.5."""
+    first = Path(example_images()[0])
+    coco = load_coco_gt(coco_root / "annotations" / "instances_val2017.json")
+    ids = {img["file_name"]: img["id"] for img in coco.dataset["images"]}
+    if first.name not in ids:
+        pytest.skip(f"the first example {first.name} has no ground truth in the shared COCO slice")
+    anns = coco.loadAnns(coco.getAnnIds(imgIds=ids[first.name], iscrowd=False))
+    gt = coco.annToMask(max(anns, key=lambda a: a["area"])).astype(bool)
+    click = next_click(gt)
+
+    wait = WebDriverWait(browser, WAIT_S)
+    browser.get(app_url)
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#segment-examples button"))).click()
+    status = browser.find_element(By.ID, "segment-status")
+    wait.until(lambda _: "Click on the image" in status.text)
+    click_image_pixel(browser, browser.find_element(By.CSS_SELECTOR, "#segment-canvas img"), click.x, click.y)
+    wait.until(lambda _: "1 mask" in status.text)
+    browser.find_element(By.ID, "segment-downloads").click()
+    link = wait.until(lambda d: next((a for a in d.find_elements(By.CSS_SELECTOR, "a[download]")
+                                      if a.get_attribute("href").endswith("_mask.png")), None))
+    with urllib.request.urlopen(link.get_attribute("href"), timeout=WAIT_S) as response:
+        mask = np.asarray(Image.open(io.BytesIO(response.read()))) > 0
+    assert mask.shape == gt.shape
+    assert mask_iou(mask, gt) >= 0.5

@@ -353,7 +353,8 @@ def build(source: ModelSource, examples: list[str]) -> gr.Dropdown:
         with gr.Column(scale=2, min_width=280):
             image = image_input(label="Image", sources=["upload", "clipboard"], height=260, elem_id="segment-input")
             if examples:
-                gr.Examples(examples, inputs=image, label="Examples (COCO val2017, CC BY / CC BY-SA)")
+                gr.Examples(examples, inputs=image, label="Examples (COCO val2017, CC BY / CC BY-SA)",
+                            elem_id="segment-examples")
             model = gr.Dropdown(source.choices("promptable"), value=source.preselect("promptable"), label="Model",
                                 allow_custom_value=True, elem_id="segment-model")
             mode = gr.Radio(list(MODES), value=MODES[0], label="A click on the image adds", elem_id="segment-mode")
