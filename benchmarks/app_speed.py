@@ -51,6 +51,38 @@ ECHO_APP = ("import gradio as gr, os\nwith gr.Blocks() as demo:\n    t = gr.Text
 CALL_TIMEOUT_S = 120
 
 
+class HttpCaller:
+    """Gradio's HTTP API as a browser or curl uses it (``POST /gradio_api/call/NAME``, then the event stream of
+    ``GET .../EVENT_ID`` read to its ``complete`` event) on one kept-alive connection, in a session: the way to
+    time the app without gradio_client, whose reader polls for messages every 50 ms."""
+
+    def __init__(self, url: str, session_hash: str) -> None:
+        import httpx
+
+        self.base = url.rstrip("/") + "/gradio_api"
+        self.session_hash = session_hash
+        self.http = httpx.Client(timeout=CALL_TIMEOUT_S)
+
+    def call(self, api_name: str, data: list, fetch_files: bool = False) -> list:
+        """The endpoint's outputs; with ``fetch_files`` each output file is downloaded too."""
+        posted = self.http.post(f"{self.base}/call/{api_name}", json={"data": data, "session_hash": self.session_hash})
+        event_id = posted.raise_for_status().json()["event_id"]
+        event = None
+        with self.http.stream("GET", f"{self.base}/call/{api_name}/{event_id}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: ") and event in ("complete", "error"):
+                    outputs = json.loads(line[6:])
+                    break
+        if event != "complete":
+            raise RuntimeError(f"/{api_name} answered {event}: {outputs}")
+        for value in outputs if fetch_files else ():
+            if isinstance(value, dict) and value.get("url"):
+                self.http.get(value["url"]).raise_for_status()
+        return outputs
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -149,14 +181,25 @@ def clicks(url: str, model_id: str, location: str | None, image_path: Path, n: i
     try:
         echo = Client(echo_url, verbose=False)
         prompts = [f'{{"boxes": [{b}]}}' for b in boxes(np.random.default_rng(0), n, image.shape[1], image.shape[0])]
-        through, unfetched_s, transport, reference, handler = alternated(
+        http = HttpCaller(url, client.session_hash)
+        echo_http = HttpCaller(echo_url, "echo-session")
+        through, unfetched_s, transport, reference, handler, direct, direct_echo = alternated(
             n, lambda i: client.predict(prompts[i], model_id, "", api_name="/segment_prompt"),
             lambda i: unfetched.predict(prompts[i], model_id, "", api_name="/segment_prompt"),
             lambda i: echo.predict(prompts[i], api_name="/echo"),
             lambda i: seglab.predict(adapter, image, seglab.Prompt.build(boxes=json.loads(prompts[i])["boxes"])),
-            lambda i: handlers.prompt(session, prompts[i], model_id, ""))
+            lambda i: handlers.prompt(session, prompts[i], model_id, ""),
+            lambda i: http.call("segment_prompt", [prompts[i], model_id, ""], fetch_files=True),
+            lambda i: echo_http.call("echo", [prompts[i]]))
     finally:
         stop(echo_proc)
+    print(summary("the same click over Gradio's HTTP API (POST /call, read the event stream, fetch the canvas)",
+                  direct))
+    print(summary("transport alone over the HTTP API: the bare app's echo", direct_echo))
+    med_direct, med_ref = statistics.median(direct), statistics.median(reference)
+    print(f"click ratio over the HTTP API / predict: median x{med_direct / med_ref:.2f}, "
+          f"min x{min(direct) / min(reference):.2f}; the app's own work over it "
+          f"{(med_direct - statistics.median(direct_echo) - med_ref) * 1000:+.0f} ms")
     print(summary(f"click through the app ({model_id}, {image_path.name}, {n} boxes, canvas fetched)", through))
     print(summary("the same click, canvas left on the server", unfetched_s))
     print(summary("seglab.predict in this process, same boxes", reference))

@@ -283,3 +283,24 @@ def test_everything_slider_defaults_are_the_library_defaults():
 
     assert {name: default for name, _, default, *_ in EVERYTHING_SETTINGS} == {
         name: getattr(EverythingParams, name) for name, *_ in EVERYTHING_SETTINGS}
+
+
+def test_changing_the_model_sets_the_sliders_to_its_familys_defaults(handlers):
+    from seglab.everything import default_params
+    from seglab.models.sam import FAMILIES
+
+    names = [name for name, *_ in EVERYTHING_SETTINGS]
+    for model_id in ("sam-vit-base", "sam2.1-hiera-tiny", "embedded-u2netp-grabcut", "no-such-model"):
+        _, *values = handlers.model_changed(SegmentSession(), model_id)
+        family = seglab.get_spec(model_id).family if model_id != "no-such-model" else None
+        stand_in = type("Predictor", (), {"everything_defaults": FAMILIES[family].everything_defaults
+                                          if family in FAMILIES else {}})()
+        assert dict(zip(names, values)) == {name: getattr(default_params(stand_in), name) for name in names}
+    assert dict(zip(names, handlers.model_changed(SegmentSession(), "sam2.1-hiera-tiny")[1:]))["pred_iou_thresh"] == 0.8
+
+
+def test_a_model_name_typed_in_is_a_warning_not_an_error(handlers, monkeypatch):
+    warned = []
+    monkeypatch.setattr(gr, "Warning", warned.append)
+    status, *_ = handlers.model_changed(SegmentSession(), "sam-vit-bas")
+    assert status == "" and len(warned) == 1 and "unknown model 'sam-vit-bas'; did you mean sam-vit-base" in warned[0]

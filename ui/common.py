@@ -219,10 +219,15 @@ def require_task(source: ModelSource, model_id: str, task: str) -> None:
 
 def warn_if_missing(source: ModelSource, model_id: str) -> None:
     """When the chosen model's weights are not here: offline, a warning with the download command;
-    with the Hub reachable, a note that the first run downloads them."""
+    with the Hub reachable, a note that the first run downloads them; an unknown model id, a warning naming
+    close matches."""
     if not model_id or source.available(model_id):
         return
-    spec = seglab.get_spec(model_id)
+    try:
+        spec = seglab.get_spec(model_id)
+    except seglab.UnknownModelError as e:  # a name typed into the model box: say so, as a run would
+        gr.Warning(str(e))
+        return
     if is_offline_mode():
         gr.Warning(f"{spec.id}: weights for {spec.weights!r} are not downloaded and the Hub is offline. On a "
                    f"machine with internet run `python -m seglab download {spec.id}`.")

@@ -304,10 +304,11 @@ class SegmentHandlers:
             self._cancelled.add(getattr(request, "session_hash", None) or "")
         return "Cancelling…"
 
-    def model_changed(self, session: SegmentSession, model_id: str) -> str:
-        """Say what happens with a model whose weights are not here; prepare the image for one that is."""
+    def model_changed(self, session: SegmentSession, model_id: str) -> tuple:
+        """Say what happens with a model whose weights are not here; prepare the image for one that is; set the
+        segment-everything sliders to the model family's defaults."""
         warn_if_missing(self.source, model_id)
-        return self.prepare(session, model_id)
+        return self.prepare(session, model_id), *slider_defaults(model_id)
 
 
 # (EverythingParams field, label, default as in seglab.everything.EverythingParams, minimum, maximum, step);
@@ -321,6 +322,19 @@ EVERYTHING_SETTINGS = (
     ("crop_n_layers", "Crop layers (0 = whole image only)", 0, 0, 2, 1),
     ("min_mask_region_area", "Remove regions and holes smaller than (px)", 0, 0, 2000, 50),
 )
+
+
+def slider_defaults(model_id: str) -> list[float]:
+    """The segment-everything sliders' values for ``model_id``: :data:`EVERYTHING_SETTINGS`' defaults with its
+    family's own, as ``seglab.everything.default_params`` gives them (SAM 2's predicted-IoU threshold is 0.8)."""
+    from seglab.models.sam import FAMILIES
+
+    try:
+        family = seglab.get_spec(model_id).family
+    except seglab.SeglabError:
+        family = None
+    own = FAMILIES[family].everything_defaults if family in FAMILIES else {}
+    return [own.get(name, default) for name, _, default, *_ in EVERYTHING_SETTINGS]
 
 
 def everything_params(*values: float) -> Any:
@@ -412,5 +426,6 @@ def build(source: ModelSource, examples: list[str]) -> gr.Dropdown:
                                  show_progress_on=[progress], scroll_to_output=True, **busy)
     cancel.click(h.cancel, None, progress, api_name="segment_everything_cancel", api_visibility="undocumented",
                  cancels=[estimated, finished])
-    model.change(h.model_changed, [session, model], status, api_name="segment_model", api_visibility="private")
+    model.change(h.model_changed, [session, model], [status, *sliders], api_name="segment_model",
+                 api_visibility="private")
     return model
