@@ -71,8 +71,11 @@ def _sam(spec: ModelSpec) -> tuple[Any, Any]:
 
     prefix = "SamHQ" if spec.family == "sam-hq" else "Sam"
     hidden, layers, heads, global_attn = _size(spec, SAM_VIT)
+    # the vision config's default initializer_range is 1e-10 (real weights replace them): such weights make
+    # activations denormal and the encoder over 10x slower on CPU, so they get the usual 0.02
     vision = getattr(transformers, f"{prefix}VisionConfig")(hidden_size=hidden, num_hidden_layers=layers,
-                                                            num_attention_heads=heads, global_attn_indexes=global_attn)
+                                                            num_attention_heads=heads, global_attn_indexes=global_attn,
+                                                            initializer_range=0.02)
     config = getattr(transformers, f"{prefix}Config")(vision_config=vision.to_dict())
     processor = getattr(transformers, f"{prefix}Processor")(transformers.SamImageProcessor())
     return getattr(transformers, f"{prefix}Model")(config), processor

@@ -5,7 +5,8 @@
 #   benchmarks/reference_results.sh                 # data from ../shared/data beside the checkout
 #   SEGLAB_DATA=/data benchmarks/reference_results.sh
 #
-# Rows: the offline default model (embedded, real accuracy) on the COCO slice, promptable and interactive;
+# Rows: the offline default model (embedded, real accuracy) on the COCO slice, promptable and interactive,
+# and the offline baselines (promptable);
 # registry architectures with random weights (latency and memory only, marked "(random-init)") for the
 # other tasks. Predictions are written to a temporary folder and dropped; only the tables are kept.
 set -euo pipefail
@@ -29,6 +30,8 @@ bench() {
 
 # the offline default: real accuracy on the whole instance slice (48 images with instances, 382 prompts)
 bench --task promptable --models embedded-u2netp-grabcut
+# the offline baselines it must beat (box-as-mask, plain GrabCut, U2-Net-p saliency in the box), same prompts
+bench --task promptable --models baseline-box-as-mask,baseline-grabcut,baseline-u2netp-saliency
 # simulated clicks are costly on CPU: 5 clicks and a box per instance on the first 10 images (61 instances)
 bench --task interactive --models embedded-u2netp-grabcut --clicks 5 --limit 10
 

@@ -32,3 +32,14 @@ def test_metric_depth_options_come_from_the_entry(tmp_path: Path):
 def test_a_backbone_it_cannot_build_is_one_clear_error(tmp_path: Path):
     with pytest.raises(BenchmarkInputError, match=r"builds segformer MiT-B0 only, not segformer-b5-ade \(MiT-B5\)"):
         save_random_weights(seglab.get_spec("segformer-b5-ade"), tmp_path)
+
+
+def test_sam_encoder_weights_are_not_vanishing(tmp_path: Path):
+    """transformers' SAM vision config initialises with std 1e-10 (real weights replace it); random-init models
+    for latency need ordinary weights, or their activations go denormal and CPU timings grow over 10x."""
+    from safetensors import safe_open
+
+    folder = save_random_weights(seglab.get_spec("sam-vit-base"), tmp_path)
+    with safe_open(str(folder / "model.safetensors"), "pt") as f:
+        weight = f.get_tensor("vision_encoder.layers.0.attn.qkv.weight")
+    assert 0.01 < float(weight.std()) < 0.05
