@@ -19,7 +19,7 @@ from benchmarks.records import open_records, read_records, shard_todo, write_rec
 from benchmarks.tasks import (BenchmarkInputError, Dataset, Prediction, RunConfig, Sample, TaskContext, ok_records,
                               read_prediction)
 from seglab.metrics.latency import ForwardTimer, Timer, peak_memory_mb, reset_peak_memory
-from seglab.report import OFFLINE, RANDOM
+from seglab.report import BASELINE, OFFLINE, RANDOM
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def run_name(config: RunConfig) -> str:
 def weights_label(spec: seglab.ModelSpec, random_init: bool) -> str:
     """The results' ``weights`` column."""
     if spec.source == "embedded":
-        return OFFLINE
+        return OFFLINE if spec.family == "embedded" else BASELINE
     return RANDOM if random_init else "pretrained"
 
 

@@ -36,6 +36,10 @@ ADAPTERS: dict[str, str] = {
     "depth-anything": "seglab.models.depth:DepthAnything",
 }
 
+# family -> the settings its official automatic mask generator sets otherwise than SAM's (the defaults of
+# seglab.everything.EverythingParams); SAM 2's generator keeps masks from predicted IoU 0.8
+EVERYTHING_DEFAULTS: dict[str, dict[str, float]] = {"sam2": {"pred_iou_thresh": 0.8}}
+
 
 @dataclass(frozen=True)
 class Published:
@@ -118,11 +122,13 @@ MODELS: tuple[ModelSpec, ...] = (
                           "No download; box, point and region prompts."),
     # offline baselines: the floor every promptable model must beat (box prompts only)
     ModelSpec(id="baseline-box-as-mask", task="promptable", family="box-as-mask", source="embedded",
-              weights="none (no learned weights)", backbone="none", input_size="any", license="Apache-2.0", offline=True,
+              weights="none (no learned weights)", backbone="none", input_size="any", license="Apache-2.0",
+              offline=True,
               prompts=("box",),
               description="Baseline: the prompt box filled"),
     ModelSpec(id="baseline-grabcut", task="promptable", family="grabcut-box", source="embedded",
-              weights="none (no learned weights)", backbone="GrabCut (OpenCV)", input_size="any", license="Apache-2.0", offline=True,
+              weights="none (no learned weights)", backbone="GrabCut (OpenCV)", input_size="any",
+              license="Apache-2.0", offline=True,
               prompts=("box",),
               description="Baseline: plain OpenCV GrabCut started from the box"),
     ModelSpec(id="baseline-u2netp-saliency", task="promptable", family="saliency-box", source="embedded",

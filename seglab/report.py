@@ -31,11 +31,13 @@ PRIMARY = {"promptable": "AR@100", "instance": "AP", "panoptic": "PQ", "semantic
 CLICKS = ("mIoU@1", "mIoU@2", "mIoU@3", "mIoU@5")
 METRIC_COLUMNS = ("AR@100", "AP", "AP50", "AP75", "mIoU", "PQ", "SQ", "RQ", "PQ_th", "PQ_st", "pixel_acc",
                   "delta1", "AbsRel", "RMSE", *CLICKS, "NoC@85", "NoC@90", "box mIoU")
-# the ``weights`` column: besides "pretrained", the offline default model and random weights (latency only)
+# the ``weights`` column: besides "pretrained", the offline default model, the offline baselines (the floor
+# every model must beat) and random weights (latency only)
 OFFLINE = "offline default (embedded)"
+BASELINE = "offline baseline (no learned model)"
 RANDOM = "random-init (latency only)"
 RANDOM_SUFFIX = " (random-init)"  # benchmarks.run's model name for random-init rows
-SHORT_WEIGHTS = {OFFLINE: "embedded", RANDOM: "random"}
+SHORT_WEIGHTS = {OFFLINE: "embedded", BASELINE: "baseline", RANDOM: "random"}
 # the registry's data set names that benchmarks.run reads, with its flags for them
 RUN_FLAGS = {"coco-val2017": "--coco-root coco", "cityscapes-val": "--dataset cityscapes --root DIR",
              "mapillary-vistas-val": "--dataset mapillary --root DIR"}

@@ -285,18 +285,19 @@ def test_everything_slider_defaults_are_the_library_defaults():
         name: getattr(EverythingParams, name) for name, *_ in EVERYTHING_SETTINGS}
 
 
-def test_changing_the_model_sets_the_sliders_to_its_familys_defaults(handlers):
+def test_changing_the_model_sets_the_sliders_to_its_familys_defaults(handlers, tmp_path):
+    from test_models_sam import save_tiny
+
     from seglab.everything import default_params
-    from seglab.models.sam import FAMILIES
 
     names = [name for name, *_ in EVERYTHING_SETTINGS]
-    for model_id in ("sam-vit-base", "sam2.1-hiera-tiny", "embedded-u2netp-grabcut", "no-such-model"):
+    sam2 = seglab.load_model("sam2.1-hiera-tiny", location=save_tiny("sam2", tmp_path))  # the adapter's own
+    _, *values = handlers.model_changed(SegmentSession(), "sam2.1-hiera-tiny")
+    assert dict(zip(names, values)) == {name: getattr(default_params(sam2), name) for name in names}
+    assert dict(zip(names, values))["pred_iou_thresh"] == 0.8
+    for model_id in ("sam-vit-base", "embedded-u2netp-grabcut", "no-such-model"):  # SAM's own defaults
         _, *values = handlers.model_changed(SegmentSession(), model_id)
-        family = seglab.get_spec(model_id).family if model_id != "no-such-model" else None
-        stand_in = type("Predictor", (), {"everything_defaults": FAMILIES[family].everything_defaults
-                                          if family in FAMILIES else {}})()
-        assert dict(zip(names, values)) == {name: getattr(default_params(stand_in), name) for name in names}
-    assert dict(zip(names, handlers.model_changed(SegmentSession(), "sam2.1-hiera-tiny")[1:]))["pred_iou_thresh"] == 0.8
+        assert dict(zip(names, values)) == {name: default for name, _, default, *_ in EVERYTHING_SETTINGS}
 
 
 def test_a_model_name_typed_in_is_a_warning_not_an_error(handlers, monkeypatch):

@@ -327,13 +327,12 @@ EVERYTHING_SETTINGS = (
 def slider_defaults(model_id: str) -> list[float]:
     """The segment-everything sliders' values for ``model_id``: :data:`EVERYTHING_SETTINGS`' defaults with its
     family's own, as ``seglab.everything.default_params`` gives them (SAM 2's predicted-IoU threshold is 0.8)."""
-    from seglab.models.sam import FAMILIES
+    from seglab.registry import EVERYTHING_DEFAULTS
 
     try:
-        family = seglab.get_spec(model_id).family
+        own = EVERYTHING_DEFAULTS.get(seglab.get_spec(model_id).family, {})
     except seglab.SeglabError:
-        family = None
-    own = FAMILIES[family].everything_defaults if family in FAMILIES else {}
+        own = {}
     return [own.get(name, default) for name, _, default, *_ in EVERYTHING_SETTINGS]
 
 

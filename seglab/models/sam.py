@@ -19,7 +19,7 @@ from ..cache import LRUCache, one
 from ..errors import InvalidPromptError
 from ..images import image_hash
 from ..prompts import Prompt
-from ..registry import ModelSpec
+from ..registry import EVERYTHING_DEFAULTS, ModelSpec
 from ..results import Masks
 from .base import hf_load, move, torch_dtype
 
@@ -44,7 +44,7 @@ class Family:
     padding, then resize to the image; SAM 2 (stretched, not padded) resizes straight to the image.
     ``logit_limit``: SAM 2 clamps the low-resolution logits it returns (the refinement input) to +/- this.
     ``everything_defaults``: where the family's official automatic mask generator has other defaults than
-    :class:`~seglab.everything.EverythingParams` (SAM 2's ``pred_iou_thresh`` is 0.8).
+    :class:`~seglab.everything.EverythingParams` (:data:`~seglab.registry.EVERYTHING_DEFAULTS`).
     ``point_decoder``: single-point batches (segment everything) run :mod:`~seglab.models.sam_points`, which
     shares the image-side work between prompts, instead of the model's forward.
     """
@@ -64,7 +64,7 @@ FAMILIES: dict[str, Family] = {
     "sam": Family("SamModel", "SamProcessor", _sam_embed, point_decoder=True),
     "sam-hq": Family("SamHQModel", "SamHQProcessor", _sam_hq_embed),
     "sam2": Family("Sam2Model", "Sam2Processor", _sam_embed, two_step_upscale=False, logit_limit=32.0,
-                   everything_defaults={"pred_iou_thresh": 0.8}),
+                   everything_defaults=EVERYTHING_DEFAULTS["sam2"]),
 }
 
 
