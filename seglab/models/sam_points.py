@@ -100,7 +100,7 @@ def decode_points(model: nn.Module, side: ImageSide, sparse: Tensor, min_iou: fl
     prompts = index[:, 0].unique()
     chunks = torch.split(prompts, UPSCALE_CHUNK) if len(prompts) else ()
     low = [_upscale(decoder, _rows(keys, p), hyper[p], keep[p]) for p in chunks]
-    n = 4 * side_len(keys)
+    n = 4 * _grid_side(keys)
     return (torch.cat(low) if low else keys.new_zeros((0, n, n))), iou[keep], index
 
 
@@ -110,7 +110,7 @@ def _rows(x: Tensor, index: Tensor) -> Tensor:
     return x[first:last + 1] if last - first + 1 == len(index) else x[index]
 
 
-def side_len(keys: Tensor) -> int:
+def _grid_side(keys: Tensor) -> int:
     """The side of the square image-token grid of ``keys`` (P, N, C)."""
     return int(round(keys.shape[1] ** 0.5))
 
@@ -182,7 +182,7 @@ def _upscale(decoder: nn.Module, keys: Tensor, hyper: Tensor, keep: Tensor) -> T
     those outputs' low-resolution logits (K, 4s, 4s), prompt by prompt: the decoder's two 2x2 stride-2
     transposed convolutions as matrix products in the channels-last layout."""
     p, n, c = keys.shape
-    s = side_len(keys)
+    s = _grid_side(keys)
     conv1, conv2, norm = decoder.upscale_conv1, decoder.upscale_conv2, decoder.upscale_layer_norm
     c1, c2 = conv1.out_channels, conv2.out_channels
     # ConvTranspose2d weight (in, out, 2, 2): out[o, 2y + ky, 2x + kx] = sum_c x[c, y, x] w[c, o, ky, kx] + b[o]
