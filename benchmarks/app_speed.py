@@ -67,7 +67,7 @@ class HttpCaller:
         """The endpoint's outputs; with ``fetch_files`` each output file is downloaded too."""
         posted = self.http.post(f"{self.base}/call/{api_name}", json={"data": data, "session_hash": self.session_hash})
         event_id = posted.raise_for_status().json()["event_id"]
-        event = None
+        event, outputs = None, None  # a stream that ends without its last event leaves both unset
         with self.http.stream("GET", f"{self.base}/call/{api_name}/{event_id}") as stream:
             for line in stream.iter_lines():
                 if line.startswith("event: "):

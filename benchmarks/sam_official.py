@@ -198,7 +198,9 @@ def agreement(ours: Any, theirs: list[np.ndarray]) -> dict[str, Any]:
     counts = {"seglab": len(ours), "official": len(theirs)}
     if not len(ours) or not len(theirs):
         return {"masks": counts, "matched_min_iou": 1.0 if len(ours) == len(theirs) else 0.0}
-    encode = lambda masks: mask_utils.encode(np.asfortranarray(np.stack(masks).transpose(1, 2, 0).astype(np.uint8)))  # noqa: E731
+    def encode(masks: list[np.ndarray]) -> list[dict[str, Any]]:
+        return mask_utils.encode(np.asfortranarray(np.stack(masks).transpose(1, 2, 0).astype(np.uint8)))
+
     iou = mask_utils.iou(encode(list(ours.masks)), encode(theirs), [0] * len(theirs))
     rows, cols = linear_sum_assignment(-iou)
     worst = float(iou[rows, cols].min()) if len(ours) == len(theirs) else 0.0
