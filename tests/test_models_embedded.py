@@ -16,7 +16,9 @@ from seglab.formats import load_coco_gt
 from seglab.interactive import mask_iou
 from seglab.everything import estimate_seconds, mask_boxes, segment_everything
 from seglab.interactive import next_click
-from seglab.models.embedded import EmbeddedSegmenter, context_crop, embedded_weights, saliency_tile
+from seglab.models.embedded import (PROPOSAL_SCALES, EmbeddedSegmenter, context_crop, embedded_weights,
+                                    saliency_tile)
+from seglab.models.region_hierarchy import proposal_scores
 from seglab.registry import get_spec
 from seglab.results import masks_to_boxes
 
@@ -221,6 +223,15 @@ def test_segment_everything_proposes_objects(model, real_instances) -> None:
     boxes = mask_boxes(torch.from_numpy(result.masks.masks))  # the NMS's boxes (inclusive, as SAM's)
     overlap = box_iou(boxes.float(), boxes.float()).fill_diagonal_(0)
     assert overlap.max() <= 0.7 + 1e-6  # de-duplicated by the point path's NMS
+
+
+def test_proposals_come_coarse_levels_first(model, real_instances) -> None:
+    """Proposals are regions of the trees, in the order of their proposal scores (level, then objectness)."""
+    image, _ = real_instances[0]
+    proposed = model.propose(image)
+    assert len(proposed) > 0 and (np.diff(proposed.scores) <= 0).all()
+    ranks = np.concatenate([proposal_scores(model.regions(image, s)[0]) for s in PROPOSAL_SCALES]).astype(np.float32)
+    assert np.isin(proposed.scores, ranks).all()
 
 
 def test_benchmark_script_reports_a_missing_slice(tmp_path: Path, capsys) -> None:

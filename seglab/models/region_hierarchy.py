@@ -48,6 +48,15 @@ class RegionHierarchy:
     def leaves(self) -> int:
         return int(self.labels.max()) + 1
 
+    @property
+    def levels(self) -> np.ndarray:
+        """Per node, its level from the top of its tree: 1 at a root, its parent's level + 1 below."""
+        out = np.ones(len(self.parent), np.int64)
+        for k in range(len(self.parent) - 1, -1, -1):  # a parent is created after its children
+            if self.parent[k] >= 0:
+                out[k] = out[self.parent[k]] + 1
+        return out
+
     def mask(self, node: int) -> np.ndarray:
         """The node's pixels, H x W bool at working resolution."""
         return np.isin(self.labels, self.members[node])
@@ -183,3 +192,9 @@ def _objectness(sizes: np.ndarray, salient: np.ndarray, on_border: np.ndarray, b
     saliency = salient / np.maximum(sizes, 1)
     score = (contrast + saliency) / 2 * inner
     return np.where(sizes > total / 2, 0.0, score)
+
+
+def proposal_scores(tree: RegionHierarchy) -> np.ndarray:
+    """Per node, ``1 / (level + 1 - objectness)`` in (0, 1]: coarse levels of the tree first, then the more
+    object-like, as selective search ranks its hierarchies (Uijlings et al. 2013, without the random factor)."""
+    return 1.0 / (tree.levels + 1 - tree.scores)
