@@ -12,12 +12,10 @@ from scipy.stats import spearmanr
 from torchvision.ops import box_iou
 
 import seglab
-from seglab.formats import load_coco_gt
-from seglab.interactive import mask_iou
 from seglab.everything import estimate_seconds, mask_boxes, segment_everything
-from seglab.interactive import next_click
-from seglab.models.embedded import (PROPOSAL_SCALES, EmbeddedSegmenter, context_crop, embedded_weights,
-                                    saliency_tile)
+from seglab.formats import load_coco_gt
+from seglab.interactive import mask_iou, next_click
+from seglab.models.embedded import PROPOSAL_SCALES, EmbeddedSegmenter, context_crop, embedded_weights, saliency_tile
 from seglab.models.region_hierarchy import proposal_scores
 from seglab.registry import get_spec
 from seglab.results import masks_to_boxes

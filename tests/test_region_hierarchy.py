@@ -1,6 +1,8 @@
 """The superpixel region tree behind the offline model's clicks and proposals, on a drawn image."""
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -30,11 +32,11 @@ def test_every_drawn_object_is_a_node_of_the_tree(drawn) -> None:
 
 
 def test_a_click_chain_runs_from_its_superpixel_to_the_root(drawn) -> None:
-    tree, square, _ = drawn
+    tree, _, _ = drawn
     chain = tree.chain(40, 40)
     assert tree.mask(chain[0])[40, 40] and tree.parent[chain[-1]] == -1
-    assert all(tree.parent[a] == b for a, b in zip(chain, chain[1:]))
-    assert all(tree.sizes[a] < tree.sizes[b] for a, b in zip(chain, chain[1:]))
+    assert all(tree.parent[a] == b for a, b in pairwise(chain))
+    assert all(tree.sizes[a] < tree.sizes[b] for a, b in pairwise(chain))
 
 
 def test_levels_count_down_from_each_root(drawn) -> None:
