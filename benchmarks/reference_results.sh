@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerate the shipped benchmark results in results/ (results.csv, results.json, latency.csv), on this
-# machine's CPU and the shared data slices. Run from anywhere; takes about 15 minutes on 2 cores.
+# machine's CPU and the shared data slices. Run from anywhere; takes about 20 minutes on 2 cores.
 #
 #   benchmarks/reference_results.sh                 # data from ../shared/data beside the checkout
 #   SEGLAB_DATA=/data benchmarks/reference_results.sh
@@ -32,8 +32,8 @@ bench() {
 bench --task promptable --models embedded-u2netp-grabcut
 # the offline baselines it must beat (box-as-mask, plain GrabCut, U2-Net-p saliency in the box), same prompts
 bench --task promptable --models baseline-box-as-mask,baseline-grabcut,baseline-u2netp-saliency
-# simulated clicks are costly on CPU: 5 clicks and a box per instance on the first 10 images (61 instances)
-bench --task interactive --models embedded-u2netp-grabcut --clicks 5 --limit 10
+# simulated clicks: 5 clicks and a box per non-crowd instance of the whole slice (377 instances, about 4 minutes)
+bench --task interactive --models embedded-u2netp-grabcut --clicks 5
 
 # real architectures, random weights: latency and memory only
 bench --task promptable --models sam-vit-base --random-init --limit 3

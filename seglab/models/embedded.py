@@ -8,8 +8,8 @@ is dropped when it collapses (camouflaged objects). A region prompt replaces the
 pick regions of a superpixel tree (:mod:`.region_hierarchy`) and add local votes and GrabCut seeds.
 Measured on the shared val2017 slice (loaded 2-core machine): box prompts on the 193 non-crowd
 instances over 32 px, 0.659 mean IoU against 0.581 for box-as-mask (``python -m benchmarks.offline_default``);
-5 simulated clicks on the 61 instances of the first 10 images, mIoU@1/@3/@5 36.8/52.8/61.0;
-segment everything on those images, AR@100 14.8.
+5 simulated clicks on the 377 non-crowd instances of the slice, mIoU@1/@3/@5 36.0/51.9/58.6;
+segment everything on its 50 images, AR@100 13.6.
 """
 from __future__ import annotations
 
@@ -203,8 +203,8 @@ class EmbeddedSegmenter:
         (``PROPOSAL_SCALES``, selective search's diversity), coarse levels of every tree first.
 
         Ranked by :func:`.region_hierarchy.proposal_scores`: the region's level from the top of its tree,
-        then its objectness. On the slice this ranking lifted AR@100 from 7.5 to 13.6 (first
-        10 images 14.75 -> 18.5, the other 40 6.5 -> 12.6) against ranking by objectness alone. The
+        then its objectness. On the 50 images of the slice this ranking lifts AR@100 from 7.5 to 13.6 against
+        ranking by objectness alone (on the first 10, where the objectness ranking was developed: 14.75 -> 19.0). The
         ``PROPOSALS`` best regions over ``MIN_PROPOSAL`` of the image are kept (near-duplicates too: the caller
         de-duplicates). ``progress(done, total)`` follows the trees. Regions are not refined by the region
         path: on the first 10 images, refining the best 40 or 100 gave the same or lower AR@100 at twice the time.

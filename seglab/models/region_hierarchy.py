@@ -4,9 +4,10 @@ Felzenszwalb's graph segmentation (scikit-image) cuts a small copy of the image 
 neighbouring regions are then merged greedily, most similar first (colour histogram, size and fill
 as in Uijlings et al., Selective Search for Object Recognition, IJCV 2013). Every region of the
 resulting tree is an object candidate: a click picks among the regions containing it, "segment
-everything" ranks all of them. Each region carries an objectness score from cues that need no
-training: how much stronger its boundary is than the image's typical superpixel boundary, how
-salient it is against its surroundings, and how little of it lies on the image border.
+everything" ranks all of them, coarse levels first (:func:`proposal_scores`). Each region carries an
+objectness score from cues that need no training: how much stronger its boundary is than the image's
+typical superpixel boundary, how salient it is against its surroundings, and how little of it lies on
+the image border.
 """
 from __future__ import annotations
 
