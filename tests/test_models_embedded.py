@@ -15,7 +15,14 @@ import seglab
 from seglab.everything import estimate_seconds, mask_boxes, segment_everything
 from seglab.formats import load_coco_gt
 from seglab.interactive import mask_iou, next_click
-from seglab.models.embedded import PROPOSAL_SCALES, EmbeddedSegmenter, context_crop, embedded_weights, saliency_tile
+from seglab.models.embedded import (
+    PROPOSAL_SCALES,
+    TILE_FRACTIONS,
+    EmbeddedSegmenter,
+    context_crop,
+    embedded_weights,
+    saliency_tile,
+)
 from seglab.models.region_hierarchy import proposal_scores
 from seglab.registry import get_spec
 from seglab.results import masks_to_boxes
@@ -136,6 +143,19 @@ class _CountingSession:
     def run(self, *args, **kwargs):
         self.runs += 1
         return self.session.run(*args, **kwargs)
+
+
+@pytest.mark.parametrize("crop", [(0, 0, 50, 40), (70, 60, 190, 150), (150, 110, 310, 230), (10, 10, 300, 200)])
+def test_a_saliency_tile_is_the_smallest_fixed_tile_holding_the_crop(crop) -> None:
+    w, h = 320, 240
+    x0, y0, x1, y1 = tile = saliency_tile(crop, w, h)
+    assert x0 <= crop[0] and y0 <= crop[1] and crop[2] <= x1 and crop[3] <= y1
+    fits = [(f, (round(x1 - x0), round(y1 - y0)) == (round(w * f), round(h * f))) for f in TILE_FRACTIONS]
+    if tile != (0, 0, w, h):
+        assert any(ok for _, ok in fits)
+        assert x0 % (w * min(f for f, ok in fits if ok) / 2) == 0  # placed every half tile: few tiles an image
+    else:  # no tile holds it
+        assert (crop[2] - crop[0]) > w * max(TILE_FRACTIONS) / 2 or (crop[3] - crop[1]) > h * max(TILE_FRACTIONS) / 2
 
 
 def test_saliency_runs_once_per_tile_and_never_again_for_repeat_prompts(model, coco_image) -> None:

@@ -7,7 +7,7 @@ holding the box (each tile computed once per image), and GrabCut started from th
 is dropped when it collapses (camouflaged objects). A region prompt replaces the ellipse; clicks
 pick regions of a superpixel tree (:mod:`.region_hierarchy`) and add local votes and GrabCut seeds.
 Measured on the shared val2017 slice (loaded 2-core machine): box prompts on the 193 non-crowd
-instances over 32 px, 0.659 mean IoU against 0.581 for box-as-mask (``python -m benchmarks.offline_default``);
+instances over 32 px, 0.658 mean IoU against 0.581 for box-as-mask (``python -m benchmarks.offline_default``);
 5 simulated clicks on the 377 non-crowd instances of the slice, mIoU@1/@3/@5 36.0/51.9/58.6;
 segment everything on its 50 images, AR@100 13.6.
 """
@@ -45,8 +45,9 @@ CLICK_SIGMA = 0.1  # reach of a click, as a fraction of the box diagonal
 MIN_GRABCUT_FILL = 0.2  # GrabCut keeping less of the box than this has collapsed: its vote is dropped
 TILE_FRACTIONS: tuple[float, ...] = (0.5,)  # saliency tiles as fractions of the image side (saliency_tile):
 # each computed lazily once per image, so a box in a tile already seen costs GrabCut only; a small box gets saliency
-# at twice the whole image's resolution (box IoU on the 193 instances: whole image 0.649, half tiles 0.658, half and
-# quarter tiles 0.659 at twice the median warm time, 177-183 against 81-93 ms: a quarter tile is rarely reused)
+# at twice the whole image's resolution (box IoU on the 193 instances over 32 px: whole image 0.649, half tiles 0.658,
+# half and quarter tiles 0.659 at twice the median warm time, 177-183 against 81-93 ms: a quarter tile is rarely
+# reused; on all 382 instances, small ones included, quarter tiles gave mIoU 64.1 against 63.6)
 REGION_SIDE = 640  # the region tree is built on the image resized so its longer side is at most this (COCO: full size;
 # 320 gave mIoU@5 53.8 on the first 10 images of the slice, 640 61: small objects need small superpixels)
 GROW = 0.1  # a region found from clicks may grow by this fraction of its box on each side
