@@ -198,6 +198,7 @@ def agreement(ours: Any, theirs: list[np.ndarray]) -> dict[str, Any]:
     counts = {"seglab": len(ours), "official": len(theirs)}
     if not len(ours) or not len(theirs):
         return {"masks": counts, "matched_min_iou": 1.0 if len(ours) == len(theirs) else 0.0}
+
     def encode(masks: list[np.ndarray]) -> list[dict[str, Any]]:
         return mask_utils.encode(np.asfortranarray(np.stack(masks).transpose(1, 2, 0).astype(np.uint8)))
 

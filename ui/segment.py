@@ -19,6 +19,7 @@ import gradio as gr
 import numpy as np
 
 import seglab
+from seglab.registry import EVERYTHING_DEFAULTS
 from seglab.render import annotate, draw_prompt
 
 from .common import (CONCURRENCY, ModelSource, downloads, gpu, image_input, model_slot, parse_prompt, prompt_json,
@@ -327,8 +328,6 @@ EVERYTHING_SETTINGS = (
 def slider_defaults(model_id: str) -> list[float]:
     """The segment-everything sliders' values for ``model_id``: :data:`EVERYTHING_SETTINGS`' defaults with its
     family's own, as ``seglab.everything.default_params`` gives them (SAM 2's predicted-IoU threshold is 0.8)."""
-    from seglab.registry import EVERYTHING_DEFAULTS
-
     try:
         own = EVERYTHING_DEFAULTS.get(seglab.get_spec(model_id).family, {})
     except seglab.SeglabError:
