@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from seglab.metrics.interactive import mask_iou
-from seglab.models.region_hierarchy import RegionHierarchy, build_hierarchy, proposal_scores
+from seglab.models.region_hierarchy import RegionHierarchy, build_hierarchy, proposal_scores, superpixels
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def drawn() -> tuple[RegionHierarchy, np.ndarray, np.ndarray]:
     image[square] = (200, 30, 30)
     image[disc] = (30, 30, 200)
     saliency = (square | disc).astype(np.float32)
-    return build_hierarchy(image, saliency, scale=100), square, disc
+    return build_hierarchy(image, saliency, superpixels(image, 100)), square, disc
 
 
 def test_every_drawn_object_is_a_node_of_the_tree(drawn) -> None:

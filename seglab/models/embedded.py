@@ -17,6 +17,7 @@ import importlib.util
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -29,7 +30,7 @@ from ..prompts import Prompt
 from ..registry import ModelSpec
 from ..results import Masks
 from ..threads import intra_op_threads
-from .region_hierarchy import FELZENSZWALB_SCALE, RegionHierarchy, build_hierarchy, proposal_scores
+from .region_hierarchy import FELZENSZWALB_SCALE, RegionHierarchy, build_hierarchy, proposal_scores, superpixels
 
 _MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 _STD = np.array([0.229, 0.224, 0.225], np.float32)
@@ -123,8 +124,10 @@ class EmbeddedSegmenter:
 
         def build() -> RegionHierarchy:
             small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-            saliency = cv2.resize(self.saliency(image), size, interpolation=cv2.INTER_AREA)
-            return build_hierarchy(small, saliency, superpixel_scale)
+            with ThreadPoolExecutor(1) as pool:  # the saliency network runs while the superpixels are cut
+                saliency = pool.submit(self.saliency, image)
+                labels = superpixels(small, superpixel_scale)
+                return build_hierarchy(small, cv2.resize(saliency.result(), size, interpolation=cv2.INTER_AREA), labels)
 
         return self.cache.get_or_compute((self.spec.id, image_hash(image), "regions", superpixel_scale), build), scale
 

@@ -73,13 +73,16 @@ class RegionHierarchy:
         return out
 
 
-def build_hierarchy(image: np.ndarray, saliency: np.ndarray, scale: float = FELZENSZWALB_SCALE) -> RegionHierarchy:
-    """The region tree of an RGB uint8 image (already at working resolution) and its 0..1 saliency map,
-    from Felzenszwalb superpixels of the given ``scale``."""
+def superpixels(image: np.ndarray, scale: float = FELZENSZWALB_SCALE) -> np.ndarray:
+    """Felzenszwalb superpixels of an RGB uint8 image: H x W int32 ids 0..n-1 (larger ``scale``: fewer, bigger)."""
     from skimage.segmentation import felzenszwalb
 
-    labels = felzenszwalb(image, scale=scale, sigma=0.8, min_size=FELZENSZWALB_MIN_SIZE)
-    labels = labels.astype(np.int32)
+    return felzenszwalb(image, scale=scale, sigma=0.8, min_size=FELZENSZWALB_MIN_SIZE).astype(np.int32)
+
+
+def build_hierarchy(image: np.ndarray, saliency: np.ndarray, labels: np.ndarray) -> RegionHierarchy:
+    """The region tree of an RGB uint8 image (already at working resolution), its 0..1 saliency map and
+    its :func:`superpixels`."""
     n = int(labels.max()) + 1
     h, w = labels.shape
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
@@ -131,7 +134,14 @@ def _merge(labels: np.ndarray, hist: np.ndarray, sizes: np.ndarray, salient: np.
     """Greedy selective-search grouping; every node's objectness from its boundary, saliency and border."""
     n = len(sizes)
     total = float(labels.size)
-    hist, sizes, salient, boxes, on_border = list(hist), list(sizes), list(salient), list(boxes), list(on_border)
+    nodes = 2 * n - 1  # at most: every merge adds one node
+
+    def grown(a: np.ndarray) -> np.ndarray:
+        out = np.zeros((nodes, *a.shape[1:]))
+        out[:n] = a
+        return out
+
+    hist, sizes, salient, boxes, on_border = grown(hist), grown(sizes), grown(salient), grown(boxes), grown(on_border)
     neighbours: list[dict[int, list[float]]] = [{} for _ in range(n)]
     for (a, b), value in shared.items():
         neighbours[a][b] = value
@@ -139,27 +149,29 @@ def _merge(labels: np.ndarray, hist: np.ndarray, sizes: np.ndarray, salient: np.
     members: list[np.ndarray] = [np.array([i]) for i in range(n)]
     parent = [-1] * n
 
-    def similarity(a: int, b: int) -> float:
-        box = np.concatenate([np.minimum(boxes[a][:2], boxes[b][:2]), np.maximum(boxes[a][2:], boxes[b][2:])])
-        fill = 1 - ((box[2] - box[0]) * (box[3] - box[1]) - sizes[a] - sizes[b]) / total
-        same_saliency = 1 - abs(salient[a] / sizes[a] - salient[b] / sizes[b])
-        return float(np.minimum(hist[a], hist[b]).sum() + (1 - (sizes[a] + sizes[b]) / total) + fill
-                     + SALIENCY_SIMILARITY * same_saliency)
+    def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Per pair (a[i], b[i]): colour, size, fill and saliency similarity."""
+        lo, hi = np.minimum(boxes[a, :2], boxes[b, :2]), np.maximum(boxes[a, 2:], boxes[b, 2:])
+        fill = 1 - ((hi[:, 0] - lo[:, 0]) * (hi[:, 1] - lo[:, 1]) - sizes[a] - sizes[b]) / total
+        same_saliency = 1 - np.abs(salient[a] / sizes[a] - salient[b] / sizes[b])
+        return (np.minimum(hist[a], hist[b]).sum(1) + (1 - (sizes[a] + sizes[b]) / total) + fill
+                + SALIENCY_SIMILARITY * same_saliency)
 
-    heap = [(-similarity(a, b), a, b) for a, b in shared]
+    pairs = np.array(list(shared), np.int64).reshape(-1, 2)
+    heap = [(-s, a, b) for s, a, b in zip(similarity(pairs[:, 0], pairs[:, 1]).tolist(), *pairs.T.tolist())]
     heapq.heapify(heap)
     alive = set(range(n))
+    k = n
     while heap:
         _, a, b = heapq.heappop(heap)
         if a not in alive or b not in alive:
             continue
-        k = len(sizes)
         alive -= {a, b}
-        sizes.append(sizes[a] + sizes[b])
-        hist.append((hist[a] * sizes[a] + hist[b] * sizes[b]) / sizes[k])
-        salient.append(salient[a] + salient[b])
-        boxes.append(np.concatenate([np.minimum(boxes[a][:2], boxes[b][:2]), np.maximum(boxes[a][2:], boxes[b][2:])]))
-        on_border.append(on_border[a] + on_border[b])
+        sizes[k] = sizes[a] + sizes[b]
+        hist[k] = (hist[a] * sizes[a] + hist[b] * sizes[b]) / sizes[k]
+        salient[k] = salient[a] + salient[b]
+        boxes[k] = np.concatenate([np.minimum(boxes[a, :2], boxes[b, :2]), np.maximum(boxes[a, 2:], boxes[b, 2:])])
+        on_border[k] = on_border[a] + on_border[b]
         members.append(np.concatenate([members[a], members[b]]))
         parent[a] = parent[b] = k
         parent.append(-1)
@@ -172,14 +184,16 @@ def _merge(labels: np.ndarray, hist: np.ndarray, sizes: np.ndarray, salient: np.
                 acc[0] += length
                 acc[1] += strength
                 neighbours[c].pop(old, None)
-        for c, value in merged.items():
-            neighbours[c][k] = value
-            heapq.heappush(heap, (-similarity(c, k), c, k))
+        others = list(merged)
+        for c, s in zip(others, similarity(np.array(others, np.int64), np.full(len(others), k)).tolist()):
+            neighbours[c][k] = merged[c]
+            heapq.heappush(heap, (-s, c, k))
         neighbours.append(merged)
         alive.add(k)
+        k += 1
     boundary = np.array([[sum(v[0] for v in nb.values()), sum(v[1] for v in nb.values())] for nb in neighbours])
-    scores = _objectness(np.array(sizes), np.array(salient), np.array(on_border), boundary, total)
-    return RegionHierarchy(labels, tuple(members), np.array(parent), np.array(boxes), np.array(sizes), scores)
+    scores = _objectness(sizes[:k], salient[:k], on_border[:k], boundary, total)
+    return RegionHierarchy(labels, tuple(members), np.array(parent), boxes[:k], sizes[:k], scores)
 
 
 def _objectness(sizes: np.ndarray, salient: np.ndarray, on_border: np.ndarray, boundary: np.ndarray,
