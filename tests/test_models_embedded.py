@@ -16,12 +16,11 @@ from seglab.everything import estimate_seconds, mask_boxes, segment_everything
 from seglab.formats import load_coco_gt
 from seglab.interactive import mask_iou, next_click
 from seglab.models.embedded import (
+    BOX_SALIENCY_SIDE,
     PROPOSAL_SCALES,
-    TILE_FRACTIONS,
     EmbeddedSegmenter,
-    context_crop,
+    _any_input_size,
     embedded_weights,
-    saliency_tile,
 )
 from seglab.models.region_hierarchy import proposal_scores
 from seglab.registry import get_spec
@@ -145,31 +144,28 @@ class _CountingSession:
         return self.session.run(*args, **kwargs)
 
 
-@pytest.mark.parametrize("crop", [(0, 0, 50, 40), (70, 60, 190, 150), (150, 110, 310, 230), (10, 10, 300, 200)])
-def test_a_saliency_tile_is_the_smallest_fixed_tile_holding_the_crop(crop) -> None:
-    w, h = 320, 240
-    x0, y0, x1, y1 = tile = saliency_tile(crop, w, h)
-    assert x0 <= crop[0] and y0 <= crop[1] and crop[2] <= x1 and crop[3] <= y1
-    fits = [(f, (round(x1 - x0), round(y1 - y0)) == (round(w * f), round(h * f))) for f in TILE_FRACTIONS]
-    if tile != (0, 0, w, h):
-        assert any(ok for _, ok in fits)
-        assert x0 % (w * min(f for f, ok in fits if ok) / 2) == 0  # placed every half tile: few tiles an image
-    else:  # no tile holds it
-        assert (crop[2] - crop[0]) > w * max(TILE_FRACTIONS) / 2 or (crop[3] - crop[1]) > h * max(TILE_FRACTIONS) / 2
+def test_the_network_runs_at_any_size_and_unchanged_at_its_own() -> None:
+    import onnxruntime as ort
+
+    shipped = ort.InferenceSession(str(embedded_weights()), providers=["CPUExecutionProvider"])
+    free = ort.InferenceSession(_any_input_size(embedded_weights()), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).normal(size=(1, 3, 320, 320)).astype(np.float32)
+    np.testing.assert_array_equal(free.run(None, {"input.1": x})[0], shipped.run(None, {"input.1": x})[0])
+    small = free.run(None, {"input.1": x[:, :, :BOX_SALIENCY_SIDE, :BOX_SALIENCY_SIDE]})[0]
+    assert small.shape == (1, 1, BOX_SALIENCY_SIDE, BOX_SALIENCY_SIDE) and np.isfinite(small).all()
 
 
-def test_saliency_runs_once_per_tile_and_never_again_for_repeat_prompts(model, coco_image) -> None:
+def test_saliency_runs_once_per_box_crop_and_never_again_for_repeat_prompts(model, coco_image) -> None:
     counting = _CountingSession(model._session)
     fresh = EmbeddedSegmenter(get_spec(MODEL), counting)
-    h, w = coco_image.shape[:2]
-    boxes = ([380, 60, 520, 360], [10, 200, 200, 420], [300, 250, 400, 300], [310, 255, 390, 295])
+    boxes = ([380, 60, 520, 360], [10, 200, 200, 420], [300, 250, 400, 300])
     prompts = [seglab.Prompt.build(box=box) for box in boxes] + [seglab.Prompt.build(points=[(450, 200)])]
     for prompt in prompts[:-1]:
         seglab.predict(fresh, coco_image, prompt)
-    tiles = {saliency_tile(context_crop(np.array(box, np.float32), w, h), w, h) for box in boxes}
-    assert counting.runs == len(tiles) < len(boxes)  # one run per tile the boxes need: two boxes share one
+    assert counting.runs == len(boxes)  # one run per box crop
     seglab.predict(fresh, coco_image, prompts[-1])
     runs = counting.runs
+    assert runs == len(boxes) + 1  # a click: the whole image's saliency for its region tree
     for prompt in prompts:  # the same prompts again: GrabCut only
         seglab.predict(fresh, coco_image, prompt)
     assert counting.runs == runs

@@ -5,7 +5,7 @@ Each is a few lines on pieces seglab already has, runs with no download, and tak
 - ``box-as-mask``: the box filled (score 1);
 - ``grabcut-box``: OpenCV GrabCut started from the box alone (``GC_INIT_WITH_RECT``) on the box's
   context crop, as in its paper's usage (score: the share of the box it keeps);
-- ``u2netp-saliency-box``: U2-Net-p saliency (the offline default's network and tiles) over 0.5
+- ``u2netp-saliency-box``: U2-Net-p saliency of the box's context crop (as the offline default's) over 0.5
   inside the box (score: its mean saliency).
 """
 from __future__ import annotations

