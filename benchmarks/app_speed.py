@@ -2,7 +2,7 @@
 
 - a click: ``/segment_prompt`` through gradio_client against ``python app.py`` on 127.0.0.1 (the canvas
   fetched, as a browser fetches it), alternated with ``seglab.predict`` in this process (same model, image and
-  boxes) and with a bare Gradio app's echo endpoint (what gradio_client and Gradio's queue cost any app);
+  boxes, each way's a pixel apart so that none finds another's per-box work cached) and with a bare Gradio app's echo endpoint (what gradio_client and Gradio's queue cost any app);
 - start-up: ``python app.py`` to its first HTTP 200 vs a bare Gradio Blocks app;
 - the first click after an upload, with the image prepared on upload (``/segment_prepare``, as the browser
   does) and without;
@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 import seglab
-from ui.common import ModelSource
+from ui.common import SLOTS, ModelSource, threads_per_slot
 from ui.segment import SegmentHandlers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,8 +151,8 @@ def startup(starts: int, env: dict[str, str]) -> None:
 
 def alternated(n: int, *ways: Callable[[int], object]) -> list[list[float]]:
     """Seconds of ``way(i)`` for i < n, the ways alternated and their order swapped every round so that load
-    on the machine hits each alike; two rounds of each first, untimed (warm-up)."""
-    for i in range(2):
+    on the machine hits each alike; two rounds of each first, untimed, on inputs n and n + 1 (warm-up)."""
+    for i in (n, n + 1):
         for way in ways:
             way(i)
     times: list[list[float]] = [[] for _ in ways]
@@ -168,6 +168,8 @@ def clicks(url: str, model_id: str, location: str | None, image_path: Path, n: i
     gradio_client and Gradio's queue cost any app) and ``seglab.predict``, alternated; same model, image, boxes."""
     from gradio_client import Client, handle_file
 
+    seglab.set_threads(threads_per_slot())  # before loading: in-process runs get the app's threads a model run
+    print(f"in-process runs use the app's {threads_per_slot()} thread(s) a model run ({SLOTS} slots)")
     adapter = seglab.load_model(model_id, location=location)
     image = seglab.load_image(image_path)
     client = Client(url, verbose=False)
@@ -180,17 +182,23 @@ def clicks(url: str, model_id: str, location: str | None, image_path: Path, n: i
     echo_proc, echo_url, _ = start([sys.executable, "-c", ECHO_APP], env)
     try:
         echo = Client(echo_url, verbose=False)
-        prompts = [f'{{"boxes": [{b}]}}' for b in boxes(np.random.default_rng(0), n, image.shape[1], image.shape[0])]
+        height, width = image.shape[:2]
+        box_list = boxes(np.random.default_rng(0), n + 2, width, height)
+
+        def prompt(i: int, way: int) -> str:  # each way its own copy of box i, moved a pixel further per way, so
+            x0, y0, x1, y1 = box_list[i]  # that none finds the box's saliency cached by another: each pays for it
+            return json.dumps({"boxes": [[x0 + way, y0 + way, min(x1 + way, width), min(y1 + way, height)]]})
+
         http = HttpCaller(url, client.session_hash)
         echo_http = HttpCaller(echo_url, "echo-session")
         through, unfetched_s, transport, reference, handler, direct, direct_echo = alternated(
-            n, lambda i: client.predict(prompts[i], model_id, "", api_name="/segment_prompt"),
-            lambda i: unfetched.predict(prompts[i], model_id, "", api_name="/segment_prompt"),
-            lambda i: echo.predict(prompts[i], api_name="/echo"),
-            lambda i: seglab.predict(adapter, image, seglab.Prompt.build(boxes=json.loads(prompts[i])["boxes"])),
-            lambda i: handlers.prompt(session, prompts[i], model_id, ""),
-            lambda i: http.call("segment_prompt", [prompts[i], model_id, ""], fetch_files=True),
-            lambda i: echo_http.call("echo", [prompts[i]]))
+            n, lambda i: client.predict(prompt(i, 0), model_id, "", api_name="/segment_prompt"),
+            lambda i: unfetched.predict(prompt(i, 1), model_id, "", api_name="/segment_prompt"),
+            lambda i: echo.predict(prompt(i, 2), api_name="/echo"),
+            lambda i: seglab.predict(adapter, image, seglab.Prompt.build(boxes=json.loads(prompt(i, 3))["boxes"])),
+            lambda i: handlers.prompt(session, prompt(i, 4), model_id, ""),
+            lambda i: http.call("segment_prompt", [prompt(i, 5), model_id, ""], fetch_files=True),
+            lambda i: echo_http.call("echo", [prompt(i, 2)]))
     finally:
         stop(echo_proc)
     print(summary("the same click over Gradio's HTTP API (POST /call, read the event stream, fetch the canvas)",
