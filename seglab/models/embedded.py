@@ -154,7 +154,8 @@ class EmbeddedSegmenter:
         return out
 
     def prepare(self, image: np.ndarray) -> None:
-        """The image's per-image work ahead of its first prompt: saliency and region tree, kept in the cache."""
+        """The image's per-image work ahead of its first click: its saliency and region tree, kept in the cache
+        (a box's saliency is its own crop's, computed with the box)."""
         self.regions(image)
 
     def predict(self, image: np.ndarray, prompt: Prompt, **_: object) -> Masks:
