@@ -131,17 +131,18 @@ def test_bad_prompts_are_clear_errors(model, coco_image, prompt, error, message)
 
 
 class _CountingSession:
-    """An onnxruntime session that counts its runs."""
+    """An onnxruntime session that counts its runs and keeps their input sides."""
 
     def __init__(self, session) -> None:
-        self.session, self.runs = session, 0
+        self.session, self.runs, self.sides = session, 0, []
 
     def get_inputs(self):
         return self.session.get_inputs()
 
-    def run(self, *args, **kwargs):
+    def run(self, outputs, feeds):
         self.runs += 1
-        return self.session.run(*args, **kwargs)
+        self.sides.append(next(iter(feeds.values())).shape[2:])
+        return self.session.run(outputs, feeds)
 
 
 def test_the_network_runs_at_any_size_and_unchanged_at_its_own() -> None:
@@ -162,10 +163,11 @@ def test_saliency_runs_once_per_box_crop_and_never_again_for_repeat_prompts(mode
     prompts = [seglab.Prompt.build(box=box) for box in boxes] + [seglab.Prompt.build(points=[(450, 200)])]
     for prompt in prompts[:-1]:
         seglab.predict(fresh, coco_image, prompt)
-    assert counting.runs == len(boxes)  # one run per box crop
+    assert counting.runs == len(boxes)  # one run per box crop, at the working side
+    assert counting.sides == [(BOX_SALIENCY_SIDE, BOX_SALIENCY_SIDE)] * len(boxes)
     seglab.predict(fresh, coco_image, prompts[-1])
     runs = counting.runs
-    assert runs == len(boxes) + 1  # a click: the whole image's saliency for its region tree
+    assert runs == len(boxes) + 1 and counting.sides[-1] == (320, 320)  # a click: the whole image's, for its tree
     for prompt in prompts:  # the same prompts again: GrabCut only
         seglab.predict(fresh, coco_image, prompt)
     assert counting.runs == runs
