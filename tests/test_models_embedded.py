@@ -186,6 +186,19 @@ def test_saliency_runs_once_per_box_crop_and_never_again_for_repeat_prompts(mode
     assert counting.runs == runs + 1  # another image, another run
 
 
+def test_a_box_nudged_inward_reuses_its_predecessors_saliency_and_a_smaller_one_does_not(model, coco_image) -> None:
+    counting = _CountingSession(model._session)
+    fresh = EmbeddedSegmenter(get_spec(MODEL), counting)
+    first = seglab.predict(fresh, coco_image, seglab.Prompt.build(box=[380, 60, 520, 360]))
+    nudged = seglab.predict(fresh, coco_image, seglab.Prompt.build(box=[384, 64, 516, 352]))
+    assert counting.runs == 1  # the nudged box's crop lies in the first's: GrabCut only
+    assert mask_iou(nudged.masks[0], first.masks[0]) > 0.9
+    seglab.predict(fresh, coco_image, seglab.Prompt.build(box=[400, 100, 460, 200]))
+    assert counting.runs == 2  # a much smaller box inside gets its own crop's saliency
+    seglab.predict(fresh, coco_image, seglab.Prompt.build(box=[376, 56, 524, 364]))
+    assert counting.runs == 3  # a box grown outward is not held by any earlier crop
+
+
 def test_prepare_leaves_no_network_run_for_the_first_click(model, coco_image) -> None:
     counting = _CountingSession(model._session)
     fresh = EmbeddedSegmenter(get_spec(MODEL), counting)
