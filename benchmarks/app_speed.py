@@ -2,7 +2,9 @@
 
 - a click: ``/segment_prompt`` through gradio_client against ``python app.py`` on 127.0.0.1 (the canvas
   fetched, as a browser fetches it), alternated with ``seglab.predict`` in this process (same model, image and
-  boxes, each way's a pixel apart so that none finds another's per-box work cached) and with a bare Gradio app's echo endpoint (what gradio_client and Gradio's queue cost any app);
+  boxes, each way's a pixel apart so that none finds another's per-box work cached), with a bare Gradio app's
+  echo endpoint (what gradio_client and Gradio's queue cost any app), over Gradio's HTTP API, and through a
+  gradio_client given one SSL context (by default it loads the CA bundle again for every request);
 - start-up: ``python app.py`` to its first HTTP 200 vs a bare Gradio Blocks app;
 - the first click after an upload, with the image prepared on upload (``/segment_prepare``, as the browser
   does) and without;
@@ -21,6 +23,7 @@ import argparse
 import json
 import os
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -35,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 import seglab
+from seglab.models.embedded import CONTEXT
 from ui.common import SLOTS, ModelSource, threads_per_slot
 from ui.segment import SegmentHandlers
 
@@ -124,12 +128,22 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t
 
 
-def boxes(rng: np.random.Generator, n: int, width: int, height: int) -> list[list[float]]:
-    """n random boxes covering 10-60 % of each side."""
+def one_ssl_context() -> ssl.SSLContext:
+    """The default certificate checks, with the CA bundle loaded once (httpx's own bundle, certifi)."""
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def boxes(rng: np.random.Generator, n: int, width: int, height: int, shift: int = 8) -> list[list[float]]:
+    """n random boxes covering 10-60 % of each side whose context crop (the offline model's saliency input)
+    stays inside the image even when moved by up to ``shift`` pixels: unclipped, no box's crop holds another
+    copy's a few pixels away, so no copy reuses another's saliency."""
     out = []
     for _ in range(n):
         w, h = rng.uniform(0.1, 0.6) * width, rng.uniform(0.1, 0.6) * height
-        x, y = rng.uniform(0, width - w), rng.uniform(0, height - h)
+        mx, my = w * CONTEXT + 4 + shift, h * CONTEXT + 4 + shift
+        x, y = rng.uniform(mx, width - w - mx), rng.uniform(my, height - h - my)
         out.append([round(x, 1), round(y, 1), round(x + w, 1), round(y + h, 1)])
     return out
 
@@ -174,7 +188,10 @@ def clicks(url: str, model_id: str, location: str | None, image_path: Path, n: i
     image = seglab.load_image(image_path)
     client = Client(url, verbose=False)
     unfetched = Client(url, verbose=False, download_files=False)
-    for c in (client, unfetched):
+    # gradio_client makes each request (the call, each file fetched) with a new httpx client, which loads the CA
+    # bundle again (about 40 ms here, even for http://); given one SSL context it checks certificates with that
+    once = Client(url, verbose=False, ssl_verify=one_ssl_context())
+    for c in (client, unfetched, once):
         c.predict(handle_file(str(image_path)), model_id, api_name="/segment_load_image")
         c.predict(model_id, api_name="/segment_prepare")
     handlers = SegmentHandlers(ModelSource(Path(location).parent if location else None))
@@ -182,6 +199,7 @@ def clicks(url: str, model_id: str, location: str | None, image_path: Path, n: i
     echo_proc, echo_url, _ = start([sys.executable, "-c", ECHO_APP], env)
     try:
         echo = Client(echo_url, verbose=False)
+        echo_once = Client(echo_url, verbose=False, ssl_verify=one_ssl_context())
         height, width = image.shape[:2]
         box_list = boxes(np.random.default_rng(0), n + 2, width, height)
 
@@ -191,14 +209,16 @@ def clicks(url: str, model_id: str, location: str | None, image_path: Path, n: i
 
         http = HttpCaller(url, client.session_hash)
         echo_http = HttpCaller(echo_url, "echo-session")
-        through, unfetched_s, transport, reference, handler, direct, direct_echo = alternated(
+        through, unfetched_s, transport, reference, handler, direct, direct_echo, once_s, once_echo = alternated(
             n, lambda i: client.predict(prompt(i, 0), model_id, "", api_name="/segment_prompt"),
             lambda i: unfetched.predict(prompt(i, 1), model_id, "", api_name="/segment_prompt"),
             lambda i: echo.predict(prompt(i, 2), api_name="/echo"),
             lambda i: seglab.predict(adapter, image, seglab.Prompt.build(boxes=json.loads(prompt(i, 3))["boxes"])),
             lambda i: handlers.prompt(session, prompt(i, 4), model_id, ""),
             lambda i: http.call("segment_prompt", [prompt(i, 5), model_id, ""], fetch_files=True),
-            lambda i: echo_http.call("echo", [prompt(i, 2)]))
+            lambda i: echo_http.call("echo", [prompt(i, 2)]),
+            lambda i: once.predict(prompt(i, 6), model_id, "", api_name="/segment_prompt"),
+            lambda i: echo_once.predict(prompt(i, 2), api_name="/echo"))
     finally:
         stop(echo_proc)
     print(summary("the same click over Gradio's HTTP API (POST /call, read the event stream, fetch the canvas)",
@@ -213,6 +233,11 @@ def clicks(url: str, model_id: str, location: str | None, image_path: Path, n: i
     print(summary("seglab.predict in this process, same boxes", reference))
     print(summary("the Segment tab's handler in this process (JSON -> masks -> canvas), same boxes", handler))
     print(summary("transport alone: a bare Gradio app's echo endpoint through gradio_client", transport))
+    print(summary("the click through gradio_client given one SSL context (canvas fetched)", once_s))
+    print(summary("the echo through gradio_client given one SSL context", once_echo))
+    print(f"click ratio app / predict through gradio_client given one SSL context: "
+          f"median x{statistics.median(once_s) / statistics.median(reference):.2f}, "
+          f"min x{min(once_s) / min(reference):.2f}")
     med = {k: statistics.median(v) for k, v in (("app", through), ("ref", reference), ("echo", transport),
                                                  ("unfetched", unfetched_s))}
     print(f"click ratio app / predict: median x{med['app'] / med['ref']:.2f}, min x{min(through) / min(reference):.2f}")
