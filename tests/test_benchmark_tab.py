@@ -86,3 +86,22 @@ def test_the_model_zoo_filters_by_task(task: str):
     models = seglab.list_models(None if task == benchmark.ALL else task)
     assert table["value"]["model"].tolist() == [m.id for m in models]
     assert plot["visible"] == any(m.published for m in models)
+
+
+def test_the_benchmark_tab_draws_its_charts_when_opened_not_when_the_app_starts(monkeypatch):
+    from ui import build_demo
+
+    built, real = [], report.zoo_chart
+    monkeypatch.setattr(report, "zoo_chart", lambda task=None: built.append(task) or real(task))
+    benchmark.zoo_chart.cache_clear()
+    demo = build_demo()
+    assert built == []
+    events = {f.fn.__name__: [(type(demo.blocks[b]).__name__, e) for b, e in f.targets if b in demo.blocks]
+              for f in demo.fns.values() if f.fn is not None}
+    assert events["load_folder"] == [("Tab", "select")] and events["zoo_chart_view"] == [("Accordion", "expand")]
+    for _ in range(2):  # the accordion opened twice: one chart, built once
+        plot, zoo_note = benchmark.zoo_chart_view(benchmark.ALL)
+        assert plot["visible"] and plot["value"].layout.title.text == "Published numbers (registry)"
+        assert "not measured here" in zoo_note
+    assert built == [None]
+    benchmark.zoo_chart.cache_clear()

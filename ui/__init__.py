@@ -40,7 +40,7 @@ def build_demo(weights_dir: str | Path | None = None, results_dir: str | Path | 
                 needs.wire(demo, build())
         with gr.Tab("Compare", id="compare"):
             compare.build(source, examples)
-        with gr.Tab("Benchmark", id="benchmark"):
+        with gr.Tab("Benchmark", id="benchmark") as benchmark_tab:
             load_results, outputs = benchmark.build(results_dir)
-        demo.load(load_results, None, outputs, api_name="benchmark")
+        benchmark_tab.select(load_results, None, outputs, api_name="benchmark")
     return demo.queue(default_concurrency_limit=None)

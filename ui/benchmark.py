@@ -8,6 +8,7 @@ names each row's folder.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -116,12 +117,24 @@ def folder_dashboard(results_dir: Path) -> tuple:
                 f"{results_dir}/<run>`, or upload a results file.")
 
 
+@functools.cache
+def zoo_chart(task: str | None) -> report.Chart:
+    """The registry's published-numbers chart of ``task`` (None: every task), built once: the registry does not
+    change while the app runs."""
+    return report.zoo_chart(task)
+
+
+def zoo_chart_view(task: str) -> tuple:
+    """(published-numbers chart, its note) of one task or all: filled when its accordion opens, so that building
+    the app or loading the page draws no chart."""
+    chart = zoo_chart(None if task in (None, "", ALL) else task)
+    return gr.update(value=chart.figure, visible=chart.figure is not None), note(chart)
+
+
 def zoo(task: str) -> tuple:
     """The ``/model_zoo`` endpoint: (registry table, published-numbers chart, its note) of one task or all."""
-    chosen = None if task in (None, "", ALL) else task
-    chart = report.zoo_chart(chosen)
-    return (table_view(report.model_zoo(chosen), ZOO_WIDTHS),
-            gr.update(value=chart.figure, visible=chart.figure is not None), note(chart))
+    return (table_view(report.model_zoo(None if task in (None, "", ALL) else task), ZOO_WIDTHS),
+            *zoo_chart_view(task))
 
 
 @user_errors(keep=N_OUTPUTS)
@@ -134,7 +147,8 @@ def uploaded(file: str | None) -> tuple:
 
 
 def build(results_dir: str | Path | None = None) -> tuple:
-    """The tab's widgets; returns (loader, outputs) for the app to run on every page load."""
+    """The tab's widgets; returns (loader, outputs) for the app to run when the tab is opened. No chart is
+    drawn before then (nor plotly imported): users of the other tabs never pay for them."""
     folder = Path(results_dir) if results_dir else RESULTS
     gr.Markdown("### Model zoo\nEvery model seglab knows, with the numbers its authors published: choose one "
                 "here, then run it on the other tabs or reproduce its numbers with `benchmarks.run`.")
@@ -142,11 +156,11 @@ def build(results_dir: str | Path | None = None) -> tuple:
     models = report.model_zoo()
     zoo_table = gr.Dataframe(value=models, label="Registry models", elem_id="zoo-table", wrap=True, max_height=420,
                              interactive=False, column_widths=column_widths(list(models), ZOO_WIDTHS), pinned_columns=1)
-    first = report.zoo_chart()
-    with gr.Accordion("Published numbers as a chart", open=False):
-        zoo_note = gr.Markdown(note(first), elem_id="zoo-note")
-        zoo_plot = gr.Plot(first.figure, show_label=False, elem_id="zoo-chart")
+    with gr.Accordion("Published numbers as a chart", open=False) as zoo_accordion:
+        zoo_note = gr.Markdown(elem_id="zoo-note")
+        zoo_plot = gr.Plot(show_label=False, elem_id="zoo-chart")
     task.change(zoo, task, [zoo_table, zoo_plot, zoo_note], api_name="model_zoo")
+    zoo_accordion.expand(zoo_chart_view, task, [zoo_plot, zoo_note], api_visibility="undocumented")
 
     gr.Markdown("### Benchmark results")
     with gr.Row():
