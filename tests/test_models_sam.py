@@ -3,6 +3,7 @@ through the registry path (save_pretrained -> seglab.load_model(id, location=...
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +146,15 @@ def test_point_coordinates_match_the_processor_on_a_non_square_image(family, tin
         np.testing.assert_allclose(got[1], [SIDE / 2, h / 2 * new_h / h], rtol=1e-5)
     else:  # SAM 2 stretches the image to the square input
         np.testing.assert_allclose(got[1], [SIDE / 2, SIDE / 2], rtol=1e-5)
+
+
+def test_the_image_is_scaled_on_the_device_to_the_processors_pixel_values_bit_for_bit(predictor, coco_image,
+                                                                                       monkeypatch):
+    seen = []
+    monkeypatch.setattr(predictor, "family", replace(predictor.family, embed=lambda model, x: seen.append(x) or {}))
+    predictor._encode(coco_image, ("test", "pixels"))
+    assert torch.equal(seen[0], predictor.processor(images=coco_image, return_tensors="pt")["pixel_values"])
+    assert predictor.family.scale_on_device == (predictor.family.model != "Sam2Model")
 
 
 def test_upscaled_masks_agree_with_the_processor_post_processing(predictor, coco_image):

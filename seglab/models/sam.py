@@ -47,6 +47,9 @@ class Family:
     :class:`~seglab.everything.EverythingParams` (:data:`~seglab.registry.EVERYTHING_DEFAULTS`).
     ``point_decoder``: single-point batches (segment everything) run :mod:`~seglab.models.sam_points`, which
     shares the image-side work between prompts, instead of the model's forward.
+    ``scale_on_device``: the processor only resizes (uint8, on the host) and the rescale, normalisation and
+    padding run on the model's device, as the official ``SamPredictor`` does; the pixel values are identical.
+    SAM 2 rescales before it resizes, so its processor does it all.
     """
 
     model: str
@@ -56,13 +59,14 @@ class Family:
     logit_limit: float | None = None
     everything_defaults: dict[str, Any] = field(default_factory=dict)
     point_decoder: bool = False
+    scale_on_device: bool = False
 
 
 # SAM 2's get_image_embeddings returns its multi-level features (two high-resolution maps + the
 # 64 x 64 embedding) as one list, which forward takes back as ``image_embeddings``.
 FAMILIES: dict[str, Family] = {
-    "sam": Family("SamModel", "SamProcessor", _sam_embed, point_decoder=True),
-    "sam-hq": Family("SamHQModel", "SamHQProcessor", _sam_hq_embed),
+    "sam": Family("SamModel", "SamProcessor", _sam_embed, point_decoder=True, scale_on_device=True),
+    "sam-hq": Family("SamHQModel", "SamHQProcessor", _sam_hq_embed, scale_on_device=True),
     "sam2": Family("Sam2Model", "Sam2Processor", _sam_embed, two_step_upscale=False, logit_limit=32.0,
                    everything_defaults=EVERYTHING_DEFAULTS["sam2"]),
 }
@@ -95,6 +99,18 @@ class Embedding:
 
 
 @functools.lru_cache(maxsize=16)
+def scale_and_pad(resized: Any, image_processor: Any) -> Any:
+    """A resized uint8 batch (N, 3, h, w) on any device -> the processor's float32 pixel values, bit for bit:
+    rescaled in float64 then cast, normalised, zero-padded at the bottom and right to its ``pad_size``."""
+    import torch
+
+    x = (resized.double() * image_processor.rescale_factor).float()
+    mean, std = (torch.tensor(v, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
+                 for v in (image_processor.image_mean, image_processor.image_std))
+    pad = image_processor.pad_size
+    return torch.nn.functional.pad((x - mean) / std, (0, pad.width - x.shape[-1], 0, pad.height - x.shape[-2]))
+
+
 def resize_matrix(n: int, side: int | None, crop: int, out: int) -> Any:
     """(n, out) matrix of one axis of the official mask upscaling: bilinear (align_corners=False) from ``n`` to
     ``side``, keep the first ``crop``, bilinear to ``out`` (``side`` None: straight from ``n`` to ``out``); the
@@ -170,8 +186,14 @@ class SamPredictor:
     def _encode(self, image: np.ndarray, key: tuple[str, str]) -> Embedding:
         import torch
 
-        inputs = self.processor(images=image, return_tensors="pt")
-        pixels = inputs["pixel_values"].to(self.device, self.dtype)
+        if self.family.scale_on_device:
+            inputs = self.processor(images=image, return_tensors="pt", do_rescale=False, do_normalize=False,
+                                    do_pad=False)
+            pixels = scale_and_pad(inputs["pixel_values"].to(self.device), self.processor.image_processor)
+        else:
+            inputs = self.processor(images=image, return_tensors="pt")
+            pixels = inputs["pixel_values"]
+        pixels = pixels.to(self.device, self.dtype)
         sizes = inputs.get("reshaped_input_sizes")
         input_size = tuple(int(v) for v in sizes[0]) if sizes is not None else tuple(pixels.shape[-2:])
         with torch.inference_mode():
