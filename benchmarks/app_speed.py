@@ -6,7 +6,7 @@
   echo endpoint (what gradio_client and Gradio's queue cost any app), over Gradio's HTTP API, and through a
   gradio_client given one SSL context (by default it loads the CA bundle again for every request);
 - start-up: ``python app.py`` to its first HTTP 200 vs a bare Gradio Blocks app;
-- the first click after an upload, with the image prepared on upload (``/segment_prepare``, as the browser
+- the first click (a point) after an upload, with the image prepared on upload (``/segment_prepare``, as the browser
   does) and without;
 - throughput with 1, 2 and 4 concurrent clients (clicks per second, p50) for each ``--slots`` setting of the
   app (``SEGLAB_APP_SLOTS``; 1 is the app before slots: one run at a time with every core).
@@ -38,7 +38,6 @@ from pathlib import Path
 import numpy as np
 
 import seglab
-from seglab.models.embedded import CONTEXT
 from ui.common import SLOTS, ModelSource, threads_per_slot
 from ui.segment import SegmentHandlers
 
@@ -51,6 +50,9 @@ ECHO_APP = ("import gradio as gr, os\nwith gr.Blocks() as demo:\n    t = gr.Text
             "    gr.Button().click(lambda x: x, t, t, api_name='echo')\ndemo.queue(default_concurrency_limit=None)\n"
             "demo.launch(server_name='127.0.0.1', server_port=int(os.environ['GRADIO_SERVER_PORT']))")
 
+# the first click after an upload: a point, which needs the image's prepared work (an embedding, the offline
+# model's region tree); a box on the offline model needs its own crop's saliency whatever was prepared
+FIRST_CLICK = '{"points": [[175, 150]], "labels": [1]}'
 
 CALL_TIMEOUT_S = 120
 
@@ -136,13 +138,14 @@ def one_ssl_context() -> ssl.SSLContext:
 
 
 def boxes(rng: np.random.Generator, n: int, width: int, height: int, shift: int = 8) -> list[list[float]]:
-    """n random boxes covering 10-60 % of each side whose context crop (the offline model's saliency input)
-    stays inside the image even when moved by up to ``shift`` pixels: unclipped, no box's crop holds another
-    copy's a few pixels away, so no copy reuses another's saliency."""
+    """n random boxes covering 10-45 % of each side, each at least half its size plus ``shift`` pixels from
+    every border: the context a model takes around a box (the offline model's: a quarter of the box each side)
+    is then never clipped, so copies of a box moved a few pixels never hold one another's context and none
+    reuses another's per-box work."""
     out = []
     for _ in range(n):
-        w, h = rng.uniform(0.1, 0.6) * width, rng.uniform(0.1, 0.6) * height
-        mx, my = w * CONTEXT + 4 + shift, h * CONTEXT + 4 + shift
+        w, h = rng.uniform(0.1, 0.45) * width, rng.uniform(0.1, 0.45) * height
+        mx, my = w / 2 + shift, h / 2 + shift
         x, y = rng.uniform(mx, width - w - mx), rng.uniform(my, height - h - my)
         out.append([round(x, 1), round(y, 1), round(x + w, 1), round(y + h, 1)])
     return out
@@ -260,8 +263,7 @@ def first_clicks(url: str, model_id: str, images: list[Path]) -> None:
         way = "prepared on upload" if i % 2 else "without preparing"
         if i % 2:
             prepare_s.append(timed(lambda: client.predict(model_id, api_name="/segment_prepare")))
-        first[way].append(timed(lambda: client.predict('{"boxes": [[50, 50, 300, 250]]}', model_id, "",
-                                                       api_name="/segment_prompt")))
+        first[way].append(timed(lambda: client.predict(FIRST_CLICK, model_id, "", api_name="/segment_prompt")))
     for way, seconds in first.items():
         print(summary(f"first click after upload, {way}", seconds))
     print(summary("preparing on upload (while the user looks at the image)", prepare_s))
