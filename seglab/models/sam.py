@@ -98,7 +98,6 @@ class Embedding:
         return np.asarray(xy, np.float32) * np.array([iw / w, ih / h], np.float32)
 
 
-@functools.lru_cache(maxsize=16)
 def scale_and_pad(resized: Any, image_processor: Any) -> Any:
     """A resized uint8 batch (N, 3, h, w) on any device -> the processor's float32 pixel values, bit for bit:
     rescaled in float64 then cast, normalised, zero-padded at the bottom and right to its ``pad_size``."""
@@ -111,6 +110,7 @@ def scale_and_pad(resized: Any, image_processor: Any) -> Any:
     return torch.nn.functional.pad((x - mean) / std, (0, pad.width - x.shape[-1], 0, pad.height - x.shape[-2]))
 
 
+@functools.lru_cache(maxsize=16)
 def resize_matrix(n: int, side: int | None, crop: int, out: int) -> Any:
     """(n, out) matrix of one axis of the official mask upscaling: bilinear (align_corners=False) from ``n`` to
     ``side``, keep the first ``crop``, bilinear to ``out`` (``side`` None: straight from ``n`` to ``out``); the
