@@ -117,6 +117,11 @@ def folder_dashboard(results_dir: Path) -> tuple:
                 f"{results_dir}/<run>`, or upload a results file.")
 
 
+def chosen(task: str | None) -> str | None:
+    """The task a zoo filter names; None for every task."""
+    return None if task in (None, "", ALL) else task
+
+
 @functools.cache
 def zoo_chart(task: str | None) -> report.Chart:
     """The registry's published-numbers chart of ``task`` (None: every task), built once: the registry does not
@@ -127,13 +132,13 @@ def zoo_chart(task: str | None) -> report.Chart:
 def zoo_chart_view(task: str) -> tuple:
     """(published-numbers chart, its note) of one task or all: filled when its accordion opens, so that building
     the app or loading the page draws no chart."""
-    chart = zoo_chart(None if task in (None, "", ALL) else task)
+    chart = zoo_chart(chosen(task))
     return gr.update(value=chart.figure, visible=chart.figure is not None), note(chart)
 
 
 def zoo(task: str) -> tuple:
     """The ``/model_zoo`` endpoint: (registry table, published-numbers chart, its note) of one task or all."""
-    return (table_view(report.model_zoo(None if task in (None, "", ALL) else task), ZOO_WIDTHS),
+    return (table_view(report.model_zoo(chosen(task)), ZOO_WIDTHS),
             *zoo_chart_view(task))
 
 

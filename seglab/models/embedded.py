@@ -140,7 +140,9 @@ class EmbeddedSegmenter:
             (hx0, hy0, _, _), saliency = held
             return saliency[y0 - hy0:y1 - hy0, x0 - hx0:x1 - hx0]
         out = self.cache.get_or_compute((*key, crop), lambda: self._saliency(image[y0:y1, x0:x1], BOX_SALIENCY_SIDE))
-        self._crops.get_or_compute(key, list).append(crop)
+        crops = self._crops.get_or_compute(key, list)
+        if crop not in crops:  # a crop computed again after the cache dropped it is listed once
+            crops.append(crop)
         return out
 
     def _holding(self, key: tuple, crop: tuple[int, int, int, int]) -> tuple[tuple, np.ndarray] | None:
