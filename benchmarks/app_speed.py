@@ -9,10 +9,12 @@
 - the first click (a point) after an upload, with the image prepared on upload (``/segment_prepare``, as the browser
   does) and without;
 - throughput with 1, 2 and 4 concurrent clients (clicks per second, p50) for each ``--slots`` setting of the
-  app (``SEGLAB_APP_SLOTS``; 1 is the app before slots: one run at a time with every core).
+  app (``SEGLAB_APP_SLOTS``; 1 is the app before slots: one run at a time with every core);
+- a long-running app: a call (wall time, and the server's CPU) on a bare echo app whose queue has served 10,000
+  events, with Gradio's default of rebuilding its monitoring summary after every event against the app's setting.
 
     python -m benchmarks.app_speed [--model sam-vit-base --random-weights] [--clicks 20] [--starts 3]
-                                   [--slots 1,2] [--parts startup,clicks,first,throughput]
+                                   [--slots 1,2] [--parts startup,clicks,first,throughput,history]
 
 ``--random-weights`` builds the model's real architecture with random weights (benchmarks.random_init) so
 its timing needs no download. Numbers on a shared machine are noisy: compare ratios from one run.
@@ -38,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 import seglab
+from ui import ANALYTICS_EVERY
 from ui.common import SLOTS, ModelSource, threads_per_slot
 from ui.segment import SegmentHandlers
 
@@ -49,6 +52,12 @@ BARE_APP = ("import gradio as gr, os\nwith gr.Blocks() as demo:\n    gr.Markdown
 ECHO_APP = ("import gradio as gr, os\nwith gr.Blocks() as demo:\n    t = gr.Textbox()\n"
             "    gr.Button().click(lambda x: x, t, t, api_name='echo')\ndemo.queue(default_concurrency_limit=None)\n"
             "demo.launch(server_name='127.0.0.1', server_port=int(os.environ['GRADIO_SERVER_PORT']))")
+# the echo app after 10,000 events: Gradio's monitoring history as full as a long-running app's
+PAST_EVENTS = 10_000
+HISTORY_APP = ECHO_APP.replace("demo.launch(", (
+    f"import time\nfor i in range({PAST_EVENTS}):\n    demo._queue.event_analytics[f'past{{i}}'] = {{'time': time.time(), "
+    "'status': 'success', 'process_time': 0.1, 'function': f'fn{i % 8}', 'session_hash': f's{i % 500}'}\n"
+    "demo.launch("))
 
 # the first click after an upload: a point, which needs the image's prepared work (an embedding, the offline
 # model's region tree); a box on the offline model needs its own crop's saliency whatever was prepared
@@ -298,6 +307,38 @@ def throughput(url: str, model_id: str, image: Path, per_client: int) -> None:
         print(f"  {n} concurrent client(s): {rate:.2f} clicks/s, p50 {statistics.median(times) * 1000:.0f} ms")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux's /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def history(calls: int, env: dict[str, str]) -> None:
+    """An echo over the HTTP API on two bare apps whose queues have served 10,000 events, one rebuilding its
+    monitoring summary after every event (Gradio's default), one every ``ANALYTICS_EVERY`` (the app's setting);
+    calls alternated, a pause after each so that work left after the reply is not charged to the next call."""
+    settings = {"Gradio's default (after every event)": "1", f"the app's (every {ANALYTICS_EVERY} events)":
+                str(ANALYTICS_EVERY)}
+    servers = {name: start([sys.executable, "-c", HISTORY_APP], {**env, "GRADIO_ANALYTICS_CACHE_FREQUENCY": every})
+               for name, every in settings.items()}
+    try:
+        callers = {name: HttpCaller(url, "history") for name, (_, url, _) in servers.items()}
+        cpu_before = {name: cpu_seconds(proc.pid) for name, (proc, _, _) in servers.items()}
+
+        def call(name: str) -> Callable[[int], object]:
+            return lambda i: (callers[name].call("echo", [str(i)]), time.sleep(0.05))
+
+        walls = alternated(calls, *(call(name) for name in settings))
+        for (name, (proc, _, _)), wall in zip(servers.items(), walls):
+            cpu = (cpu_seconds(proc.pid) - cpu_before[name]) / (calls + 2)  # + the 2 warm-up calls
+            print(f"after {PAST_EVENTS} events, {name}: echo over the HTTP API min "
+                  f"{(min(wall) - 0.05) * 1000:.1f} ms, median {(statistics.median(wall) - 0.05) * 1000:.1f} ms; "
+                  f"server CPU {cpu * 1000:.1f} ms a call")
+    finally:
+        for proc, _, _ in servers.values():
+            stop(proc)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="embedded-u2netp-grabcut")
@@ -307,7 +348,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--first-clicks", type=int, default=6, help="uploads for the first-click comparison")
     p.add_argument("--per-client", type=int, default=12, help="clicks of each concurrent client")
     p.add_argument("--slots", default="1,2", help="app slots to measure throughput with (1: the app before slots)")
-    p.add_argument("--parts", default="startup,clicks,first,throughput", help="which measurements, comma-separated")
+    p.add_argument("--parts", default="startup,clicks,first,throughput,history",
+                   help="which measurements, comma-separated")
     args = p.parse_args(argv)
     images = sorted(COCO.glob("*.jpg"))[: args.first_clicks + 1]
     if not images:
@@ -339,6 +381,9 @@ def main(argv: list[str] | None = None) -> None:
                     throughput(url, args.model, images[0], args.per_client)
                 finally:
                     stop(proc)
+        if "history" in args.parts:
+            history(max(args.clicks, 30), env)
+
 
 if __name__ == "__main__":
     main()

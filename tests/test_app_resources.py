@@ -1,6 +1,7 @@
 """The app's resources stay bounded: building it imports no torch nor plotly and sets the threads a model run may use,
 model runs never take more than the app's slots (slots x threads <= cores), many sessions with large images
-keep the process memory under a fixed bound, and the download files stay under their cap."""
+keep the process memory under a fixed bound, the download files stay under their cap, and Gradio's monitoring summary
+is not rebuilt from its whole event history after every event."""
 from __future__ import annotations
 
 import subprocess
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import ui
 from ui import common, session
 from ui.segment import SegmentHandlers
 
@@ -97,3 +99,14 @@ def test_download_folders_stay_under_their_cap(tmp_path):
     kept = sorted(p.name for p in tmp_path.iterdir())
     assert sum(f.stat().st_size for f in tmp_path.rglob("*") if f.is_file()) <= 4500
     assert "request-11" in kept and "request-0" not in kept
+
+
+@pytest.mark.parametrize("users_setting", [None, "7"])
+def test_gradio_rebuilds_its_monitoring_summary_every_hundred_events_unless_told_otherwise(monkeypatch, users_setting):
+    if users_setting is None:
+        monkeypatch.delenv("GRADIO_ANALYTICS_CACHE_FREQUENCY", raising=False)
+    else:
+        monkeypatch.setenv("GRADIO_ANALYTICS_CACHE_FREQUENCY", users_setting)
+    demo = ui.build_demo()
+    expected = ui.ANALYTICS_EVERY if users_setting is None else int(users_setting)
+    assert expected > 1 and demo._queue.ANAYLTICS_CACHE_FREQUENCY == expected  # gradio's spelling
