@@ -305,3 +305,16 @@ def test_a_model_name_typed_in_is_a_warning_not_an_error(handlers, monkeypatch):
     monkeypatch.setattr(gr, "Warning", warned.append)
     status, *_ = handlers.model_changed(SegmentSession(), "sam-vit-bas")
     assert status == "" and len(warned) == 1 and "unknown model 'sam-vit-bas'; did you mean sam-vit-base" in warned[0]
+
+
+def test_a_click_shows_a_timer_on_the_canvas_not_an_overlay_over_every_output():
+    from ui import build_demo
+
+    demo = build_demo()
+    canvas = next(i for i, b in demo.blocks.items() if getattr(b, "elem_id", None) == "segment-canvas")
+    events = {d["api_name"]: d for d in demo.config["dependencies"]}
+    quick = ("segment_load_image", "segment_click", "segment_prompt", "segment_text", "segment_undo", "segment_clear",
+             "segment_pick", "segment_editor", "segment")
+    for name in quick:
+        assert (events[name]["show_progress"], events[name]["show_progress_on"]) == ("minimal", [canvas]), name
+    assert events["segment_everything"]["show_progress"] == "full"  # seconds long: its own progress bar

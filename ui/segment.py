@@ -401,23 +401,27 @@ def build(source: ModelSource, examples: list[str]) -> gr.Dropdown:
             files = gr.File(label="Downloads: mask PNG, COCO RLE + polygons JSON, overlay", file_count="multiple")
     outs = [session, view, prompt, picks, files, status]
     busy = dict(concurrency_id="promptable", concurrency_limit=CONCURRENCY)
-    image.change(h.new_image, [image, model], outs + [editor], api_name="segment_load_image",
-                 api_visibility="undocumented").then(h.prepare, [session, model], status, api_name="segment_prepare",
-                                                     show_progress="minimal", **busy)
+    # a click's reply takes a fraction of a second: a timer on the canvas, no overlay dimming every output (in
+    # Chromium that overlay took about 200 ms of CPU a click, beside the model on the same machine when it is local)
+    quick = dict(show_progress="minimal", show_progress_on=[view])
+    loaded = image.change(h.new_image, [image, model], outs + [editor], api_name="segment_load_image",
+                          api_visibility="undocumented", **quick)
+    loaded.then(h.prepare, [session, model], status, api_name="segment_prepare", show_progress="minimal", **busy)
     view.select(h.click, [session, mode, model, text, autorun], outs, api_name="segment_click",
-                api_visibility="undocumented", **busy)
+                api_visibility="undocumented", **busy, **quick)
     undo.click(h.undo, [session, model, text, autorun], outs, api_name="segment_undo",
-               api_visibility="undocumented", **busy)
-    clear.click(h.clear, session, outs, api_name="segment_clear", api_visibility="undocumented")
-    picks.input(h.show, [session, picks], [view, files], api_name="segment_pick", api_visibility="undocumented")
+               api_visibility="undocumented", **busy, **quick)
+    clear.click(h.clear, session, outs, api_name="segment_clear", api_visibility="undocumented", **quick)
+    picks.input(h.show, [session, picks], [view, files], api_name="segment_pick", api_visibility="undocumented",
+                **quick)
     get_files.click(h.downloads, [session, picks], files, api_name="segment_downloads")
     use_editor.click(h.from_editor, [session, editor, model, text, autorun], outs + [editor],
-                     api_name="segment_editor", api_visibility="undocumented", **busy)
-    run.click(h.prompt, [session, prompt, model, text], outs, api_name="segment_prompt", **busy)
+                     api_name="segment_editor", api_visibility="undocumented", **busy, **quick)
+    run.click(h.prompt, [session, prompt, model, text], outs, api_name="segment_prompt", **busy, **quick)
     text.submit(h.prompt, [session, prompt, model, text], outs, api_name="segment_text",
-                api_visibility="undocumented", **busy)
+                api_visibility="undocumented", **busy, **quick)
     api_only = gr.Button(visible=False)  # /segment: image + prompt in one call, for API clients
-    api_only.click(h.segment, [image, prompt, model, text, session], outs, api_name="segment", **busy)
+    api_only.click(h.segment, [image, prompt, model, text, session], outs, api_name="segment", **busy, **quick)
     grid = [image, session, model, *sliders]
     estimated = everything.click(h.estimate, grid, progress, api_name="segment_everything_estimate", **busy)
     finished = estimated.success(h.everything, grid, outs + [progress], api_name="segment_everything",
