@@ -307,7 +307,7 @@ def test_a_model_name_typed_in_is_a_warning_not_an_error(handlers, monkeypatch):
     assert status == "" and len(warned) == 1 and "unknown model 'sam-vit-bas'; did you mean sam-vit-base" in warned[0]
 
 
-def test_a_click_shows_a_timer_on_the_canvas_not_an_overlay_over_every_output():
+def test_a_click_shows_a_timer_on_the_canvas_and_a_long_run_one_loader_on_its_result():
     from ui import build_demo
 
     demo = build_demo()
@@ -318,3 +318,8 @@ def test_a_click_shows_a_timer_on_the_canvas_not_an_overlay_over_every_output():
     for name in quick:
         assert (events[name]["show_progress"], events[name]["show_progress_on"]) == ("minimal", [canvas]), name
     assert events["segment_everything"]["show_progress"] == "full"  # seconds long: its own progress bar
+    main = {elem: i for i, b in demo.blocks.items() if (elem := getattr(b, "elem_id", None))}
+    for name, shown in (("semantic", "semantic-result"), ("instance", "instance-result"),
+                        ("panoptic", "panoptic-result"), ("depth", "depth-result"), ("compare", "compare-gallery")):
+        # seconds long: the full loader, on the result only (each loader costs the browser CPU while it waits)
+        assert (events[name]["show_progress"], events[name]["show_progress_on"]) == ("full", [main[shown]]), name

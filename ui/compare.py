@@ -113,4 +113,4 @@ def build(source: ModelSource, examples: list[str]) -> None:
         return run(source, image, model_ids, prompt, text)
 
     button.click(compare, [image, models, prompt, text], [gallery, table], api_name="compare",
-                 concurrency_id="compare", concurrency_limit=CONCURRENCY)
+                 concurrency_id="compare", concurrency_limit=CONCURRENCY, show_progress_on=[gallery])  # one loader

@@ -76,7 +76,8 @@ def build(source: ModelSource, task: str, examples: list[str]) -> gr.Dropdown:
                 inputs.append(gr.Slider(0.0, 1.0, value=THRESHOLD[task], step=0.05, label="Score threshold"))
             button = gr.Button("Run", variant="primary", elem_id=f"{task}-run")
         with gr.Column(scale=3):
-            shown = gr.AnnotatedImage(label=f"{task.capitalize()} result (hover the legend)", format="png")
+            shown = gr.AnnotatedImage(label=f"{task.capitalize()} result (hover the legend)", format="png",
+                                     elem_id=f"{task}-result")
             status = gr.Markdown(label="Status")
             files = gr.File(label="Downloads", file_count="multiple")
 
@@ -85,6 +86,6 @@ def build(source: ModelSource, task: str, examples: list[str]) -> gr.Dropdown:
 
     handler.__name__ = task
     button.click(handler, inputs, [shown, files, status], api_name=task, concurrency_id=task,
-                 concurrency_limit=CONCURRENCY)
+                 concurrency_limit=CONCURRENCY, show_progress_on=[shown])  # one loader: each costs the browser CPU
     model.change(lambda m: warn_if_missing(source, m), model, None, api_name=f"{task}_model", api_visibility="private")
     return model

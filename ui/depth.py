@@ -58,7 +58,8 @@ def build(source: ModelSource, examples: list[str]) -> gr.Dropdown:
                                 allow_custom_value=True)
             button = gr.Button("Estimate depth", variant="primary", elem_id="depth-run")
         with gr.Column(scale=3):
-            shown = gr.Image(label="Depth (near = warm) with colour bar", interactive=False, format="png")
+            shown = gr.Image(label="Depth (near = warm) with colour bar", interactive=False, format="png",
+                             elem_id="depth-result")
             info = gr.Markdown(label="Depth range and focal length")
             cloud = gr.Model3D(label="Point cloud (metric depth only)", display_mode="point_cloud", visible=False,
                                height=420)
@@ -69,6 +70,6 @@ def build(source: ModelSource, examples: list[str]) -> gr.Dropdown:
         return run(source, image, model_id)
 
     button.click(depth_handler, [image, model], [shown, info, cloud, files, status], api_name="depth",
-                 concurrency_id="depth", concurrency_limit=CONCURRENCY)
+                 concurrency_id="depth", concurrency_limit=CONCURRENCY, show_progress_on=[shown])  # one loader
     model.change(lambda m: warn_if_missing(source, m), model, None, api_name="depth_model", api_visibility="private")
     return model
