@@ -318,6 +318,10 @@ def test_a_click_shows_a_timer_on_the_canvas_and_a_long_run_one_loader_on_its_re
     for name in quick:
         assert (events[name]["show_progress"], events[name]["show_progress_on"]) == ("minimal", [canvas]), name
     assert events["segment_everything"]["show_progress"] == "full"  # seconds long: its own progress bar
+    status = next(i for i, b in demo.blocks.items() if getattr(b, "elem_id", None) == "segment-status")
+    # a new model prepares the image (an embedding: seconds): a timer on the status line, not a loader on each slider
+    assert (events["segment_model"]["show_progress"], events["segment_model"]["show_progress_on"]) == ("minimal",
+                                                                                                      [status])
     main = {elem: i for i, b in demo.blocks.items() if (elem := getattr(b, "elem_id", None))}
     for name, shown in (("semantic", "semantic-result"), ("instance", "instance-result"),
                         ("panoptic", "panoptic-result"), ("depth", "depth-result"), ("compare", "compare-gallery")):

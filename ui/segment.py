@@ -429,5 +429,5 @@ def build(source: ModelSource, examples: list[str]) -> gr.Dropdown:
     cancel.click(h.cancel, None, progress, api_name="segment_everything_cancel", api_visibility="undocumented",
                  cancels=[estimated, finished])
     model.change(h.model_changed, [session, model], [status, *sliders], api_name="segment_model",
-                 api_visibility="private")
+                 api_visibility="private", show_progress="minimal", show_progress_on=[status])  # as segment_prepare
     return model
