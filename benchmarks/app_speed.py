@@ -17,7 +17,7 @@
   events, with Gradio's default of rebuilding its monitoring summary after every event against the app's setting.
 
     python -m benchmarks.app_speed [--model sam-vit-base --random-weights] [--clicks 20] [--starts 3]
-                                   [--slots 1,2] [--parts startup,clicks,first,throughput,history,browser]
+                                   [--slots 1,2] [--parts startup,clicks,first,browser,throughput,history]
 
 ``--random-weights`` builds the model's real architecture with random weights (benchmarks.random_init) so
 its timing needs no download. Numbers on a shared machine are noisy: compare ratios from one run.
@@ -483,7 +483,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--first-clicks", type=int, default=6, help="uploads for the first-click comparison")
     p.add_argument("--per-client", type=int, default=12, help="clicks of each concurrent client")
     p.add_argument("--slots", default="1,2", help="app slots to measure throughput with (1: the app before slots)")
-    p.add_argument("--parts", default="startup,clicks,first,throughput,history",
+    p.add_argument("--parts", default="startup,clicks,first,browser,throughput,history",
                    help="which measurements, comma-separated")
     args = p.parse_args(argv)
     images = sorted(COCO.glob("*.jpg"))[: args.first_clicks + 1]
