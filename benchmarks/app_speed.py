@@ -330,8 +330,12 @@ def throughput(url: str, model_id: str, image: Path, per_client: int) -> None:
         def call(*args: object, api_name: str) -> object:  # a lost reply fails the run instead of hanging it
             return client.submit(*args, api_name=api_name).result(timeout=CALL_TIMEOUT_S)
 
-        call(handle_file(str(image)), model_id, api_name="/segment_load_image")
-        call(model_id, api_name="/segment_prepare")
+        try:
+            call(handle_file(str(image)), model_id, api_name="/segment_load_image")
+            call(model_id, api_name="/segment_prepare")
+        except BaseException:
+            ready.abort()  # the other clients stop waiting for this one
+            raise
         prompts = boxes(np.random.default_rng(seed), per_client, 400, 300)
         ready.wait(timeout=CALL_TIMEOUT_S)
         began = time.perf_counter()
@@ -342,7 +346,11 @@ def throughput(url: str, model_id: str, image: Path, per_client: int) -> None:
     for n in (1, 2, 4):
         ready = threading.Barrier(n)
         with ThreadPoolExecutor(n) as pool:
-            runs = list(pool.map(user, range(10 * n, 11 * n), [ready] * n))  # boxes new to the server
+            futures = [pool.submit(user, seed, ready) for seed in range(10 * n, 11 * n)]  # boxes new to the server
+        failed = [e for f in futures if (e := f.exception()) is not None]
+        if failed:  # the client that failed, not the others it left waiting
+            raise next((e for e in failed if not isinstance(e, threading.BrokenBarrierError)), failed[0])
+        runs = [f.result() for f in futures]
         times = [t for ts, _ in runs for t in ts]
         rate = len(times) / max(seconds for _, seconds in runs)
         print(f"  {n} concurrent client(s): {rate:.2f} clicks/s, p50 {statistics.median(times) * 1000:.0f} ms")
