@@ -9,7 +9,7 @@ import gradio as gr
 
 import seglab
 
-from . import benchmark, compare, dense, depth, segment
+from . import benchmark, compare, dense, depth, gradio_cache, segment
 from .common import ModelSource, threads_per_slot
 from .weights import Needs
 
@@ -31,6 +31,7 @@ def build_demo(weights_dir: str | Path | None = None, results_dir: str | Path | 
     source = ModelSource(Path(weights_dir)) if weights_dir else ModelSource.from_env()
     seglab.set_threads(threads_per_slot())
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(ANALYTICS_EVERY))  # read by demo.queue()
+    gradio_cache.install()
     examples = example_images()
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(f"## {TITLE}\nPrompt, segment, estimate depth, compare models side by side, and read the "
