@@ -311,19 +311,20 @@ def test_a_click_shows_a_timer_on_the_canvas_and_a_long_run_one_loader_on_its_re
     from ui import build_demo
 
     demo = build_demo()
-    canvas = next(i for i, b in demo.blocks.items() if getattr(b, "elem_id", None) == "segment-canvas")
+    ids = {elem: i for i, b in demo.blocks.items() if (elem := getattr(b, "elem_id", None))}
     events = {d["api_name"]: d for d in demo.config["dependencies"]}
+
+    def progress(name: str) -> tuple[str, list[int] | None]:
+        return events[name]["show_progress"], events[name]["show_progress_on"]
+
     quick = ("segment_load_image", "segment_click", "segment_prompt", "segment_text", "segment_undo", "segment_clear",
              "segment_pick", "segment_editor", "segment")
     for name in quick:
-        assert (events[name]["show_progress"], events[name]["show_progress_on"]) == ("minimal", [canvas]), name
-    assert events["segment_everything"]["show_progress"] == "full"  # seconds long: its own progress bar
-    status = next(i for i, b in demo.blocks.items() if getattr(b, "elem_id", None) == "segment-status")
+        assert progress(name) == ("minimal", [ids["segment-canvas"]]), name
+    assert progress("segment_everything")[0] == "full"  # seconds long: its own progress bar
     # a new model prepares the image (an embedding: seconds): a timer on the status line, not a loader on each slider
-    assert (events["segment_model"]["show_progress"], events["segment_model"]["show_progress_on"]) == ("minimal",
-                                                                                                      [status])
-    main = {elem: i for i, b in demo.blocks.items() if (elem := getattr(b, "elem_id", None))}
+    assert progress("segment_model") == ("minimal", [ids["segment-status"]])
     for name, shown in (("semantic", "semantic-result"), ("instance", "instance-result"),
                         ("panoptic", "panoptic-result"), ("depth", "depth-result"), ("compare", "compare-gallery")):
         # seconds long: the full loader, on the result only (each loader costs the browser CPU while it waits)
-        assert (events[name]["show_progress"], events[name]["show_progress_on"]) == ("full", [main[shown]]), name
+        assert progress(name) == ("full", [ids[shown]]), name

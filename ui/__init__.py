@@ -16,8 +16,8 @@ from .weights import Needs
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TITLE = "seglab: segmentation and depth, every model in one place"
 # Gradio rebuilds its monitoring summary (a pandas table of up to 10,000 past events) after every event by default:
-# once an app has served that many, each call costs about 18 ms more CPU and 10 ms more wall time. Every this many
-# events instead; GRADIO_ANALYTICS_CACHE_FREQUENCY set by the user wins.
+# once an app has served that many, each call costs about 16 ms more server CPU (benchmarks.app_speed --parts
+# history). Every this many events instead; GRADIO_ANALYTICS_CACHE_FREQUENCY set by the user wins.
 ANALYTICS_EVERY = 100
 
 
