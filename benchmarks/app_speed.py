@@ -434,7 +434,7 @@ def browser_clicks(url: str, model_id: str, location: str | None, image_path: Pa
 
     echo_proc, echo_url, _ = start([sys.executable, "-c", BROWSER_ECHO_APP], env)
     try:
-        app_tab, echo_tab = chrome.current_window_handle, None
+        app_tab = chrome.current_window_handle
         chrome.get(url)
         wait = WebDriverWait(chrome, CALL_TIMEOUT_S)
         wait.until(lambda c: c.find_element(By.CSS_SELECTOR, "#segment-input input[type=file]")).send_keys(
@@ -453,7 +453,7 @@ def browser_clicks(url: str, model_id: str, location: str | None, image_path: Pa
 
         def app_click(i: int) -> None:
             in_page(app_tab, CANVAS_SHOWN, prompt(i, 7), "app")
-            if "1 mask" not in status.text.splitlines()[-1]:
+            if "mask" not in status.text.splitlines()[-1]:  # "1 mask, score ...", "3 masks, ..."
                 raise RuntimeError(f"the click did not give a mask: {status.text}")
 
         def reference(i: int) -> None:
