@@ -1,6 +1,7 @@
 """Prompts for promptable models: points, boxes, a rough region and text, in image pixels."""
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,12 +29,12 @@ class Prompt:
               boxes: list | np.ndarray | None = None, box: list | np.ndarray | None = None,
               region: np.ndarray | None = None, text: str | None = None) -> Prompt:
         """Convenience constructor from lists: ``Prompt.build(points=[(x, y)], labels=[1], box=[x0, y0, x1, y1])``."""
-        pts = None if points is None or len(points) == 0 else np.asarray(points, np.float32).reshape(-1, 2)
+        pts = None if points is None or len(points) == 0 else _rows(points, 2, "a point is [x, y]")
         lab = None
         if pts is not None:
-            lab = np.ones(len(pts), np.int64) if labels is None else np.asarray(labels, np.int64).reshape(-1)
-        all_boxes = [np.asarray(b, np.float32).reshape(-1, 4) for b in (boxes, box)
-                     if b is not None and len(b)]
+            lab = np.ones(len(pts), np.int64) if labels is None else _rows(labels, 1, "a label is 1 or 0").astype(
+                np.int64).reshape(-1)
+        all_boxes = [_rows(b, 4, "a box is [x0, y0, x1, y1]") for b in (boxes, box) if b is not None and len(b)]
         bx = np.concatenate(all_boxes) if all_boxes else None
         return cls(pts, lab, bx, None if region is None else np.asarray(region).astype(bool), text)
 
@@ -71,6 +72,18 @@ class Prompt:
         region = None if self.region is None else _check_region(self.region, height, width)
         text = None if self.text is None else _check_text(self.text)
         return Prompt(pts, lab, boxes, region, text)
+
+
+def _rows(values: list | np.ndarray, width: int, form: str) -> np.ndarray:
+    """``values`` as float32 rows of ``width`` numbers (a flat list of them too); InvalidPromptError saying
+    ``form`` when they are not numbers or do not make whole rows."""
+    try:
+        array = np.asarray(values, np.float32)
+    except (ValueError, TypeError):
+        raise InvalidPromptError(f"{form}, in a list of equal-length lists of numbers: got {reprlib.repr(values)}") from None
+    if array.size % width:
+        raise InvalidPromptError(f"{form}: got {array.size} numbers in {reprlib.repr(values)}")
+    return array.reshape(-1, width)
 
 
 def _check_points(points: np.ndarray, labels: np.ndarray | None, height: int,

@@ -56,3 +56,20 @@ def test_blank_text():
     with pytest.raises(InvalidPromptError, match="text prompt is empty"):
         Prompt(text="   ").validated(8, 10)
     assert Prompt(text=" dog ").validated(8, 10).text == "dog"
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    ({"boxes": [[8, 55]]}, r"^a box is \[x0, y0, x1, y1\]: got 2 numbers in \[\[8, 55\]\]$"),
+    ({"points": [[1, 2, 3]]}, r"^a point is \[x, y\]: got 3 numbers"),
+    ({"boxes": [[1, 2, 3, 4], [5, 6]]}, r"^a box is \[x0, y0, x1, y1\], in a list of equal-length lists of numbers"),
+    ({"points": [["a", "b"]]}, r"^a point is \[x, y\], in a list"),
+    ({"points": [[1, 2]], "labels": [["yes"]]}, r"^a label is 1 or 0"),
+])
+def test_malformed_coordinates_say_the_form_they_need(kwargs, msg):
+    with pytest.raises(InvalidPromptError, match=msg):
+        Prompt.build(**kwargs)
+
+
+def test_a_flat_box_and_flat_points_are_read_as_rows():
+    p = Prompt.build(points=[1, 2, 3, 4], box=[0, 0, 5, 5])
+    assert p.points.tolist() == [[1, 2], [3, 4]] and p.boxes.tolist() == [[0, 0, 5, 5]]

@@ -295,6 +295,8 @@ def parse_prompt(text: str | None, prompt_text: str | None = None,
     try:
         return seglab.Prompt.build(points=data.get("points"), labels=data.get("labels"), boxes=data.get("boxes"),
                                    box=data.get("box"), region=region, text=phrase)
+    except seglab.InvalidPromptError:
+        raise  # already says what is wrong
     except (ValueError, TypeError) as e:
         raise seglab.InvalidPromptError(f"the prompt's coordinates are malformed: {e}") from None
 
