@@ -29,14 +29,13 @@ class Prompt:
               boxes: list | np.ndarray | None = None, box: list | np.ndarray | None = None,
               region: np.ndarray | None = None, text: str | None = None) -> Prompt:
         """Convenience constructor from lists: ``Prompt.build(points=[(x, y)], labels=[1], box=[x0, y0, x1, y1])``."""
-        pts = None if points is None or len(points) == 0 else _rows(points, 2, "a point is [x, y]")
-        lab = None
-        if pts is not None:
+        pts, lab = _rows(points, 2, "a point is [x, y]"), None
+        if len(pts):
             lab = np.ones(len(pts), np.int64) if labels is None else _rows(labels, 1, "a label is 1 or 0").astype(
                 np.int64).reshape(-1)
-        all_boxes = [_rows(b, 4, "a box is [x0, y0, x1, y1]") for b in (boxes, box) if b is not None and len(b)]
-        bx = np.concatenate(all_boxes) if all_boxes else None
-        return cls(pts, lab, bx, None if region is None else np.asarray(region).astype(bool), text)
+        bx = np.concatenate([_rows(boxes, 4, "a box is [x0, y0, x1, y1]"), _rows(box, 4, "a box is [x0, y0, x1, y1]")])
+        return cls(pts if len(pts) else None, lab, bx if len(bx) else None,
+                   None if region is None else np.asarray(region).astype(bool), text)
 
     @property
     def is_empty(self) -> bool:
@@ -74,15 +73,17 @@ class Prompt:
         return Prompt(pts, lab, boxes, region, text)
 
 
-def _rows(values: list | np.ndarray, width: int, form: str) -> np.ndarray:
-    """``values`` as float32 rows of ``width`` numbers (a flat list of them too); InvalidPromptError saying
-    ``form`` when they are not numbers or do not make whole rows."""
+def _rows(values: list | np.ndarray | None, width: int, form: str) -> np.ndarray:
+    """``values`` as float32 rows of ``width`` numbers (a flat list of them too; no rows for None or empty);
+    InvalidPromptError saying ``form`` when they are not numbers or do not make whole rows."""
     try:
-        array = np.asarray(values, np.float32)
+        array = np.asarray([] if values is None else values, np.float32)
     except (ValueError, TypeError):
-        raise InvalidPromptError(f"{form}, in a list of equal-length lists of numbers: got {reprlib.repr(values)}") from None
+        raise InvalidPromptError(
+            f"{form}, in a list of equal-length lists of numbers: got {reprlib.repr(values)}") from None
     if array.size % width:
-        raise InvalidPromptError(f"{form}: got {array.size} numbers in {reprlib.repr(values)}")
+        count = f"{array.size} number{'s' * (array.size != 1)}"
+        raise InvalidPromptError(f"{form}: got {count} in {reprlib.repr(values)}")
     return array.reshape(-1, width)
 
 

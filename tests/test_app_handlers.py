@@ -173,6 +173,14 @@ def test_prompt_json_round_trips():
         parse_prompt('{"point": [1, 2]}')
 
 
+@pytest.mark.parametrize("text, msg", [('{"points": 5}', r"^a point is \[x, y\]: got 1 number in 5$"),
+                                       ('{"boxes": [[8, 55]]}', r"^a box is \[x0, y0, x1, y1\]: got 2 numbers"),
+                                       ('{"text": 5}', r'^the prompt\'s "text" must be a string such as "cat", not 5$')])
+def test_a_malformed_prompt_says_what_form_it_needs(text, msg):
+    with pytest.raises(seglab.InvalidPromptError, match=msg):
+        parse_prompt(text)
+
+
 def test_model_lists_mark_missing_weights_and_preselect_what_runs(source, monkeypatch):
     choices = {v: k for k, v in source.choices("promptable")}
     assert choices[EMBEDDED] == EMBEDDED and choices["sam-vit-base"] == "sam-vit-base"

@@ -292,13 +292,10 @@ def parse_prompt(text: str | None, prompt_text: str | None = None,
         if unknown:
             raise seglab.InvalidPromptError(f"unknown prompt keys {sorted(unknown)}; use points, labels, boxes, text")
     phrase = (prompt_text or "").strip() or data.get("text") or None
-    try:
-        return seglab.Prompt.build(points=data.get("points"), labels=data.get("labels"), boxes=data.get("boxes"),
-                                   box=data.get("box"), region=region, text=phrase)
-    except seglab.InvalidPromptError:
-        raise  # already says what is wrong
-    except (ValueError, TypeError) as e:
-        raise seglab.InvalidPromptError(f"the prompt's coordinates are malformed: {e}") from None
+    if phrase is not None and not isinstance(phrase, str):
+        raise seglab.InvalidPromptError(f'the prompt\'s "text" must be a string such as "cat", not {phrase!r}')
+    return seglab.Prompt.build(points=data.get("points"), labels=data.get("labels"), boxes=data.get("boxes"),
+                               box=data.get("box"), region=region, text=phrase)
 
 
 def prompt_json(prompt: seglab.Prompt) -> str:
