@@ -33,7 +33,7 @@ class Prompt:
         if len(pts):
             lab = np.ones(len(pts), np.int64) if labels is None else _rows(labels, 1, "a label is 1 or 0").astype(
                 np.int64).reshape(-1)
-        bx = np.concatenate([_rows(boxes, 4, "a box is [x0, y0, x1, y1]"), _rows(box, 4, "a box is [x0, y0, x1, y1]")])
+        bx = np.concatenate([_rows(b, 4, "a box is [x0, y0, x1, y1]") for b in (boxes, box)])
         return cls(pts if len(pts) else None, lab, bx if len(bx) else None,
                    None if region is None else np.asarray(region).astype(bool), text)
 
