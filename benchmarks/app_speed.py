@@ -61,7 +61,8 @@ BROWSER_ECHO_APP = ("import gradio as gr, os\nwith gr.Blocks() as demo:\n    a =
                     "    gr.Button(elem_id='echo-run').click(lambda x: x, a, b, api_name='echo')\n"
                     "demo.queue(default_concurrency_limit=None)\n"
                     "demo.launch(server_name='127.0.0.1', server_port=int(os.environ['GRADIO_SERVER_PORT']))")
-# In the page: the input box set to arguments[0], the button pressed; ``ready(t0)`` resolves once the result shows.
+# In the page: the input box set to arguments[0], the button pressed; the promise READY(t0) resolves once the
+# result shows.
 # Hands back ms from the press to: the result shown, the request leaving (queue/join), the reply's stream closing.
 IN_PAGE = """
 const [text, done] = [arguments[0], arguments[arguments.length - 1]];
