@@ -1,0 +1,179 @@
+"""Test protocols, as data: how a published number was measured (resize, inference, thresholds, scoring).
+
+A registry entry names the protocol its adapter runs (``ModelSpec.protocol``) and each published number
+names the protocol it was measured under (``Published.protocol``). Adapters apply their protocol whatever a
+downloaded processor file says, so ``seglab.predict``, the app and the benchmark see what the authors' test
+code saw; the benchmark writes the protocol id into every result row, and the report pairs a reproduced
+number with a published one only where data set and protocol are the same.
+
+Each value is copied from an official file named in ``source`` (repository, path); ``tests/data`` holds
+those values with their commits and ``tests/test_protocols.py`` checks this table against them.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from .errors import UnknownModelError
+
+Resize = Literal["shortest-edge", "keep-ratio", "weights-transforms", "model", "none"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Protocol:
+    """One test protocol.
+
+    ``resize``: ``shortest-edge`` (detectron2's ``ResizeShortestEdge``: short side ``size[0]``, long side at most
+    ``size[1]``, aspect kept), ``keep-ratio`` (mmseg's ``Resize(scale=(long, short), keep_ratio=True)``: the
+    largest scale that fits ``size`` = (long, short)), ``weights-transforms`` (torchvision's ``weights.transforms()``),
+    ``model`` (the network resizes inside, e.g. Mask R-CNN's ``GeneralizedRCNNTransform``) or ``none``.
+    ``size_divisor``: the resized image is padded (detectron2) or its size rounded (SegFormer's
+    ``AlignedResize``) to a multiple of it. ``inference``: ``whole`` image, or ``slide`` windows of ``crop``
+    (h, w) every ``stride`` (h, w), logits averaged where windows overlap.
+    """
+
+    id: str
+    dataset: str  # the registry data set name of numbers measured under it ("coco-val2017", ...)
+    task: str
+    resize: Resize
+    size: tuple[int, int] | None = None
+    size_divisor: int = 0
+    inference: Literal["whole", "slide"] = "whole"
+    crop: tuple[int, int] | None = None
+    stride: tuple[int, int] | None = None
+    object_mask_threshold: float | None = None  # panoptic: queries scoring less are dropped
+    overlap_threshold: float | None = None  # panoptic: kept area / own area below this drops a segment
+    top_k: int | None = None  # instance: detections kept per image (over queries x classes)
+    score: str = ""  # how a detection's score is formed
+    metric: str = ""  # which variant of the metric
+    prompts: str = ""  # promptable: where the prompts come from
+    scored_at: Literal["original", "resized"] = "original"  # the resolution the metric compares at
+    source: str = ""  # the official file(s) the values come from
+
+    def describe(self) -> str:
+        """One line for tables and the app: "shortest edge 800, long side <= 1333; whole image"."""
+        parts = []
+        if self.resize == "shortest-edge" and self.size:
+            parts.append(f"short side {self.size[0]}, long side <= {self.size[1]}, aspect kept")
+        elif self.resize == "keep-ratio" and self.size:
+            parts.append(f"resized to fit {self.size[0]} x {self.size[1]}, aspect kept")
+        elif self.resize == "weights-transforms":
+            parts.append("the weights' own transforms")
+        elif self.resize == "model":
+            parts.append("the network's own resize")
+        if self.inference == "slide" and self.crop and self.stride:
+            parts.append(f"sliding {self.crop[0]}x{self.crop[1]} windows, stride {self.stride[0]}")
+        if self.object_mask_threshold is not None:
+            parts.append(f"object mask threshold {self.object_mask_threshold:g}, overlap {self.overlap_threshold:g}")
+        if self.top_k:
+            parts.append(f"top {self.top_k} detections")
+        if self.prompts:
+            parts.append(self.prompts)
+        if self.scored_at == "resized":
+            parts.append("scored at the resized size")
+        return "; ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+D2_DEFAULTS = "facebookresearch/detectron2 detectron2/config/defaults.py"
+M2F = "facebookresearch/Mask2Former configs/"
+ONEFORMER = "SHI-Labs/OneFormer configs/"
+SEGFORMER = "NVlabs/SegFormer local_configs/segformer/"
+M2F_SCORE = "class probability x mean mask probability inside the mask"
+
+
+def _m2f(id: str, dataset: str, task: str, size: tuple[int, int], source: str, **kw: Any) -> Protocol:
+    """A Mask2Former / OneFormer protocol: detectron2's test resize, padded to 32, whole image."""
+    if task == "panoptic":
+        kw = {"object_mask_threshold": 0.8, "overlap_threshold": 0.8, **kw}
+    if task == "instance":
+        kw = {"top_k": 100, "score": M2F_SCORE, **kw}
+    return Protocol(id=id, dataset=dataset, task=task, resize="shortest-edge", size=size, size_divisor=32,
+                    source=source, **kw)
+
+
+PROTOCOLS: tuple[Protocol, ...] = (
+    # --- Mask2Former (detectron2 test code, single scale, no flip) --------------------------------------
+    _m2f("mask2former-coco-panoptic", "coco-val2017", "panoptic", (800, 1333),
+         M2F + "coco/panoptic-segmentation/Base-COCO-PanopticSegmentation.yaml, maskformer2_R50_bs16_50ep.yaml"),
+    _m2f("mask2former-coco-panoptic-semantic", "coco-val2017", "semantic", (800, 1333),
+         M2F + "coco/panoptic-segmentation/maskformer2_R50_bs16_50ep.yaml (SEMANTIC_ON of the panoptic model)"),
+    _m2f("mask2former-coco-instance", "coco-val2017", "instance", (800, 1333),
+         M2F + "coco/instance-segmentation/Base-COCO-InstanceSegmentation.yaml, maskformer2_R50_bs16_50ep.yaml"),
+    _m2f("mask2former-ade-semantic-512", "ade20k-val", "semantic", (512, 2048),
+         M2F + "ade20k/semantic-segmentation/Base-ADE20K-SemanticSegmentation.yaml"),
+    _m2f("mask2former-ade-semantic-640", "ade20k-val", "semantic", (640, 2560),
+         M2F + "ade20k/semantic-segmentation/swin/maskformer2_swin_large_IN21k_384_bs16_160k_res640.yaml"),
+    _m2f("mask2former-cityscapes-semantic", "cityscapes-val", "semantic", (1024, 2048),
+         M2F + "cityscapes/semantic-segmentation/Base-Cityscapes-SemanticSegmentation.yaml"),
+    _m2f("mask2former-cityscapes-panoptic", "cityscapes-val", "panoptic", (1024, 2048),
+         M2F + "cityscapes/panoptic-segmentation/Base-Cityscapes-PanopticSegmentation.yaml"),
+    _m2f("mask2former-vistas-semantic", "mapillary-vistas-val", "semantic", (2048, 2048),
+         M2F + "mapillary-vistas/semantic-segmentation/Base-MapillaryVistas-SemanticSegmentation.yaml"),
+    # --- OneFormer (detectron2 test code; task token from the spec) -----------------------------------
+    _m2f("oneformer-coco-panoptic", "coco-val2017", "panoptic", (800, 1333),
+         ONEFORMER + "coco/Base-COCO-UnifiedSegmentation.yaml, oneformer_R50_bs16_50ep.yaml"),
+    _m2f("oneformer-ade-panoptic", "ade20k-val", "panoptic", (512, 2048),
+         ONEFORMER + "ade20k/Base-ADE20K-UnifiedSegmentation.yaml, oneformer_R50_bs16_160k.yaml"),
+    _m2f("oneformer-cityscapes-panoptic", "cityscapes-val", "panoptic", (1024, 2048),
+         ONEFORMER + "cityscapes/Base-Cityscapes-UnifiedSegmentation.yaml, oneformer_R50_bs16_90k.yaml"),
+    _m2f("oneformer-cityscapes-semantic", "cityscapes-val", "semantic", (1024, 2048),
+         ONEFORMER + "cityscapes/Base-Cityscapes-UnifiedSegmentation.yaml (task token: semantic)"),
+    # --- SegFormer (mmseg test pipeline of the official configs) --------------------------------------
+    Protocol(id="segformer-ade-512", dataset="ade20k-val", task="semantic", resize="keep-ratio", size=(2048, 512),
+             size_divisor=32, source=SEGFORMER + "B0/segformer.b0.512x512.ade.160k.py (AlignedResize, whole)"),
+    Protocol(id="segformer-ade-640", dataset="ade20k-val", task="semantic", resize="keep-ratio", size=(2048, 640),
+             size_divisor=32, source=SEGFORMER + "B5/segformer.b5.640x640.ade.160k.py (AlignedResize, whole)"),
+    Protocol(id="segformer-cityscapes-slide", dataset="cityscapes-val", task="semantic", resize="keep-ratio",
+             size=(2048, 1024), inference="slide", crop=(1024, 1024), stride=(768, 768),
+             source=SEGFORMER + "B0/segformer.b0.1024x1024.city.160k.py, B5/segformer.b5.1024x1024.city.160k.py"),
+    # --- torchvision -----------------------------------------------------------------------------------
+    Protocol(id="torchvision-voc-520", dataset="coco-val2017-voc", task="semantic", resize="weights-transforms",
+             size=(520, 520), scored_at="resized",
+             source="pytorch/vision references/segmentation/train.py and presets.py (SegmentationPresetEval, "
+                    "base_size 520; target resized nearest to the same size)"),
+    Protocol(id="torchvision-coco-maskrcnn", dataset="coco-val2017", task="instance", resize="model",
+             size=(800, 1333), top_k=100, score="box score (box_score_thresh 0.05)",
+             source="pytorch/vision torchvision/models/detection/mask_rcnn.py (MaskRCNN defaults), "
+                    "references/detection/train.py"),
+    # --- promptable (the benchmark's prompts, class-agnostic unless said) ----------------------------
+    Protocol(id="coco-gt-boxes", dataset="coco-val2017", task="promptable", resize="model",
+             prompts="one ground-truth box per non-crowd instance", score="the model's predicted IoU",
+             metric="class-agnostic AR@100 and mIoU"),
+    Protocol(id="coco-gt-center-points", dataset="coco-val2017", task="promptable", resize="model",
+             prompts="one centre point per non-crowd instance", score="the model's predicted IoU",
+             metric="class-agnostic AR@100 and mIoU"),
+    Protocol(id="coco-everything", dataset="coco-val2017", task="promptable", resize="model",
+             prompts="segment everything (point grid)", score="the model's predicted IoU",
+             metric="class-agnostic AR@100"),
+    Protocol(id="coco-detection-boxes", dataset="coco-val2017", task="promptable", resize="model",
+             prompts="a detector's boxes (--prompt-boxes), category and score carried over",
+             score="the detector's score", metric="class-aware COCO mask AP",
+             source="Kirillov et al., Segment Anything, section 7.3 (zero-shot instance segmentation)"),
+    Protocol(id="coco-vitdet-h-boxes", dataset="coco-val2017", task="promptable", resize="model",
+             prompts="ViTDet-H's boxes (--prompt-boxes with its COCO results file)", score="the detector's score",
+             metric="class-aware COCO mask AP",
+             source="Kirillov et al., Segment Anything, section 7.3 and Table 5"),
+    Protocol(id="coco-gt-clicks", dataset="coco-val2017", task="interactive", resize="model",
+             prompts="simulated clicks, each on the centre of the largest error", metric="mIoU after k clicks"),
+    # --- depth: each model's own processor, scored after the metric's alignment -----------------------
+    Protocol(id="depth-native", dataset="nyu-depth-v2", task="depth", resize="model",
+             metric="delta1 / AbsRel / RMSE over valid pixels, per-image median scaling for relative models"),
+)
+
+_BY_ID = {p.id: p for p in PROTOCOLS}
+assert len(_BY_ID) == len(PROTOCOLS), "duplicate protocol ids"
+
+
+def get_protocol(protocol_id: str) -> Protocol:
+    """The protocol named ``protocol_id``; :class:`UnknownModelError` lists the known ones otherwise."""
+    try:
+        return _BY_ID[protocol_id]
+    except KeyError:
+        raise UnknownModelError(f"unknown protocol {protocol_id!r}; known: {', '.join(_BY_ID)}") from None
+
+
+def list_protocols(task: str | None = None) -> list[Protocol]:
+    return [p for p in PROTOCOLS if task is None or p.task == task]
