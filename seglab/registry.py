@@ -50,7 +50,7 @@ class Published:
     value: float
     dataset: str  # e.g. "coco-val2017", "ade20k-val", "cityscapes-val"
     source: str  # paper table or model card
-    protocol: str  # the id of the test protocol it was measured under (seglab.protocols)
+    protocol: str = ""  # the id of the test protocol it was measured under (seglab.protocols); '' = not known
 
 
 @dataclass(frozen=True, kw_only=True)
