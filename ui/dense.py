@@ -13,8 +13,8 @@ import numpy as np
 import seglab
 from seglab.render import legend
 
-from .common import (CONCURRENCY, ModelSource, downloads, gpu, image_input, read_image, require_task, timing,
-                     user_errors, warn_if_missing)
+from .common import (CONCURRENCY, ModelSource, downloads, gpu, image_input, protocol_line, read_image, require_task,
+                     timing, user_errors, warn_if_missing)
 
 TASKS = ("semantic", "instance", "panoptic")
 THRESHOLD = {"instance": 0.5, "panoptic": 0.8}  # tasks with a score threshold, and its starting value
@@ -59,7 +59,7 @@ def run(source: ModelSource, task: str, image: Any, model_id: str, threshold: fl
         result = result.select(result.scores >= threshold)
     pairs, colours = annotations(result)
     return (gr.AnnotatedImage((array, pairs), color_map=colours), downloads(result, array, task),
-            timing(model_id, load_s, predict_s, summary(result)))
+            timing(model_id, load_s, predict_s, f"{summary(result)} · {protocol_line(model_id)}"))
 
 
 def build(source: ModelSource, task: str, examples: list[str]) -> gr.Dropdown:
