@@ -59,6 +59,7 @@ TASKS: dict[str, str] = {
     "instance": "benchmarks.tasks.instance",
     "panoptic": "benchmarks.tasks.panoptic",
     "semantic": "benchmarks.tasks.semantic",
+    "part": "benchmarks.tasks.part",
     "depth": "benchmarks.tasks.depth",
     "interactive": "benchmarks.tasks.interactive",
 }
