@@ -114,7 +114,8 @@ def build(source: ModelSource, examples: list[str]) -> None:
             prompt = gr.Textbox(label="Prompt for promptable models (JSON, image pixels)", lines=2,
                                 elem_id="compare-prompt",
                                 placeholder='{"points": [[320, 200]], "labels": [1]} or {"boxes": [[10, 20, 300, 40]]}')
-            click = gr.Radio(list(CLICKS), value=CLICKS[0], label="A click on the image adds a", elem_id="compare-click")
+            click = gr.Radio(list(CLICKS), value=CLICKS[0], label="A click on the image adds a",
+                             elem_id="compare-click")
             text = gr.Textbox(label="Text prompt (text-capable models)")
             button = gr.Button("Compare", variant="primary", elem_id="compare-run")
         with gr.Column(scale=3):
