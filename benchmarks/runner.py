@@ -16,8 +16,8 @@ from tqdm import tqdm
 import seglab
 from benchmarks import distributed
 from benchmarks.records import open_records, read_records, shard_todo, write_record
-from benchmarks.tasks import (BenchmarkInputError, Dataset, Prediction, RunConfig, Sample, TaskContext, ok_records,
-                              read_prediction)
+from benchmarks.tasks import (TASK_PROTOCOLS, BenchmarkInputError, Dataset, Prediction, RunConfig, Sample, TaskContext,
+                              ok_records, read_prediction)
 from seglab.metrics.latency import ForwardTimer, Timer, peak_memory_mb, reset_peak_memory
 from seglab.report import BASELINE, OFFLINE, RANDOM
 
@@ -39,6 +39,7 @@ class ModelRun:
 
     pred_dir: Path
     weights: str
+    protocol: str  # the id of the test protocol it ran (seglab.protocols)
     load_s: float | None = None
     evaluator: Any = None
     streamed: set[str] = field(default_factory=set)
@@ -48,6 +49,15 @@ def run_name(config: RunConfig) -> str:
     """The results' ``model`` column and prediction folder: the registry id, marked when the weights are random
     (so random-init and pretrained runs of one model neither replace nor resume each other)."""
     return f"{config.model} (random-init)" if config.random_init else config.model
+
+
+def run_protocol(task: ModuleType, config: RunConfig) -> str:
+    """The id of the protocol a run follows (``seglab.protocols``): the task's own choice (``task.protocol(config)``,
+    e.g. the promptable prompts), else the one protocol of a task that has one (:data:`TASK_PROTOCOLS`), else the
+    model's (``ModelSpec.protocol``)."""
+    if hasattr(task, "protocol"):
+        return task.protocol(config)
+    return TASK_PROTOCOLS.get(config.task) or seglab.get_spec(config.model).protocol
 
 
 def weights_label(spec: seglab.ModelSpec, random_init: bool) -> str:
@@ -101,9 +111,12 @@ def load_adapter(spec: seglab.ModelSpec, config: RunConfig, tmp: Path) -> Any:
     return seglab.load_model(spec.id, device=config.device, dtype=config.dtype, location=location)
 
 
-def prediction_dir(config: RunConfig, rank: int) -> Path:
-    """``OUT/predictions/<model>/<task>``, checked on rank 0: earlier predictions need --resume or --rescore."""
-    pred_dir = config.out / "predictions" / run_name(config) / config.task
+def prediction_dir(config: RunConfig, rank: int, protocol: str = "", default: str = "") -> Path:
+    """``OUT/predictions/<model>/<task>`` (``<task>-<protocol>`` when the task runs a protocol other than its
+    ``default``, so that --resume never mixes two protocols' records), checked on rank 0: earlier predictions need
+    --resume or --rescore."""
+    folder = config.task if protocol == default else f"{config.task}-{protocol}"
+    pred_dir = config.out / "predictions" / run_name(config) / folder
     if rank == 0:
         pred_dir.mkdir(parents=True, exist_ok=True)
         existing = [p for p in pred_dir.glob("rank*.jsonl") if p.stat().st_size]
@@ -118,7 +131,9 @@ def run_model(task: ModuleType, dataset: Dataset, config: RunConfig, session: Se
     """Run ``config.model`` over this rank's share of the images not done yet, writing a record per image; on
     rank 0 each successful output also goes straight into the task's evaluator (unless the weights are random)."""
     spec = seglab.get_spec(config.model)
-    run = ModelRun(prediction_dir(config, session.rank), weights_label(spec, config.random_init))
+    protocol = run_protocol(task, config)
+    pred_dir = prediction_dir(config, session.rank, protocol, getattr(task, "DEFAULT_PROTOCOL", protocol))
+    run = ModelRun(pred_dir, weights_label(spec, config.random_init), protocol)
     if session.rank == 0 and not config.random_init:
         run.evaluator = task.evaluator(dataset, config)
     if config.rescore:

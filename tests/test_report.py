@@ -42,9 +42,12 @@ from seglab.report import (
 SHIPPED = Path(__file__).resolve().parents[1] / "results"
 
 
-def result(model: str, task: str, weights: str = "pretrained", **values) -> dict:
-    return {"model": model, "task": task, "dataset": "coco-val2017", "weights": weights, "n_images": 3,
-            "n_failed": 0, **values}
+def result(model: str, task: str, weights: str = "pretrained", protocol: str | None = None, **values) -> dict:
+    """A results row as benchmarks.run writes it; ``protocol`` defaults to what a plain run of the task records."""
+    if protocol is None:
+        protocol = {"promptable": "coco-gt-boxes", "interactive": "coco-gt-clicks"}.get(task) or get_spec(model).protocol
+    return {"model": model, "task": task, "dataset": "coco-val2017", "protocol": protocol, "weights": weights,
+            "n_images": 3, "n_failed": 0, **values}
 
 
 def lat(model: str, task: str, values: list[float]) -> list[dict]:

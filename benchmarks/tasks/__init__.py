@@ -41,7 +41,11 @@ table. A task module owns only what differs, as these module-level names:
     once all ranks are done. Not called with ``--random-init`` (random weights are not scored).
 
 and optionally ``add_arguments(parser)`` for task-specific flags (read back from
-``config.options``). Results for the same model x task x dataset replace earlier ones.
+``config.options``), and ``protocol(config) -> str``, the id (``seglab.protocols``) of the protocol the
+flags choose (else the runner records the task's :data:`TASK_PROTOCOLS` entry or the model's
+``ModelSpec.protocol``) with ``DEFAULT_PROTOCOL``, the one whose predictions keep the task's folder.
+Every results row names its protocol; results for the same model x task x dataset x protocol replace
+earlier ones.
 """
 from __future__ import annotations
 
@@ -62,6 +66,9 @@ TASKS: dict[str, str] = {
     "depth": "benchmarks.tasks.depth",
     "interactive": "benchmarks.tasks.interactive",
 }
+
+# the protocol (seglab.protocols) of a task that runs the same one for every model and names none itself
+TASK_PROTOCOLS: dict[str, str] = {"interactive": "coco-gt-clicks"}
 
 
 class BenchmarkInputError(SeglabError):
