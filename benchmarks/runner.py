@@ -16,8 +16,8 @@ from tqdm import tqdm
 import seglab
 from benchmarks import distributed
 from benchmarks.records import open_records, read_records, shard_todo, write_record
-from benchmarks.tasks import (TASK_PROTOCOLS, BenchmarkInputError, Dataset, Prediction, RunConfig, Sample, TaskContext,
-                              ok_records, read_prediction)
+from benchmarks.tasks import (TASK_PROTOCOLS, BenchmarkInputError, Dataset, Prediction, RunConfig, Sample,
+                              TaskContext, ok_records, read_prediction)
 from seglab.metrics.latency import ForwardTimer, Timer, peak_memory_mb, reset_peak_memory
 from seglab.report import BASELINE, OFFLINE, RANDOM
 

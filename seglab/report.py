@@ -1,9 +1,13 @@
 """Benchmark results as tables and charts, shared by ``benchmarks.plot`` and the app's Benchmark tab.
 
 A results folder (written by ``python -m benchmarks.run``) holds ``results.csv`` / ``results.json``
-(one row per model x task x dataset: metrics under their usual names, latency, memory,
-environment) and ``latency.csv`` (one row per image). Accuracy of rows whose ``weights`` is
-``random-init (latency only)`` is meaningless and is left out of every accuracy table and chart.
+(one row per model x task x dataset x protocol: metrics under their usual names, the ``protocol`` id,
+latency, memory, environment; files written before the column are read as of unknown protocol) and
+``latency.csv`` (one row per image). Accuracy of rows whose ``weights`` is ``random-init (latency only)`` is
+meaningless and is left out of every accuracy table and chart.
+
+A published number is put beside a reproduced one only where metric, data set and protocol are the same
+(:func:`comparisons`); elsewhere a ``note`` says which protocol each used.
 
 Tables: :func:`summary_table` (compact), :func:`full_table`, :func:`model_zoo` (the registry with its
 published numbers). Charts (:class:`Chart`: a figure, or the sentence saying why there is none and the
@@ -113,7 +117,7 @@ def _upsert(old: pd.DataFrame | None, new: pd.DataFrame, key: dict[str, Any]) ->
     same = pd.Series(True, index=old.index)
     for k, v in key.items():
         if k == PROTOCOL:
-            recorded = old[k].fillna("").astype(str) if k in old.columns else pd.Series("", index=old.index)
+            recorded = old[k].astype("string").fillna("") if k in old.columns else pd.Series("", index=old.index)
             same &= (recorded == str(v)) | (recorded == "")
         else:
             same &= old[k].astype(str) == str(v)
@@ -420,7 +424,7 @@ def latency_chart(latencies: pd.DataFrame) -> Chart:
     lat["cold"] = lat["cold"].astype(str).str.lower().eq("true") if "cold" in lat.columns else False
     if "image" not in lat.columns:
         lat["image"] = ""
-    lat[PROTOCOL] = lat[PROTOCOL].fillna("") if PROTOCOL in lat.columns else ""
+    lat[PROTOCOL] = lat[PROTOCOL].astype("string").fillna("") if PROTOCOL in lat.columns else ""
     runs = {}  # labelled by the model, plus its task, data set and protocol where it has several
     for (model, *run), group in lat.groupby(["model", "task", "dataset", PROTOCOL], sort=False):
         mine = lat[lat["model"] == model]
