@@ -60,6 +60,12 @@ def run_protocol(task: ModuleType, config: RunConfig) -> str:
     return TASK_PROTOCOLS.get(config.task) or seglab.get_spec(config.model).protocol
 
 
+def prediction_folder(task: ModuleType, config: RunConfig) -> str:
+    """The folder of a run's records below ``predictions/<model>/``: the task's ``prediction_folder(config)`` where
+    it runs several protocols (so that --resume never mixes two protocols' records), else the task's name."""
+    return task.prediction_folder(config) if hasattr(task, "prediction_folder") else config.task
+
+
 def weights_label(spec: seglab.ModelSpec, random_init: bool) -> str:
     """The results' ``weights`` column."""
     if spec.source == "embedded":
@@ -111,12 +117,10 @@ def load_adapter(spec: seglab.ModelSpec, config: RunConfig, tmp: Path) -> Any:
     return seglab.load_model(spec.id, device=config.device, dtype=config.dtype, location=location)
 
 
-def prediction_dir(config: RunConfig, rank: int, protocol: str = "", default: str = "") -> Path:
-    """``OUT/predictions/<model>/<task>`` (``<task>-<protocol>`` when the task runs a protocol other than its
-    ``default``, so that --resume never mixes two protocols' records), checked on rank 0: earlier predictions need
-    --resume or --rescore."""
-    folder = config.task if protocol == default else f"{config.task}-{protocol}"
-    pred_dir = config.out / "predictions" / run_name(config) / folder
+def prediction_dir(config: RunConfig, rank: int, folder: str = "") -> Path:
+    """``OUT/predictions/<model>/<folder>`` (the task's name unless the task names another, see
+    :func:`prediction_folder`), checked on rank 0: earlier predictions need --resume or --rescore."""
+    pred_dir = config.out / "predictions" / run_name(config) / (folder or config.task)
     if rank == 0:
         pred_dir.mkdir(parents=True, exist_ok=True)
         existing = [p for p in pred_dir.glob("rank*.jsonl") if p.stat().st_size]
@@ -131,9 +135,8 @@ def run_model(task: ModuleType, dataset: Dataset, config: RunConfig, session: Se
     """Run ``config.model`` over this rank's share of the images not done yet, writing a record per image; on
     rank 0 each successful output also goes straight into the task's evaluator (unless the weights are random)."""
     spec = seglab.get_spec(config.model)
-    protocol = run_protocol(task, config)
-    pred_dir = prediction_dir(config, session.rank, protocol, getattr(task, "DEFAULT_PROTOCOL", protocol))
-    run = ModelRun(pred_dir, weights_label(spec, config.random_init), protocol)
+    pred_dir = prediction_dir(config, session.rank, prediction_folder(task, config))
+    run = ModelRun(pred_dir, weights_label(spec, config.random_init), run_protocol(task, config))
     if session.rank == 0 and not config.random_init:
         run.evaluator = task.evaluator(dataset, config)
     if config.rescore:

@@ -3,6 +3,7 @@ scored as class-aware mask AP (checked against pycocotools' COCOeval over the wr
 row records, the options of the SAM paper's protocol, and malformed detection files."""
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from pathlib import Path
@@ -67,9 +68,14 @@ def rows(out: Path) -> pd.DataFrame:
     return pd.read_csv(out / "results.csv").set_index("protocol")
 
 
-def written(out: Path, model: str = MODEL, folder: str = "promptable-coco-detection-boxes") -> list[dict]:
-    lines = (out / "predictions" / model / folder / "rank0.jsonl").read_text().splitlines()
-    return [e for line in lines for e in json.loads(line)["prediction"]]
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def written(out: Path, dets: Path, protocol: str = "coco-detection-boxes") -> list[dict]:
+    """The COCO entries a --prompt-boxes run of ``dets`` wrote (its records' folder names the file's sha256)."""
+    lines = (out / "predictions" / MODEL / f"promptable-{protocol}-{sha(dets)}" / "rank0.jsonl").read_text()
+    return [e for line in lines.splitlines() for e in json.loads(line)["prediction"]]
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +88,7 @@ def run(coco: Path, dets_file: Path, tmp_path_factory) -> Path:
 def test_ap_is_cocoeval_over_the_written_masks_with_the_detections_categories_and_scores(run: Path, coco: Path,
                                                                                            dets_file: Path):
     dets = json.loads(dets_file.read_text())
-    entries = written(run)
+    entries = written(run, dets_file)
     assert sorted(e["detection"] for e in entries) == list(range(len(dets)))  # one mask per detection
     for e in entries:
         det = dets[e["detection"]]
@@ -112,7 +118,8 @@ def test_rows_record_the_protocol_and_runs_of_two_protocols_stay_apart(run: Path
     assert "stated to be vitdet-h's" in table.loc["coco-vitdet-h-boxes", "note"]
     assert table.loc["coco-gt-boxes", "n_images"] == 1 and "class-agnostic" in table.loc["coco-gt-boxes", "note"]
     folders = sorted(p.name for p in (run / "predictions" / MODEL).iterdir())
-    assert folders == ["promptable", "promptable-coco-detection-boxes", "promptable-coco-vitdet-h-boxes"]
+    assert folders == ["promptable", f"promptable-coco-detection-boxes-{sha(dets_file)}",
+                       f"promptable-coco-vitdet-h-boxes-{sha(dets_file)}"]
     latency = pd.read_csv(run / "latency.csv")
     assert set(latency["protocol"]) == set(table.index)
 
@@ -121,13 +128,27 @@ def test_top_k_and_score_threshold_per_image(coco: Path, dets_file: Path, tmp_pa
     dets = json.loads(dets_file.read_text())
     assert main(args(coco, tmp_path, "--prompt-boxes", str(dets_file), "--max-detections", "1",
                      "--min-score", "0.5")) == 0
-    kept = {e["image_id"]: e["detection"] for e in written(tmp_path)}
+    kept = {e["image_id"]: e["detection"] for e in written(tmp_path, dets_file)}
     best: dict[int, int] = {}
     for i, d in sorted(enumerate(dets), key=lambda item: -item[1]["score"]):
         if d["score"] >= 0.5:
             best.setdefault(d["image_id"], i)
     assert kept == best and len(best) >= 2
-    assert len(written(tmp_path)) == len(kept) and rows(tmp_path).loc["coco-detection-boxes", "n_images"] == 5
+    assert len(written(tmp_path, dets_file)) == len(kept) and rows(tmp_path).loc["coco-detection-boxes", "n_images"] == 5
+    before = rows(tmp_path).loc["coco-detection-boxes", ["AP", "AR@100"]].tolist()
+    assert main(args(coco, tmp_path, "--prompt-boxes", str(dets_file), "--max-detections", "1", "--min-score", "0.5",
+                     "--rescore")) == 0
+    assert rows(tmp_path).loc["coco-detection-boxes", ["AP", "AR@100"]].tolist() == before
+
+
+def test_another_detection_file_never_resumes_the_first_files_masks(coco: Path, dets_file: Path, tmp_path: Path):
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(json.loads(dets_file.read_text())[:2]))
+    assert main(args(coco, tmp_path, "--prompt-boxes", str(dets_file), "--limit", "2")) == 0
+    assert main(args(coco, tmp_path, "--prompt-boxes", str(other), "--resume")) == 0
+    assert sorted(e["detection"] for e in written(tmp_path, other)) == [0, 1]  # none of the first file's masks
+    r = rows(tmp_path).loc["coco-detection-boxes"]  # the later run replaces the row of its protocol
+    assert r["n_images"] == len(IMAGES) and "other.json" in r["note"]
 
 
 def test_refinement_feeds_the_best_masks_logits_back_with_the_box(coco: Path, dets_file: Path, tmp_path: Path,
@@ -146,10 +167,11 @@ def test_refinement_feeds_the_best_masks_logits_back_with_the_box(coco: Path, de
     base = args(coco, tmp_path / "out", "--prompt-boxes", str(dets_file), "--limit", "1",
                 "--weights", f"{model}={weights}", model=model)
     assert main(base) == 0
+    assert rows(tmp_path / "out").loc["coco-detection-boxes", "n_failed"] == 0
     first, second = calls[0::2], calls[1::2]
     assert len(first) == len(second) == sum(d["image_id"] == DETECTED[0] for d in json.loads(dets_file.read_text()))
-    for (box, no_mask, masks), (same_box, mask_input, _) in zip(first, second):
-        assert no_mask is None and same_box == box
+    for (box, no_mask, masks), (same_box, mask_input, refined) in zip(first, second):
+        assert no_mask is None and same_box == box and (len(masks), len(refined)) == (3, 1)  # SAM's three, then one
         np.testing.assert_array_equal(mask_input, masks.logits[int(np.argmax(masks.scores))])
     calls.clear()
     assert main([*base, "--no-refine", "--out", str(tmp_path / "once")]) == 0

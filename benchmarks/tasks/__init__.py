@@ -41,11 +41,11 @@ table. A task module owns only what differs, as these module-level names:
     once all ranks are done. Not called with ``--random-init`` (random weights are not scored).
 
 and optionally ``add_arguments(parser)`` for task-specific flags (read back from
-``config.options``), and ``protocol(config) -> str``, the id (``seglab.protocols``) of the protocol the
+``config.options``); ``protocol(config) -> str``, the id (``seglab.protocols``) of the protocol the
 flags choose (else the runner records the task's :data:`TASK_PROTOCOLS` entry or the model's
-``ModelSpec.protocol``) with ``DEFAULT_PROTOCOL``, the one whose predictions keep the task's folder.
-Every results row names its protocol; results for the same model x task x dataset x protocol replace
-earlier ones.
+``ModelSpec.protocol``), and ``prediction_folder(config) -> str``, the records' folder of each protocol
+(default: the task's name). Every results row names its protocol; results for the same model x task x
+dataset x protocol replace earlier ones.
 """
 from __future__ import annotations
 

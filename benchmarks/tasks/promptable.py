@@ -35,7 +35,7 @@ from .coco import NAME, image_path, instances
 
 REGISTRY_TASK = "promptable"
 DATASETS = ("coco",)
-DEFAULT_PROTOCOL = "coco-gt-boxes"  # its predictions keep the task's own folder; other protocols get their own
+DEFAULT_PROTOCOL = "coco-gt-boxes"  # a plain run's: its predictions keep the task's own folder
 # --prompt-boxes defaults. The SAM paper prompts with every box ViTDet-H outputs (§7.4: "prompt SAM with its
 # output boxes"), so nothing is dropped here; the detector has already applied its own test thresholds
 # (detectron2 projects/ViTDet configs: test_score_thresh 0.05, FastRCNNOutputLayers test_topk_per_image 100).
@@ -73,6 +73,16 @@ def protocol(config: RunConfig) -> str:
     if options.get("everything"):
         return "coco-everything"
     return "coco-gt-center-points" if options.get("prompt") == "center-point" else DEFAULT_PROTOCOL
+
+
+def prediction_folder(config: RunConfig) -> str:
+    """``promptable`` for ground-truth boxes, ``promptable-<protocol>`` for the other prompts; a --prompt-boxes run
+    also names its file's sha256, so that --resume never mixes the masks of two detection files."""
+    name = protocol(config)
+    if name == DEFAULT_PROTOCOL:
+        return "promptable"
+    boxes = config.options.get("prompt_boxes")
+    return f"promptable-{name}" + (f"-{_sha256(Path(boxes))}" if boxes else "")
 
 
 def load(config: RunConfig) -> Dataset:
@@ -171,12 +181,13 @@ def _sha256(path: Path) -> str:
 
 def _detection_entries(model: Any, image: np.ndarray, sample: Sample, config: RunConfig) -> list[dict[str, Any]]:
     """One mask per detection of the image, with the detection's category and score (``detection``: its index in
-    the file)."""
+    the file). The box asks for SAM's three masks (``multimask_output``, SamPredictor's default, read from
+    appendix D.4's "the most confident predicted mask"); the best by predicted IoU, or its refinement, is kept."""
     h, w = image.shape[:2]
     out = []
     for det in sample.target:
         prompt = seglab.Prompt.build(box=_box(det, h, w))
-        masks = seglab.predict(model, image, prompt)
+        masks = seglab.predict(model, image, prompt, multimask_output=True)
         if not len(masks):
             continue  # nothing to score: the detection is missed
         best = int(np.argmax(masks.scores))
