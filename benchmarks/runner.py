@@ -16,9 +16,10 @@ from tqdm import tqdm
 import seglab
 from benchmarks import distributed
 from benchmarks.records import open_records, read_records, shard_todo, write_record
-from benchmarks.tasks import (TASK_PROTOCOLS, BenchmarkInputError, Dataset, Prediction, RunConfig, Sample,
-                              TaskContext, ok_records, read_prediction)
+from benchmarks.tasks import (BenchmarkInputError, Dataset, Prediction, RunConfig, Sample, TaskContext, ok_records,
+                              read_prediction)
 from seglab.metrics.latency import ForwardTimer, Timer, peak_memory_mb, reset_peak_memory
+from seglab.protocols import list_protocols
 from seglab.report import BASELINE, OFFLINE, RANDOM
 
 
@@ -53,11 +54,12 @@ def run_name(config: RunConfig) -> str:
 
 def run_protocol(task: ModuleType, config: RunConfig) -> str:
     """The id of the protocol a run follows (``seglab.protocols``): the task's own choice (``task.protocol(config)``,
-    e.g. the promptable prompts), else the one protocol of a task that has one (:data:`TASK_PROTOCOLS`), else the
-    model's (``ModelSpec.protocol``)."""
+    e.g. the promptable prompts), else the model's (``ModelSpec.protocol``), else its task's only protocol
+    (interactive: ``coco-gt-clicks``); '' when none is known."""
     if hasattr(task, "protocol"):
         return task.protocol(config)
-    return TASK_PROTOCOLS.get(config.task) or seglab.get_spec(config.model).protocol
+    only = [p.id for p in list_protocols(config.task)]
+    return seglab.get_spec(config.model).protocol or (only[0] if len(only) == 1 else "")
 
 
 def prediction_folder(task: ModuleType, config: RunConfig) -> str:

@@ -42,10 +42,10 @@ table. A task module owns only what differs, as these module-level names:
 
 and optionally ``add_arguments(parser)`` for task-specific flags (read back from
 ``config.options``); ``protocol(config) -> str``, the id (``seglab.protocols``) of the protocol the
-flags choose (else the runner records the task's :data:`TASK_PROTOCOLS` entry or the model's
-``ModelSpec.protocol``), and ``prediction_folder(config) -> str``, the records' folder of each protocol
-(default: the task's name). Every results row names its protocol; results for the same model x task x
-dataset x protocol replace earlier ones.
+flags choose (else the runner records the model's ``ModelSpec.protocol``, or the task's only protocol);
+and ``prediction_folder(config) -> str``, the records' folder of each protocol (default: the task's
+name). Every results row names its protocol; results for the same model x task x dataset x protocol
+replace earlier ones.
 """
 from __future__ import annotations
 
@@ -63,12 +63,10 @@ TASKS: dict[str, str] = {
     "instance": "benchmarks.tasks.instance",
     "panoptic": "benchmarks.tasks.panoptic",
     "semantic": "benchmarks.tasks.semantic",
+    "part": "benchmarks.tasks.part",
     "depth": "benchmarks.tasks.depth",
     "interactive": "benchmarks.tasks.interactive",
 }
-
-# the protocol (seglab.protocols) of a task that runs the same one for every model and names none itself
-TASK_PROTOCOLS: dict[str, str] = {"interactive": "coco-gt-clicks"}
 
 
 class BenchmarkInputError(SeglabError):
