@@ -377,7 +377,8 @@ def reproduced_chart(df: pd.DataFrame) -> Chart:
         return Chart("reproduced", title, None, "Nothing reproduced here has a published number to compare with "
                      "yet (the offline model has none; random-weight rows time the architecture only). To "
                      "reproduce one:", reproduce_commands(df))
-    facets = {k: g.assign(label=g["model"], note=g["n_images"].astype(str) + " images; published: " + g["source"])
+    facets = {k: g.assign(label=g["model"], note=g["n_images"].astype(str) + " images; " + g["protocol"]
+                          + "; published: " + g["source"])
               for k, g in both.assign(facet=both.apply(_facet, axis=1)).groupby("facet", sort=False)}
     titles = {k: axis_title(g["metric"].iloc[0]) for k, g in facets.items()}
     fig = charts.bar_facets(facets, title, [("reproduced", "reproduced here", charts.REPRODUCED),
