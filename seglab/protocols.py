@@ -161,11 +161,12 @@ PROTOCOLS: tuple[Protocol, ...] = (
     Protocol(id="coco-detection-boxes", dataset="coco-val2017", task="promptable", resize="model",
              prompts="a detector's boxes (--prompt-boxes), category and score carried over",
              score="the detector's score", metric="class-aware COCO mask AP",
-             source="Kirillov et al., Segment Anything, section 7.3 (zero-shot instance segmentation)"),
+             source="Kirillov et al., Segment Anything (arXiv 2304.02643), 7.4 and appendix D.4 (zero-shot "
+                    "instance segmentation)"),
     Protocol(id="coco-vitdet-h-boxes", dataset="coco-val2017", task="promptable", resize="model",
-             prompts="ViTDet-H's boxes (--prompt-boxes with its COCO results file)", score="the detector's score",
-             metric="class-aware COCO mask AP",
-             source="Kirillov et al., Segment Anything, section 7.3 and Table 5"),
+             prompts="ViTDet-H's boxes (--prompt-boxes with its COCO results file), one refinement pass",
+             score="the detector's score", metric="class-aware COCO mask AP",
+             source="Kirillov et al., Segment Anything (arXiv 2304.02643), 7.4, appendix D.4 and Table 5"),
     Protocol(id="coco-gt-clicks", dataset="coco-val2017", task="interactive", resize="model",
              prompts="simulated clicks, each on the centre of the largest error", metric="mIoU after k clicks"),
     # --- depth: each model's own processor, scored after the metric's alignment -----------------------
