@@ -31,12 +31,12 @@ PROTOCOL = "protocol"  # the id of the test protocol a row ran (seglab.protocols
 REQUIRED = KEYS + ("weights", "n_images")
 LATENCY_REQUIRED = KEYS + ("latency_ms",)
 # the headline metric of each task: what the bars and the scatter show; protocols scored otherwise than their task
-PRIMARY = {"promptable": "AR@100", "instance": "AP", "panoptic": "PQ", "semantic": "mIoU", "depth": "delta1",
-           "interactive": "mIoU@1"}
+PRIMARY = {"promptable": "AR@100", "instance": "AP", "panoptic": "PQ", "semantic": "mIoU", "part": "mIoU",
+           "depth": "delta1", "interactive": "mIoU@1"}
 PROTOCOL_PRIMARY = {"coco-detection-boxes": "AP", "coco-vitdet-h-boxes": "AP"}  # class-aware mask AP
 CLICKS = ("mIoU@1", "mIoU@2", "mIoU@3", "mIoU@5")
 METRIC_COLUMNS = ("AR@100", "AP", "AP50", "AP75", "mIoU", "PQ", "SQ", "RQ", "PQ_th", "PQ_st", "pixel_acc",
-                  "delta1", "AbsRel", "RMSE", *CLICKS, "NoC@85", "NoC@90", "box mIoU")
+                  "delta1", "AbsRel", "RMSE", *CLICKS, "NoC@85", "NoC@90", "box mIoU", "box AP", "mF1")
 # the ``weights`` column: besides "pretrained", the offline default model, the offline baselines (the floor
 # every model must beat) and random weights (latency only)
 OFFLINE = "offline default (embedded)"
@@ -45,8 +45,9 @@ RANDOM = "random-init (latency only)"
 RANDOM_SUFFIX = " (random-init)"  # benchmarks.run's model name for random-init rows
 SHORT_WEIGHTS = {OFFLINE: "embedded", BASELINE: "baseline", RANDOM: "random"}
 # the registry's data set names that benchmarks.run reads, with its flags for them
-RUN_FLAGS = {"coco-val2017": "--coco-root coco", "cityscapes-val": "--dataset cityscapes --root DIR",
-             "mapillary-vistas-val": "--dataset mapillary --root DIR"}
+RUN_FLAGS = {"coco-val2017": "--coco-root coco", "coco-val2017-voc": "--coco-root coco",
+             "cityscapes-val": "--dataset cityscapes --root DIR", "mapillary-vistas-val": "--dataset mapillary --root DIR",
+             "ade20k-val": "--dataset ade20k --root DIR", "celebamask-hq-test": "--dataset celebamask-hq --root DIR"}
 # the benchmarks.run flags of the protocols a plain run of their task does not follow
 PROTOCOL_FLAGS = {"coco-vitdet-h-boxes": "--prompt-boxes VITDET_H_RESULTS.json --prompt-boxes-from vitdet-h",
                   "coco-detection-boxes": "--prompt-boxes DETECTIONS.json",

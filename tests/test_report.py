@@ -243,9 +243,12 @@ def test_reproduced_chart_says_how_to_reproduce_when_nothing_compares():
 
 
 def test_reproduce_commands_use_the_flags_of_the_models_data_set():
-    rows = pd.DataFrame([{"model": "segformer-b0-ade (random-init)", "task": "semantic"},  # ADE20K: not runnable
+    rows = pd.DataFrame([{"model": "segformer-b0-ade (random-init)", "task": "semantic"},  # stands for its twin
                          {"model": "mask2former-swin-large-cityscapes-panoptic", "task": "panoptic"}])
     download, run = reproduce_commands(rows)
+    assert download.endswith(" segformer-b0-ade")
+    assert "--task semantic" in run and "--dataset ade20k --root DIR" in run
+    download, run = reproduce_commands(rows.iloc[1:])
     assert download.endswith(" mask2former-swin-large-cityscapes-panoptic")
     assert "--task panoptic" in run and "--dataset cityscapes --root DIR" in run
 
