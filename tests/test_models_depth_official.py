@@ -21,6 +21,7 @@ import seglab
 from seglab.checkpoints import check_state_dict, load_official
 from seglab.checkpoints.depth_anything import convert
 from seglab.errors import WeightsUnavailableError
+from seglab.models.base import resolve_device
 from seglab.models.depth import DepthAnything, official_input_size, official_pixels
 
 dpt = pytest.importorskip("depth_anything_v2.dpt", reason="the official depth-anything-v2 package is not installed "
@@ -29,6 +30,7 @@ dpt = pytest.importorskip("depth_anything_v2.dpt", reason="the official depth-an
 MODEL_ID = "depth-anything-v2-small"
 VITS = {"encoder": "vits", "features": 64, "out_channels": [48, 96, 192, 384]}  # the official run.py's vits
 RELATIVE = 1e-4  # largest |seglab - official| allowed, relative to the official depth's largest value
+DEVICE = resolve_device()  # where the official image2tensor puts its input, and seglab its model: cuda, mps, cpu
 
 
 def _official(seed: int, blocks: int | None = None, **config) -> torch.nn.Module:
@@ -42,7 +44,16 @@ def _official(seed: int, blocks: int | None = None, **config) -> torch.nn.Module
         last = model.depth_head.scratch.output_conv2[2]
         last.weight.mul_(50.0 / last.weight.abs().max())
         last.bias.fill_(1.0)
-    return model.eval()
+    return model.to(DEVICE).eval()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _full_precision():
+    """No TF32 convolutions on a GPU (cuDNN's default): each model would get other rounding."""
+    before = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32 = before
 
 
 def _oracle(model: torch.nn.Module, image: np.ndarray) -> np.ndarray:
@@ -97,11 +108,11 @@ def cut() -> tuple[torch.nn.Module, DepthAnything]:
                             apply_layernorm=True, reshape_hidden_states=False)
     config = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=384, patch_size=14,
                                  neck_hidden_sizes=[8, 16, 32, 64], fusion_hidden_size=16)
-    model = DepthAnythingForDepthEstimation(config).eval()
+    model = DepthAnythingForDepthEstimation(config)
     state = convert(official.state_dict())
     check_state_dict(model, state, "4-block checkpoint")
     model.load_state_dict(state, strict=True)
-    return official, DepthAnything(seglab.get_spec(MODEL_ID), model, None, "cpu", torch.float32)
+    return official, DepthAnything(seglab.get_spec(MODEL_ID), model.to(DEVICE).eval(), None, DEVICE, torch.float32)
 
 
 @pytest.mark.parametrize(("size", "expected"), [((427, 640), (518, 770)), ((640, 427), (770, 518)),
@@ -142,7 +153,7 @@ def test_position_embeddings_are_interpolated_as_dinov2(official, checkpoint, hu
 
     location = checkpoint if route == "official checkpoint" else hub_folder
     embeddings = seglab.load_model(MODEL_ID, location=location).model.backbone.embeddings
-    tokens = torch.zeros(1, 1 + 37 * 55, 384)
+    tokens = torch.zeros(1, 1 + 37 * 55, 384, device=DEVICE)
     with torch.no_grad():
         reference = official.pretrained.interpolate_pos_encoding(tokens, 518, 770)  # (x, height, width)
         ours = embeddings.interpolate_pos_encoding(tokens, 518, 770)
