@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ import torch
 
 import seglab
 from seglab.checkpoints import check_state_dict, load_official
-from seglab.checkpoints.depth_anything import convert
+from seglab.checkpoints.depth_anything import convert, empty_model
 from seglab.errors import WeightsUnavailableError
 from seglab.models.base import resolve_device
 from seglab.models.depth import DepthAnything, official_input_size, official_pixels
@@ -28,7 +29,10 @@ dpt = pytest.importorskip("depth_anything_v2.dpt", reason="the official depth-an
                                                           "(.ci/run installs it)")
 
 MODEL_ID = "depth-anything-v2-small"
-VITS = {"encoder": "vits", "features": 64, "out_channels": [48, 96, 192, 384]}  # the official run.py's vits
+SIZES = {"vits": {"features": 64, "out_channels": [48, 96, 192, 384]},  # the official run.py's model_configs
+         "vitb": {"features": 128, "out_channels": [96, 192, 384, 768]},
+         "vitl": {"features": 256, "out_channels": [256, 512, 1024, 1024]}}
+VITS = {"encoder": "vits", **SIZES["vits"]}
 RELATIVE = 1e-4  # largest |seglab - official| allowed, relative to the official depth's largest value
 DEVICE = resolve_device()  # where the official image2tensor puts its input, and seglab its model: cuda, mps, cpu
 
@@ -113,6 +117,32 @@ def cut() -> tuple[torch.nn.Module, DepthAnything]:
     check_state_dict(model, state, "4-block checkpoint")
     model.load_state_dict(state, strict=True)
     return official, DepthAnything(seglab.get_spec(MODEL_ID), model.to(DEVICE).eval(), None, DEVICE, torch.float32)
+
+
+@contextmanager
+def _meta_parameters() -> Iterator[None]:
+    """Modules built inside get unallocated (meta) parameters; other tensors stay real."""
+    register = torch.nn.Module.register_parameter
+
+    def on_meta(module, name, param):
+        register(module, name, None if param is None else torch.nn.Parameter(param.to("meta"), param.requires_grad))
+
+    with mock.patch.object(torch.nn.Module, "register_parameter", on_meta):
+        yield
+
+
+@pytest.mark.parametrize("encoder", list(SIZES))
+def test_every_official_size_converts_onto_its_transformers_model(encoder):
+    """The key and size tables against the official architecture (unallocated weights): each official key lands
+    on a transformers tensor of its shape, none is left over, heads and the blocks the head reads are official."""
+    with _meta_parameters():
+        official = dpt.DepthAnythingV2(encoder=encoder, **SIZES[encoder])
+    state = official.state_dict()
+    model = empty_model(state)
+    check_state_dict(model, convert(state), f"{encoder} checkpoint")
+    backbone = model.config.backbone_config
+    assert backbone.num_attention_heads == official.pretrained.num_heads
+    assert backbone.out_indices == [i + 1 for i in official.intermediate_layer_idx[encoder]]
 
 
 @pytest.mark.parametrize(("size", "expected"), [((427, 640), (518, 770)), ((640, 427), (770, 518)),
