@@ -119,13 +119,16 @@ def _segformer(spec: ModelSpec) -> tuple[Any, Any]:
 
 
 def _depth_anything(spec: ModelSpec) -> tuple[Any, Any]:
-    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTImageProcessor
+    """The processor is the Hub's ``preprocessor_config.json`` (518 x 518, keep_aspect_ratio, multiple of 14,
+    bicubic, ImageNet mean / std), as :mod:`seglab.checkpoints.depth_anything` builds it for official checkpoints;
+    the adapter runs the official resize whatever it says."""
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
+
+    from seglab.checkpoints.depth_anything import processor
 
     hidden, layers, heads, stages, neck, fusion = _size(spec, DEPTH_ANYTHING)
     backbone = Dinov2Config(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads, image_size=518,
                             out_features=[f"stage{i}" for i in stages], reshape_hidden_states=False)
     config = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=hidden, neck_hidden_sizes=neck,
                                  fusion_hidden_size=fusion, **spec.extra)  # the metric entry's type and range
-    processor = DPTImageProcessor(size={"height": 518, "width": 518}, keep_aspect_ratio=True, ensure_multiple_of=14,
-                                  do_pad=False)
-    return DepthAnythingForDepthEstimation(config), processor
+    return DepthAnythingForDepthEstimation(config), processor()

@@ -54,8 +54,10 @@ def _depth_anything(path: Path, kind: str) -> Path:
     model = DepthAnythingForDepthEstimation(config)
     _positive_head(model, "head.conv3")
     model.save_pretrained(path)
-    DPTImageProcessor(size={"height": 56, "width": 56}, keep_aspect_ratio=True, ensure_multiple_of=14,
-                      do_pad=False).save_pretrained(path)
+    # the Hub's processor file (depth-anything/Depth-Anything-V2-Small-hf preprocessor_config.json, revision
+    # 32d03942121d29edb49de4e2cc15831558af3f36): on its own it would feed 350 x 518 for a 427 x 640 image
+    DPTImageProcessor(size={"height": 518, "width": 518}, keep_aspect_ratio=True, ensure_multiple_of=14,
+                      resample=3, do_pad=False).save_pretrained(path)
     return path
 
 
@@ -95,3 +97,19 @@ def test_depth_anything_kind_follows_the_config(tmp_path, coco_image, model_id, 
     assert np.isfinite(out.depth).all() and out.valid.mean() > 0.5
     if kind == "metric":
         assert out.depth.max() <= 20 + 1e-3  # the metric head is a sigmoid scaled by max_depth
+
+
+def test_depth_anything_runs_the_official_input_size_whatever_the_processor_says(tmp_path, coco_image):
+    """Short side 518 (the official ``lower_bound`` resize): 518 x 770 for the 427 x 640 image, where the Hub's
+    DPTImageProcessor file gives 350 x 518; depth comes back at the image's size."""
+    model = seglab.load_model("depth-anything-v2-small", location=_depth_anything(tmp_path, "relative"))
+    sizes = []
+    hook = model.model.register_forward_pre_hook(
+        lambda _, args, kwargs: sizes.append(tuple(kwargs["pixel_values"].shape[-2:])), with_kwargs=True)
+    try:
+        out = seglab.predict(model, coco_image)
+    finally:
+        hook.remove()
+    assert coco_image.shape[:2] == (427, 640) and sizes == [(518, 770)]
+    assert model.processor(images=coco_image, return_tensors="pt")["pixel_values"].shape[-2:] == (350, 518)
+    assert out.depth.shape == (427, 640)

@@ -5,7 +5,8 @@ checkpoint's own tensor shapes; it is imported lazily by name (:data:`FAMILY_MOD
 family's module can be added without touching this file's callers. Each family module provides
 
 - ``convert(state_dict, family) -> state_dict``: official keys renamed to the transformers layout;
-- ``empty_model(state_dict, family) -> model``: the transformers model whose config the shapes imply;
+- ``empty_model(state_dict, family, **config) -> model``: the transformers model whose config the shapes imply
+  (``config``: what they cannot tell, such as a Depth Anything checkpoint's metric head);
 - ``processor(family) -> processor``: the matching processor, built locally (no Hub).
 
     model, processor = load_official("sam_vit_b_01ec64.pth", "sam")
@@ -18,7 +19,7 @@ from typing import Any
 
 from ..errors import WeightsUnavailableError
 
-FAMILY_MODULES: dict[str, str] = {"sam": "sam", "sam-hq": "sam", "sam2": "sam2"}
+FAMILY_MODULES: dict[str, str] = {"sam": "sam", "sam-hq": "sam", "sam2": "sam2", "depth-anything": "depth_anything"}
 SUFFIXES = (".pth", ".pt")
 
 
@@ -76,12 +77,13 @@ def check_state_dict(model: Any, state_dict: dict[str, Any], path: str | Path) -
         raise WeightsUnavailableError(f"{path}: key {missing[0]!r} is missing ({len(missing)} missing in all)")
 
 
-def load_official(path: str | Path, family: str) -> tuple[Any, Any]:
-    """(transformers model in eval mode, processor) from the official checkpoint at ``path``, loaded strictly."""
+def load_official(path: str | Path, family: str, **config: Any) -> tuple[Any, Any]:
+    """(transformers model in eval mode, processor) from the official checkpoint at ``path``, loaded strictly;
+    ``config`` goes to the family's ``empty_model`` (settings the tensors cannot tell)."""
     module = family_module(family)
     official = read_state_dict(path)
     try:
-        model = module.empty_model(official, family)
+        model = module.empty_model(official, family, **config)
         converted = module.convert(official, family)
     except KeyError as e:  # a tensor the architecture is read from
         raise WeightsUnavailableError(f"{path}: key {e.args[0]!r} is missing (not a {family} checkpoint?)") from None
