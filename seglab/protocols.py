@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from .errors import UnknownModelError
 
-Resize = Literal["shortest-edge", "keep-ratio", "fixed", "weights-transforms", "model", "none"]
+Resize = Literal["shortest-edge", "keep-ratio", "fixed", "lower-bound", "weights-transforms", "model", "none"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,7 +25,8 @@ class Protocol:
 
     ``resize``: ``shortest-edge`` (detectron2's ``ResizeShortestEdge``: short side ``size[0]``, long side at most
     ``size[1]``, aspect kept), ``keep-ratio`` (mmseg's ``Resize(scale=(long, short), keep_ratio=True)``: the
-    largest scale that fits ``size`` = (long, short)), ``fixed`` (stretched to ``size`` = (h, w)), ``weights-transforms`` (torchvision's ``weights.transforms()``),
+    largest scale that fits ``size`` = (long, short)), ``fixed`` (stretched to ``size`` = (h, w)), ``lower-bound`` (Depth Anything's: the smallest scale
+    with both sides at least ``size``, each a multiple of ``size_divisor``), ``weights-transforms`` (torchvision's ``weights.transforms()``),
     ``model`` (the network resizes inside, e.g. Mask R-CNN's ``GeneralizedRCNNTransform``) or ``none``.
     ``size_divisor``: the resized image is padded (detectron2) or its size rounded (SegFormer's
     ``AlignedResize``) to a multiple of it. ``inference``: ``whole`` image, or ``slide`` windows of ``crop``
@@ -59,6 +60,8 @@ class Protocol:
             parts.append(f"resized to fit {self.size[0]} x {self.size[1]}, aspect kept")
         elif self.resize == "fixed" and self.size:
             parts.append(f"stretched to {self.size[0]} x {self.size[1]}")
+        elif self.resize == "lower-bound" and self.size:
+            parts.append(f"both sides at least {self.size[0]}, multiples of {self.size_divisor}, aspect kept")
         elif self.resize == "weights-transforms":
             parts.append("the weights' own transforms")
         elif self.resize == "model":
@@ -171,7 +174,14 @@ PROTOCOLS: tuple[Protocol, ...] = (
              prompts="simulated clicks, each on the centre of the largest error", metric="mIoU after k clicks"),
     # --- depth: each model's own processor, scored after the metric's alignment -----------------------
     Protocol(id="depth-native", dataset="nyu-depth-v2", task="depth", resize="model",
-             metric="delta1 / AbsRel / RMSE over valid pixels, per-image median scaling for relative models"),
+             metric="delta1 / AbsRel / RMSE over valid pixels; relative models aligned per image (least-squares "
+                    "scale and shift in inverse depth)"),
+    Protocol(id="depth-anything-518", dataset="nyu-depth-v2", task="depth", resize="lower-bound", size=(518, 518),
+             size_divisor=14, score="output enlarged bilinearly (align_corners) to the image",
+             metric="delta1 / AbsRel / RMSE over valid pixels; relative models aligned per image (least-squares "
+                    "scale and shift in inverse depth)",
+             source="DepthAnything/Depth-Anything-V2 depth_anything_v2/dpt.py image2tensor / infer_image "
+                    "(Resize 518, keep_aspect_ratio, ensure_multiple_of 14, lower_bound, cv2 bicubic)"),
 )
 
 _BY_ID = {p.id: p for p in PROTOCOLS}

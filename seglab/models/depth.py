@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SeglabError
+from ..protocols import get_protocol
 from ..registry import ModelSpec
 from ..results import DepthMap
 from .base import HFAdapter, move, torch_dtype
@@ -81,7 +82,8 @@ class DepthAnything(HFAdapter):
         import torch
 
         with torch.inference_mode():
-            pixels = official_pixels(image).to(self.device, self.dtype)
+            protocol = get_protocol(self.spec.protocol)  # depth-anything-518: whatever the processor file says
+            pixels = official_pixels(image, protocol.size[0], protocol.size_divisor).to(self.device, self.dtype)
             depth = self.model(pixel_values=pixels).predicted_depth.float()
             depth = torch.nn.functional.interpolate(depth[:, None], image.shape[:2], mode="bilinear",
                                                     align_corners=True)[0, 0]
@@ -110,13 +112,13 @@ def official_input_size(height: int, width: int, size: int = INPUT_SIZE,
     return side(scale * height), side(scale * width)
 
 
-def official_pixels(image: np.ndarray, size: int = INPUT_SIZE) -> Any:
+def official_pixels(image: np.ndarray, size: int = INPUT_SIZE, multiple: int = MULTIPLE_OF) -> Any:
     """1 x 3 x h x w float32 network input of an H x W x 3 uint8 RGB image, as the official ``image2tensor``:
     /255 in float64, cv2 bicubic resize to :func:`official_input_size`, then normalised."""
     import cv2
     import torch
 
-    h, w = official_input_size(*image.shape[:2], size=size)
+    h, w = official_input_size(*image.shape[:2], size=size, multiple=multiple)
     x = cv2.resize(image / 255.0, (w, h), interpolation=cv2.INTER_CUBIC)
     x = (x - np.array(MEAN)) / np.array(STD)
     return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)).astype(np.float32))[None]
