@@ -204,7 +204,7 @@ def summary(spec: registry.ModelSpec, image: str, result: Any, paths: Sequence[P
     return out
 
 
-def _lines(info: dict[str, Any]) -> list[str]:
+def summary_lines(info: dict[str, Any]) -> list[str]:
     """The files written, one a line, each mask's score and label beside the file that holds it."""
     masks, by_name = info.get("masks"), {Path(f).name: f for f in info["files"]}
     lines = []
@@ -216,7 +216,7 @@ def _lines(info: dict[str, Any]) -> list[str]:
             lines += [f"  {_described(m)}" for m in masks]
         elif name == "result_panoptic.png" and info.get("segments"):
             lines.append(f"{path}  segments, the pixel value (R + 256 G + 256^2 B) is the segment number:")
-            lines += [f"  segment {s['segment']}  score {s['score']:.3f}  {s['label']}  {s['pixels']} px"
+            lines += [f"  segment {s['segment']}  score {s['score']:.3g}  {s['label']}  {s['pixels']} px"
                       for s in info["segments"]]
         else:
             lines.append(path)
@@ -225,7 +225,7 @@ def _lines(info: dict[str, Any]) -> list[str]:
 
 def _described(mask: dict[str, Any]) -> str:
     label = f"  {mask['label']}" if mask["label"] is not None else ""
-    return f"mask {mask['mask']}  score {mask['score']:.3f}{label}  {mask['pixels']} px"
+    return f"mask {mask['mask']}  score {mask['score']:.3g}{label}  {mask['pixels']} px"
 
 
 def _predict(args: argparse.Namespace) -> None:
@@ -245,7 +245,7 @@ def _predict(args: argparse.Namespace) -> None:
     if prompt is not None and overlay in paths:  # the app's picture: scores clear of the markers, prompt on top
         Image.fromarray(annotate(result, image, prompt)).save(overlay)
     info = summary(spec, args.image, result, paths)
-    print(json.dumps(info, indent=1) if args.json else "\n".join(_lines(info)))
+    print(json.dumps(info, indent=1) if args.json else "\n".join(summary_lines(info)))
     if getattr(result, "note", "") and not args.json:
         print(result.note, file=sys.stderr)
 
