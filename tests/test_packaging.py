@@ -1,5 +1,6 @@
-"""seglab as a real package: pyproject's dependencies are requirements.txt's, and the wheel built from the tree
-holds every module, installs `import seglab` and the `seglab` console script that work from any folder."""
+"""seglab as a real package: pyproject's dependencies are requirements.txt's; the wheel built from the tree
+holds every module and installs `import seglab` and the `seglab` console script, which work from any folder; the
+README (the package's description) shows the web API's outputs as the endpoint returns them."""
 from __future__ import annotations
 
 import email
@@ -12,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -88,3 +90,23 @@ def test_the_installed_package_and_script_work_from_any_folder(wheel, tmp_path):
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
         assert {m["task"] for m in json.loads(r.stdout)} == {"depth"}
+
+
+def test_the_readme_web_api_example_names_what_segment_returns(tmp_path, monkeypatch):
+    pytest.importorskip("gradio_client")
+    from ui import build_demo
+    from web import served
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Web app API"):]
+    start = section.index("```python\n") + len("```python\n")
+    example = section[start:section.index("```", start)]
+    monkeypatch.chdir(ROOT)  # the example's image path is the checkout's examples/
+    with served(build_demo(results_dir=tmp_path)) as url:
+        names: dict = {}
+        exec(example.replace('"http://127.0.0.1:7860/"', repr(url)), names)
+    assert Image.open(names["view"]).format == "JPEG"
+    assert json.loads(names["prompt"]) == {"boxes": [[8.0, 55.0, 330.0, 305.0]]}
+    assert {"choices", "value", "visible"} <= set(names["picks"])  # a radio update, not masks
+    assert names["downloads"] is None and "embedded-u2netp-grabcut" in names["status"]
+    assert {Path(f).name for f in names["files"]} >= {"segment.json", "segment_mask.png"}
