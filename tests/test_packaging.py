@@ -13,9 +13,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from PIL import Image
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from PIL import Image
 
 from seglab.registry import ADAPTERS
 
@@ -87,15 +87,16 @@ def test_the_installed_package_and_script_work_from_any_folder(wheel, tmp_path):
     assert Path(where).is_relative_to(target)  # the installed copy, not the checkout
     for command in ([str(target / "bin" / "seglab")], [sys.executable, "-m", "seglab"]):
         r = subprocess.run([*command, "models", "--task", "depth", "--json"], cwd=elsewhere, env=env,
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=60, check=False)
         assert r.returncode == 0, r.stderr
         assert {m["task"] for m in json.loads(r.stdout)} == {"depth"}
 
 
 def test_the_readme_web_api_example_names_what_segment_returns(tmp_path, monkeypatch):
     pytest.importorskip("gradio_client")
-    from ui import build_demo
     from web import served
+
+    from ui import build_demo
 
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## Web app API"):]
@@ -103,8 +104,8 @@ def test_the_readme_web_api_example_names_what_segment_returns(tmp_path, monkeyp
     example = section[start:section.index("```", start)]
     monkeypatch.chdir(ROOT)  # the example's image path is the checkout's examples/
     with served(build_demo(results_dir=tmp_path)) as url:
-        names: dict = {}
-        exec(example.replace('"http://127.0.0.1:7860/"', repr(url)), names)
+        names: dict = {}  # what the README's own code, run as written against this app, leaves
+        exec(example.replace('"http://127.0.0.1:7860/"', repr(url)), names)  # noqa: S102
     assert Image.open(names["view"]).format == "JPEG"
     assert json.loads(names["prompt"]) == {"boxes": [[8.0, 55.0, 330.0, 305.0]]}
     assert {"choices", "value", "visible"} <= set(names["picks"])  # a radio update, not masks
