@@ -268,15 +268,27 @@ def _download(args: argparse.Namespace) -> None:
     for model_id in ids:
         try:
             fetched = download(model_id)
-        except OSError as e:  # huggingface_hub's and urllib's errors for no network, or an HTTP error
-            spec = registry.get_spec(model_id)
-            if getattr(e, "response", None) is not None:  # the server answered: say what it said
-                reason = str(e).strip().splitlines()[0]
-                raise WeightsUnavailableError(f"{model_id}: downloading {spec.weights!r} failed: {reason}") from None
-            raise WeightsUnavailableError(
-                f"{model_id}: could not download {spec.weights!r}: the server cannot be reached from this machine "
-                f"({type(e).__name__}); run `python -m seglab download {target}` again once it is online.") from None
+        except OSError as e:  # huggingface_hub's and urllib's errors: no network, or the server said no
+            raise WeightsUnavailableError(_download_failed(registry.get_spec(model_id), target, e)) from None
         print(f"{model_id}: " + (", ".join(fetched) if fetched else "embedded, nothing to fetch"))
+
+
+def _download_failed(spec: registry.ModelSpec, target: str, error: BaseException) -> str:
+    """One sentence for a failed download: the HTTP status the server answered anywhere in the error's chain
+    (huggingface_hub reports one as a missing local snapshot), or that it cannot be reached."""
+    again = f"`python -m seglab download {target}`"
+    cause: BaseException | None = error
+    while cause is not None:
+        status = getattr(getattr(cause, "response", None), "status_code", None) or getattr(cause, "code", None)
+        if isinstance(status, int):
+            if status in (401, 403):
+                return (f"{spec.id}: the Hub refused {spec.weights!r} (HTTP {status}): the repository is gated or "
+                        f"private; request access on huggingface.co, log in with `hf auth login`, then run {again}.")
+            return (f"{spec.id}: downloading {spec.weights!r} failed: the server answered HTTP {status}; "
+                    f"run {again} later.")
+        error, cause = cause, cause.__cause__ or cause.__context__
+    return (f"{spec.id}: could not download {spec.weights!r}: the server cannot be reached from this machine "
+            f"({type(error).__name__}); run {again} again once it is online.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

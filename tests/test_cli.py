@@ -9,7 +9,9 @@ import struct
 import subprocess
 import sys
 import termios
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -224,3 +226,24 @@ def test_download_says_when_the_server_cannot_be_reached(tmp_path):
     r = run("download", "sam-vit-base", HF_HUB_OFFLINE="0", HF_ENDPOINT="http://127.0.0.1:9", HF_HOME=str(tmp_path))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert "cannot be reached from this machine" in r.stderr and "python -m seglab download sam-vit-base" in r.stderr
+
+
+@pytest.mark.parametrize("status, says", [(404, "the server answered HTTP 404; run `python -m seglab download"),
+                                          (401, "(HTTP 401): the repository is gated or private")])
+def test_download_says_what_the_server_answered(status, says, tmp_path):
+    class Answer(BaseHTTPRequestHandler):
+        def do_GET(self):  # http.server's name
+            self.send_error(status)
+
+        do_HEAD = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    with HTTPServer(("127.0.0.1", 0), Answer) as server:  # a local stand-in for the Hub
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        r = run("download", "sam-vit-base", HF_HUB_OFFLINE="0", HF_HOME=str(tmp_path),
+                HF_ENDPOINT=f"http://127.0.0.1:{server.server_address[1]}")
+        server.shutdown()
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and says in r.stderr
+
