@@ -31,7 +31,7 @@ MAX_DEPTH = 10.0
 
 
 def load(config: RunConfig) -> Dataset:
-    """NYU's pairs (``Dataset.gt`` None), or a recording's (``Dataset.gt``: its :class:`DepthDataset`)."""
+    """NYU's pairs (``Dataset.gt``: the folder), or a recording's (``Dataset.gt``: its :class:`DepthDataset`)."""
     if config.dataset != "nyu":
         return _recording(config)
     root = config.depth_root
@@ -103,7 +103,7 @@ class PairsEvaluator:
 
 
 def evaluator(dataset: Dataset, config: RunConfig) -> PairsEvaluator:
-    recording: DepthDataset | None = dataset.gt
-    if recording is None:  # NYU: the target is the millimetre PNG
+    recording = dataset.gt
+    if not isinstance(recording, DepthDataset):  # NYU: the target is the millimetre PNG
         return PairsEvaluator(lambda sample: read_depth_png(sample.target), MAX_DEPTH)
     return PairsEvaluator(lambda sample: recording.load_depth(sample.target), recording.max_depth)
