@@ -36,7 +36,7 @@ def _official_tags() -> list[tuple[int, str, tuple[int, ...]]]:
 
 
 def _save_to_disk(path: Path, r: np.ndarray, g: np.ndarray, b: np.ndarray) -> None:
-    """What ``save_to_disk`` writes for a ``carla.Image`` whose ``raw_data`` is these BGRA 32-bit pixels: an RGBA PNG."""
+    """What ``save_to_disk`` writes for a ``carla.Image`` whose ``raw_data`` holds these BGRA pixels: an RGBA PNG."""
     path.parent.mkdir(parents=True, exist_ok=True)
     bgra = np.stack([b, g, r, np.full_like(r, 255)], axis=-1).astype(np.uint8)
     assert cv2.imwrite(str(path), bgra)

@@ -26,7 +26,8 @@ from .frames import DepthDataset, DepthSample, FrameDataset, pair_frames
 SPLITS = ("all",)
 MAX_DEPTH = 80.0  # metres scored, as KITTI's Eigen split caps driving scenes (the sky is at the far plane, 1000 m)
 NOTE = "CARLA 0.9.14+ semantic tags mapped to Cityscapes' 19 classes; frames at their recorded size"
-DEPTH_NOTE = f"CARLA depth camera (Raw, decoded to metres), capped at {MAX_DEPTH:g} m; relative models aligned per image"
+DEPTH_NOTE = (f"CARLA depth camera (Raw, decoded to metres), capped at {MAX_DEPTH:g} m; relative models aligned "
+              "per image")
 
 # ref_sensors.md, "Semantic segmentation camera": (tag name, CityScapesPalette colour), by tag value
 TAGS: tuple[tuple[str, tuple[int, int, int]], ...] = (
