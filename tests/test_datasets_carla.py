@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from benchmarks.download_data import check, instructions
+from seglab import SeglabError
 from seglab.datasets import (
     DatasetLayoutError,
     InvalidLabelError,
@@ -145,6 +146,8 @@ def test_wrong_layouts_say_what_is_missing(tmp_path: Path) -> None:
         load_depth_dataset("carla", tmp_path)
     with pytest.raises(DatasetLayoutError, match="one split, 'all'"):
         load_semantic_dataset("carla", tmp_path, split="val")
+    with pytest.raises(SeglabError, match="unknown data set 'gta5'; choose one of carla, habitat"):
+        load_depth_dataset("gta5", tmp_path)
     for folder, message in (("semantic", "saved with carla.ColorConverter.Raw"), ("rgb", "colour camera's frames")):
         (tmp_path / folder).rename(tmp_path / f"{folder}.moved")
         with pytest.raises(DatasetLayoutError, match=f"missing folder .*{folder}: expected .*{message}"):
