@@ -11,17 +11,10 @@ from __future__ import annotations
 import argparse
 
 from seglab import get_protocol, list_models
-from seglab.report import SPEED_METRICS
+from seglab.report import PROTOCOL_FLAGS, RUN_FLAGS, SPEED_METRICS
 
-# registry data set -> the flags benchmarks.run reads it with (the folder names are the user's)
-DATA_FLAGS = {"coco-val2017": "--coco-root coco", "coco-val2017-voc": "--coco-root coco",
-              "cityscapes-val": "--dataset cityscapes --root cityscapes",
-              "mapillary-vistas-val": "--dataset mapillary --root mapillary-vistas",
-              "ade20k-val": "--dataset ade20k --root ADEChallengeData2016"}
-# protocol -> the flags that choose its prompts (promptable models)
-PROTOCOL_FLAGS = {"coco-vitdet-h-boxes": "--prompt-boxes vitdet_h_coco_val2017.json --prompt-boxes-from vitdet-h"}
 # metrics each benchmark task reports
-TASK_METRICS = {"instance": {"AP"}, "panoptic": {"PQ", "SQ", "RQ"}, "semantic": {"mIoU"}, "promptable": {"AP"},
+TASK_METRICS = {"instance": {"AP", "box AP"}, "part": {"mIoU", "mF1"}, "panoptic": {"PQ", "SQ", "RQ"}, "semantic": {"mIoU"}, "promptable": {"AP"},
                 "depth": {"delta1", "AbsRel", "RMSE"}}
 
 
@@ -30,7 +23,7 @@ def command(model: str, task: str, metric: str, dataset: str, protocol: str) -> 
     saying why there is none."""
     if metric not in TASK_METRICS.get(task, set()):
         return f"not yet: the {task} benchmark does not report {metric}"
-    flags = " ".join(f for f in (DATA_FLAGS.get(dataset), PROTOCOL_FLAGS.get(protocol)) if f)
+    flags = " ".join(f for f in (RUN_FLAGS.get(dataset), PROTOCOL_FLAGS.get(protocol)) if f)
     return f"python -m benchmarks.run --task {task} --models {model} {flags}"
 
 

@@ -11,7 +11,7 @@ benchmark use nothing else (a test checks it), and ``seglab.models`` / ``seglab.
 - ``seglab.registry``: the model table; ``seglab.protocols``: the test protocols its rows and published numbers
   name; ``seglab.checkpoints``: official SAM-family checkpoints
 - ``seglab.render``, ``seglab.export``: drawing and file formats of results
-- ``seglab.everything``: segment everything (automatic mask generation)
+- ``seglab.everything``: segment everything (automatic mask generation); ``seglab.levels``: whole / part / subpart
 - ``seglab.interactive``: the click simulator of interactive evaluation
 - ``seglab.metrics``: metrics (evaluators with reset / process / evaluate) and the clock
 - ``seglab.formats``, ``seglab.datasets``: COCO / Cityscapes / Mapillary files and label sets
@@ -32,7 +32,7 @@ from .results import DepthMap, Masks, PanopticMap, Segment, SemanticMap
 from .threads import intra_op_threads, set_threads
 
 PUBLIC_MODULES = ("results", "images", "prompts", "registry", "protocols", "checkpoints", "render", "export",
-                  "everything", "interactive", "metrics", "formats", "datasets", "report", "charts", "errors")
+                  "everything", "levels", "interactive", "metrics", "formats", "datasets", "report", "charts", "errors")
 
 __all__ = [
     "DepthMap", "InvalidImageError", "InvalidPromptError", "LRUCache", "MODELS", "Masks", "ModelSpec", "PROTOCOLS",

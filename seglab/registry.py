@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from .errors import UnknownModelError
 
-Task = Literal["promptable", "semantic", "instance", "panoptic", "depth"]
-TASKS: tuple[Task, ...] = ("promptable", "semantic", "instance", "panoptic", "depth")
+Task = Literal["promptable", "semantic", "instance", "panoptic", "part", "depth"]
+TASKS: tuple[Task, ...] = ("promptable", "semantic", "instance", "panoptic", "part", "depth")
 Source = Literal["hf", "torchvision", "embedded"]
 
 # family -> "module:Class" of its adapter (imported lazily, so listing models imports no torch)
@@ -291,6 +291,13 @@ MODELS: tuple[ModelSpec, ...] = (
          task="panoptic", family="oneformer", source="hf",
          weights="shi-labs/oneformer_ade20k_swin_tiny", backbone="Swin-T", labels="ade20k-150",
          input_size="512", license=MIT, description="OneFormer Swin-T, ADE20K (task token: panoptic)"),
+    # --- part segmentation: a SemanticMap of part classes (faces, people) ----------------------
+    _row(id="segformer-b5-face-parsing", protocol="celebamask-hq-512", task="part", family="segformer", source="hf",
+         weights="jonathandinu/face-parsing", backbone="MiT-B5", labels="celebamask-hq-19", input_size="512",
+         license="CC0-1.0", description="Face parsing: SegFormer-B5 fine-tuned on CelebAMask-HQ (18 face parts)"),
+    _row(id="segformer-b2-clothes", protocol="atr-512", task="part", family="segformer", source="hf",
+         weights="mattmdjaga/segformer_b2_clothes", backbone="MiT-B2", labels="atr-18", input_size="512",
+         license=MIT, description="Human parsing: SegFormer-B2 fine-tuned on ATR (17 clothes and body parts)"),
     # --- depth ------------------------------------------------------------------------------
     _row(id="depth-pro", protocol="depth-native",
          task="depth", family="depth-pro", source="hf", weights="apple/DepthPro-hf",

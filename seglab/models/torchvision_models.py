@@ -125,8 +125,10 @@ class TorchvisionMaskRCNN:
         torch_type = torch_dtype(dtype, device)
         return cls(spec, move(_build(spec, location), device, torch_type), device, torch_type)
 
-    def predict(self, image: np.ndarray, threshold: float = 0.5, mask_threshold: float = 0.5, **_: Any) -> Masks:
-        """Detections scoring at least ``threshold``; a mask pixel is on where its probability > ``mask_threshold``."""
+    def predict(self, image: np.ndarray, threshold: float = 0.0, mask_threshold: float = 0.5, **_: Any) -> Masks:
+        """Detections scoring at least ``threshold`` (by default every detection the network keeps: its own
+        ``box_score_thresh`` 0.05 and 100 an image, as torchvision's COCO evaluation scores them); a mask pixel is on
+        where its probability > ``mask_threshold``."""
         import torch
 
         h, w = image.shape[:2]
