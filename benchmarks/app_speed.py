@@ -10,9 +10,10 @@
   does) and without;
 - throughput with 1, 2 and 4 concurrent clients (clicks per second, p50) for each ``--slots`` setting of the
   app (``SEGLAB_APP_SLOTS``; 1 is the app before slots: one run at a time with every core);
-- a click as its user feels it: in headless Chromium (``--parts browser``; selenium from requirements-dev.txt),
-  the prompt set and Segment pressed until the canvas shows the new picture, decoded, against ``seglab.predict``
-  alternated, and a bare app's echo in the same browser; the browser shares this machine's cores with the app;
+- a click as its user feels it: in headless Chromium (``--parts browser``, :mod:`.app_speed_browser`; selenium
+  from requirements-dev.txt), the prompt set and Segment pressed until the canvas shows the new picture, decoded,
+  against ``seglab.predict`` alternated, and a bare app's echo in the same browser; the browser shares this
+  machine's cores with the app;
 - a long-running app: a call (wall time, and the server's CPU) on a bare echo app whose queue has served 10,000
   events, with Gradio's default of rebuilding its monitoring summary after every event against the app's setting.
 
@@ -27,15 +28,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import ssl
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -43,11 +41,12 @@ from pathlib import Path
 import numpy as np
 
 import seglab
+from benchmarks.app_harness import CALL_TIMEOUT_S, ROOT, alternated, boxes, start, stop, summary, timed
+from benchmarks.app_speed_browser import browser_clicks
 from ui import ANALYTICS_EVERY
 from ui.common import SLOTS, ModelSource, threads_per_slot
 from ui.segment import SegmentHandlers
 
-ROOT = Path(__file__).resolve().parents[1]
 COCO = Path(os.environ.get("SEGLAB_SHARED_DATA", ROOT.parent / "shared" / "data")) / "coco-val2017-mini" / "val2017"
 BARE_APP = ("import gradio as gr, os\nwith gr.Blocks() as demo:\n    gr.Markdown('bare')\n"
             "demo.launch(server_name='127.0.0.1', server_port=int(os.environ['GRADIO_SERVER_PORT']))")
@@ -55,44 +54,6 @@ BARE_APP = ("import gradio as gr, os\nwith gr.Blocks() as demo:\n    gr.Markdown
 ECHO_APP = ("import gradio as gr, os\nwith gr.Blocks() as demo:\n    t = gr.Textbox()\n"
             "    gr.Button().click(lambda x: x, t, t, api_name='echo')\ndemo.queue(default_concurrency_limit=None)\n"
             "demo.launch(server_name='127.0.0.1', server_port=int(os.environ['GRADIO_SERVER_PORT']))")
-# the transport alone in a browser: a bare app whose button copies one text box into another
-BROWSER_ECHO_APP = ("import gradio as gr, os\nwith gr.Blocks() as demo:\n    a = gr.Textbox(elem_id='echo-in')\n"
-                    "    b = gr.Textbox(elem_id='echo-out')\n"
-                    "    gr.Button(elem_id='echo-run').click(lambda x: x, a, b, api_name='echo')\n"
-                    "demo.queue(default_concurrency_limit=None)\n"
-                    "demo.launch(server_name='127.0.0.1', server_port=int(os.environ['GRADIO_SERVER_PORT']))")
-# In the page: the input box set to arguments[0], the button pressed; the promise READY(t0) resolves once the
-# result shows.
-# Hands back ms from the press to: the result shown, the request leaving (queue/join), the reply's stream closing.
-IN_PAGE = """
-const [text, done] = [arguments[0], arguments[arguments.length - 1]];
-const input = document.querySelector(INPUT);
-input.value = text; input.dispatchEvent(new Event('input', {bubbles: true}));
-performance.clearResourceTimings();
-const finish = (t0) => {
-  const t = performance.now(), entries = performance.getEntriesByType('resource');
-  const at = (part, key) => { const e = entries.find(e => e.name.includes(part)); return e ? e[key] - t0 : NaN; };
-  done([t - t0, at('/queue/join', 'startTime'), at('/queue/data', 'responseEnd')]);
-};
-setTimeout(() => { const t0 = performance.now(); READY(t0).then(() => finish(t0));
-                   document.querySelector(BUTTON).click(); }, 0);
-"""
-# the Segment tab: done when the canvas's <img> has a new picture and it is decoded
-CANVAS_SHOWN = IN_PAGE.replace("INPUT", "'#segment-prompt textarea'").replace("BUTTON", "'#segment-run'").replace(
-    "READY", """((t0) => new Promise((resolve) => {
-  const root = document.querySelector('#segment-canvas'), before = root.querySelector('img')?.src;
-  const seen = () => { const img = root.querySelector('img');
-    if (img && img.src !== before) { observer.disconnect(); img.decode().then(resolve, resolve); } };
-  const observer = new MutationObserver(seen);
-  observer.observe(root, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
-}))""")
-# the echo app: done when the output box holds the text (its value is a property, so it is polled every ms)
-ECHO_SHOWN = IN_PAGE.replace("INPUT", "'#echo-in textarea'").replace("BUTTON", "'#echo-run'").replace(
-    "READY", """((t0) => new Promise((resolve) => {
-  const poll = setInterval(() => { if (document.querySelector('#echo-out textarea').value === text) {
-    clearInterval(poll); resolve(); } }, 1);
-}))""")
-
 # the echo app after 10,000 events: Gradio's monitoring history as full as a long-running app's
 PAST_EVENTS = 10_000
 HISTORY_APP = ECHO_APP.replace("demo.launch(", (
@@ -104,8 +65,6 @@ HISTORY_APP = ECHO_APP.replace("demo.launch(", (
 # the first click after an upload: a point, which needs the image's prepared work (an embedding, the offline
 # model's region tree); a box on the offline model needs its own crop's saliency whatever was prepared
 FIRST_CLICK = '{"points": [[175, 150]], "labels": [1]}'
-
-CALL_TIMEOUT_S = 120
 
 
 class HttpCaller:
@@ -140,66 +99,11 @@ class HttpCaller:
         return outputs
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(command: list[str], env: dict[str, str]) -> tuple[subprocess.Popen, str, float]:
-    """A server process, its URL, and the seconds until it first answered HTTP 200."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    began = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env, "GRADIO_SERVER_PORT": str(port)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{' '.join(command)} exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200:
-                    return proc, url, time.perf_counter() - began
-        except OSError:
-            time.sleep(0.05)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    proc.wait(timeout=30)
-
-
-def summary(name: str, seconds: list[float], unit: str = "ms") -> str:
-    k, digits = (1000, 0) if unit == "ms" else (1, 2)
-    low, mid = min(seconds) * k, statistics.median(seconds) * k
-    return f"{name}: min {low:.{digits}f} {unit}, median {mid:.{digits}f} {unit}"
-
-
-def timed(fn: Callable[[], object]) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
 def one_ssl_context() -> ssl.SSLContext:
     """The default certificate checks, with the CA bundle loaded once (httpx's own bundle, certifi)."""
     import certifi
 
     return ssl.create_default_context(cafile=certifi.where())
-
-
-def boxes(rng: np.random.Generator, n: int, width: int, height: int, shift: int = 8) -> list[list[float]]:
-    """n random boxes covering 10-45 % of each side, each at least half its size plus ``shift`` pixels from
-    every border: the context a model takes around a box (the offline model's: a quarter of the box each side)
-    is then never clipped, so copies of a box moved a few pixels never hold one another's context and none
-    reuses another's per-box work."""
-    out = []
-    for _ in range(n):
-        w, h = rng.uniform(0.1, 0.45) * width, rng.uniform(0.1, 0.45) * height
-        mx, my = w / 2 + shift, h / 2 + shift
-        x, y = rng.uniform(mx, width - w - mx), rng.uniform(my, height - h - my)
-        out.append([round(x, 1), round(y, 1), round(x + w, 1), round(y + h, 1)])
-    return out
 
 
 def startup(starts: int, env: dict[str, str]) -> None:
@@ -215,20 +119,6 @@ def startup(starts: int, env: dict[str, str]) -> None:
     print(summary("start-up, bare gr.Blocks app", bare, "s"))
     print(f"start-up ratio app / bare: median x{statistics.median(app) / statistics.median(bare):.2f}, "
           f"min x{min(app) / min(bare):.2f}")
-
-
-def alternated(n: int, *ways: Callable[[int], object]) -> list[list[float]]:
-    """Seconds of ``way(i)`` for i < n, the ways alternated and their order swapped every round so that load
-    on the machine hits each alike; two rounds of each first, untimed, on inputs n and n + 1 (warm-up)."""
-    for i in (n, n + 1):
-        for way in ways:
-            way(i)
-    times: list[list[float]] = [[] for _ in ways]
-    for i in range(n):
-        order = range(len(ways)) if i % 2 else reversed(range(len(ways)))
-        for k in order:
-            times[k].append(timed(lambda: ways[k](i)))
-    return times
 
 
 def clicks(url: str, model_id: str, location: str | None, image_path: Path, n: int, env: dict[str, str]) -> None:
@@ -387,100 +277,6 @@ def history(calls: int, env: dict[str, str]) -> None:
     finally:
         for proc, _, _ in servers.values():
             stop(proc)
-
-
-def headless_chromium():
-    """Headless Chromium through selenium; None (and why, printed) when either is missing."""
-    import shutil
-
-    binary = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    driver = shutil.which("chromedriver")
-    try:
-        from selenium import webdriver
-    except ImportError:
-        print("browser part skipped: pip install -r requirements-dev.txt (selenium)")
-        return None
-    if not (binary and driver):
-        print("browser part skipped: Chromium and chromedriver are needed (apt-get install chromium chromium-driver)")
-        return None
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1100,1000"):
-        options.add_argument(arg)
-    chrome = webdriver.Chrome(options=options, service=webdriver.ChromeService(driver))
-    chrome.set_script_timeout(CALL_TIMEOUT_S)
-    return chrome
-
-
-def browser_clicks(url: str, model_id: str, location: str | None, image_path: Path, n: int,
-                   env: dict[str, str]) -> None:
-    """A box through the Segment tab in headless Chromium (prompt set, Segment pressed, until the canvas's new
-    picture is decoded), ``seglab.predict`` in this process, and a bare app's echo in the same browser; alternated,
-    each its own copy of each box (as in :func:`clicks`)."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    chrome = headless_chromium()
-    if chrome is None:
-        return
-    seglab.set_threads(threads_per_slot())
-    adapter = seglab.load_model(model_id, location=location)
-    image = seglab.load_image(image_path)
-    height, width = image.shape[:2]
-    box_list = boxes(np.random.default_rng(1), n + 2, width, height)
-
-    def prompt(i: int, way: int) -> str:
-        x0, y0, x1, y1 = box_list[i]
-        return json.dumps({"boxes": [[x0 + way, y0 + way, min(x1 + way, width), min(y1 + way, height)]]})
-
-    echo_proc, echo_url, _ = start([sys.executable, "-c", BROWSER_ECHO_APP], env)
-    try:
-        app_tab = chrome.current_window_handle
-        chrome.get(url)
-        wait = WebDriverWait(chrome, CALL_TIMEOUT_S)
-        wait.until(lambda c: c.find_element(By.CSS_SELECTOR, "#segment-input input[type=file]")).send_keys(
-            str(image_path))
-        status = chrome.find_element(By.ID, "segment-status")
-        wait.until(lambda _: "prepared" in status.text or "Click on the image" in status.text)
-        chrome.switch_to.new_window("tab")
-        echo_tab = chrome.current_window_handle
-        chrome.get(echo_url)
-        wait.until(lambda c: c.find_element(By.CSS_SELECTOR, "#echo-in textarea"))
-        parts: dict[str, list[list[float]]] = {"app": [], "echo": []}
-
-        def in_page(tab: str, script: str, text: str, into: str) -> None:
-            chrome.switch_to.window(tab)
-            parts[into].append(chrome.execute_async_script(script, text))
-
-        def app_click(i: int) -> None:
-            in_page(app_tab, CANVAS_SHOWN, prompt(i, 7), "app")
-            if "mask" not in status.text.splitlines()[-1]:  # "1 mask, score ...", "3 masks, ..."
-                raise RuntimeError(f"the click did not give a mask: {status.text}")
-
-        def reference(i: int) -> None:
-            seglab.predict(adapter, image, seglab.Prompt.build(boxes=json.loads(prompt(i, 8))["boxes"]))
-
-        def echo(i: int) -> None:
-            in_page(echo_tab, ECHO_SHOWN, prompt(i, 2), "echo")
-
-        # switching tabs is outside the timed script: only the in-page milliseconds count
-        _, predict_s, _ = alternated(n, app_click, reference, echo)
-    finally:
-        chrome.quit()
-        stop(echo_proc)
-    # the timed rounds, after the warm-up; a stream the page still holds open has no end time yet (NaN)
-    app, echo_ms = (np.array(parts[k][-n:], dtype=float) for k in ("app", "echo"))
-    med_ref = statistics.median(predict_s) * 1000
-    print(f"a box in headless Chromium ({model_id}, {image_path.name}, {n} boxes; prompt set, Segment pressed, "
-          f"until the canvas's new picture is decoded): min {app[:, 0].min():.0f} ms, median "
-          f"{np.median(app[:, 0]):.0f} ms")
-    print(summary("seglab.predict in this process, same boxes", predict_s))
-    print(f"browser click / predict: median x{np.median(app[:, 0]) / med_ref:.2f}, "
-          f"min x{app[:, 0].min() / (min(predict_s) * 1000):.2f}")
-    for name, ms in (("the app", app), ("a bare app's echo", echo_ms)):
-        print(f"  {name}, medians: {np.median(ms[:, 0]):.0f} ms in all; the request leaves the page after "
-              f"{np.nanmedian(ms[:, 1]):.0f} ms, its reply's stream closes at {np.nanmedian(ms[:, 2]):.0f} ms, "
-              f"shown {np.nanmedian(ms[:, 0] - ms[:, 2]):.0f} ms later")
 
 
 def main(argv: list[str] | None = None) -> None:

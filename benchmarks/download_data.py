@@ -4,7 +4,8 @@
     python -m benchmarks.download_data cityscapes --root DIR      # is DIR usable? (exit 1 if not)
 
 Cityscapes and Mapillary Vistas need a (free) account and may not be redistributed, so
-seglab cannot download them for you; GTA5 is a direct download.
+seglab cannot download them for you; GTA5 is a direct download. CARLA and Habitat frames are
+recorded with the simulator: the entry says which sensors and settings.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seglab import SeglabError
-from seglab.datasets import DATASETS, load_semantic_dataset
+from seglab.datasets import DATASETS, DEPTH_DATASETS, load_depth_dataset, load_semantic_dataset
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Source:
     login: bool
     files: tuple[str, ...]
     layout: tuple[str, ...]  # folders (and files) expected under --root, relative to it
+    recorded: bool = False  # made with a simulator (``files`` says how), not downloaded
 
 
 SOURCES: dict[str, Source] = {
@@ -45,37 +47,73 @@ SOURCES: dict[str, Source] = {
         ("01_images.zip .. 10_images.zip and 01_labels.zip .. 10_labels.zip, unpacked into one folder",
          "split.mat (optional): the official train/val/test split; without it use every frame"),
         ("images", "labels")),
+    "carla": Source(
+        "https://carla.readthedocs.io/en/latest/ref_sensors/", False,
+        ("CARLA 0.9.14 or later (its semantic tags changed then), synchronous mode: sensor.camera.rgb, "
+         "sensor.camera.semantic_segmentation and sensor.camera.depth at one transform, with equal "
+         "image_size_x, image_size_y and fov",
+         "each tick: rgb.save_to_disk(f'DIR/rgb/{image.frame:06d}.png'); the semantic and depth images with "
+         "carla.ColorConverter.Raw into DIR/semantic/ and DIR/depth/ under the same name (semantic frames "
+         "saved with carla.ColorConverter.CityScapesPalette go in DIR/semantic_palette/ instead)"),
+        ("rgb", "semantic or semantic_palette", "depth"), recorded=True),
+    "habitat": Source(
+        "https://aihabitat.org/docs/habitat-sim/", False,
+        ("habitat-sim: one agent with three CameraSensorSpec of equal resolution, position and hfov: "
+         "SensorType.COLOR, SensorType.DEPTH and SensorType.SEMANTIC (a scene with semantic annotation: "
+         "Matterport3D, or HM3D with its semantic configs)",
+         "each step: Image.fromarray(obs['rgb']).save(f'DIR/rgb/{i:06d}.png'); np.save the depth (float32 metres) "
+         "and semantic (uint32 object ids) observations as DIR/depth/{i:06d}.npy and DIR/semantic/{i:06d}.npy",
+         "once: DIR/objects.json = {str(obj.semantic_id): mpcat40 name} over sim.semantic_scene.objects "
+         "(Matterport3D: obj.category.name('mpcat40'); HM3D: its raw name through hm3dsem_category_mappings.tsv)"),
+        ("rgb", "depth", "semantic", "objects.json"), recorded=True),
 }
 
 
 def instructions(name: str) -> str:
     src = SOURCES[name]
-    lines = [f"{name}: download from {src.url}" + (" (an account is needed; accept the licence)" if src.login else "")]
+    if src.recorded:
+        lines = [f"{name}: nothing to download; record it with the simulator (sensors: {src.url})"]
+    else:
+        lines = [f"{name}: download from {src.url}" + (" (an account is needed; accept the licence)" if src.login
+                                                        else "")]
     lines += [f"  - {f}" for f in src.files]
-    lines.append(f"Unpack into one folder DIR so that it holds: {', '.join(src.layout)}")
+    lines.append(f"{'Record' if src.recorded else 'Unpack'} into one folder DIR so that it holds: "
+                 f"{', '.join(src.layout)}")
     lines.append(f"Then check it:  python -m benchmarks.download_data {name} --root DIR")
-    tasks = "semantic|panoptic" if name == "cityscapes" else "semantic"
+    tasks = "semantic|panoptic" if name == "cityscapes" else "semantic|depth" if src.recorded else "semantic"
     lines.append(f"and run:        python -m benchmarks.run --task {tasks} --dataset {name} --root DIR "
                  f"--models ID --out results")
     return "\n".join(lines)
 
 
 def check(name: str, root: Path) -> tuple[bool, list[str]]:
-    """(usable, report lines): which expected folders are present, then a trial load of the first sample."""
+    """(usable, report lines): which expected folders are present, then a trial load of the first sample
+    (a recording's depth frames too: it is usable if either task can read it)."""
     lines = []
     for rel in SOURCES[name].layout:
         options = [r.strip() for r in rel.split(" or ")]
         present = [r for r in options if (root / r).exists()]
         lines.append(f"  [{'ok' if present else 'missing'}] {present[0] if present else rel}")
+    depth = name in DEPTH_DATASETS
+    usable = False
     try:
         ds = load_semantic_dataset(name, root)
         labels = ds.load_label(ds.samples[0])
+        lines.append(f"usable{' for semantic' if depth else ''}: {len(ds)} {ds.split} images, {ds.num_classes} "
+                     f"classes (first label {labels.shape[1]}x{labels.shape[0]} read fine); {ds.note}")
+        usable = True
     except SeglabError as e:
-        lines.append(f"not usable: {e}")
-        return False, lines
-    lines.append(f"usable: {len(ds)} {ds.split} images, {ds.num_classes} classes "
-                 f"(first label {labels.shape[1]}x{labels.shape[0]} read fine); {ds.note}")
-    return True, lines
+        lines.append(f"not usable{' for semantic' if depth else ''}: {e}")
+    if depth:
+        try:
+            pairs = load_depth_dataset(name, root)
+            metres = pairs.load_depth(pairs.samples[0])
+            lines.append(f"usable for depth: {len(pairs)} frames (first depth {metres.shape[1]}x{metres.shape[0]} "
+                         f"read fine); {pairs.note}")
+            usable = True
+        except SeglabError as e:
+            lines.append(f"not usable for depth: {e}")
+    return usable, lines
 
 
 def main(argv: list[str] | None = None) -> int:

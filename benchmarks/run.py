@@ -57,7 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--depth-root", type=Path, default=DEFAULT_DEPTH_ROOT, help="NYU pairs image_K.png / depth_K.png")
     p.add_argument("--dataset", default=None,
                    help="coco (the default); semantic: also cityscapes, mapillary, gta5; panoptic: also cityscapes; "
-                        "depth: nyu (its default)")
+                        "depth: nyu (its default); semantic and depth: also the simulators carla, habitat")
     p.add_argument("--root", type=Path, help="the data set's folder when --dataset is not coco")
     p.add_argument("--limit", type=int, help="only the first N images")
     p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")

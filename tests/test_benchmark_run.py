@@ -199,7 +199,7 @@ def test_image_that_fails_to_decode_is_a_failure_record(coco_root: Path, tmp_pat
     ({"--random-init": None}, "ships its weights"),
     ({"--task": "interactive", "--clicks": "0"}, "--clicks"),
     ({"--dataset": "cityscapes"}, "the promptable benchmark runs on coco, not --dataset cityscapes"),
-    ({"--task": "depth", "--models": "depth-pro", "--dataset": "coco"}, "runs on nyu, not --dataset coco"),
+    ({"--task": "depth", "--models": "depth-pro", "--dataset": "coco"}, "runs on nyu or carla or habitat, not --dataset coco"),
     ({"--task": "panoptic", "--models": "mask2former-swin-large-cityscapes-panoptic"},
      "predicts its own label set, not coco's"),
     ({"--weights": "no-equals-sign"}, "--weights takes MODEL=PATH, not 'no-equals-sign'"),

@@ -1,13 +1,15 @@
-"""Monocular depth on NYU Depth v2 pairs (``--depth-root``: image_K.png with depth_K.png in millimetres).
+"""Monocular depth on NYU Depth v2 pairs (``--depth-root``: image_K.png with depth_K.png in millimetres), or on
+a simulator's recording (``--dataset carla|habitat --root DIR``, read by ``seglab.datasets.load_depth_dataset``).
 
 Metric models are scored as they are (metres, no alignment); relative (inverse-depth) models
 after a per-image least-squares scale and shift in inverse depth, as Depth Anything reports.
-Depth is capped at 10 m, NYU's range. Predictions: 16-bit PNGs in millimetres (metric) or
-``.npy`` float32 (relative) under ``<pred_dir>/depth/``.
+Depth is capped at 10 m on NYU (its range) and at the recording loader's ``max_depth`` elsewhere.
+Predictions: 16-bit PNGs in millimetres (metric) or ``.npy`` float32 (relative) under ``<pred_dir>/depth/``.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import cv2
@@ -15,6 +17,7 @@ import numpy as np
 
 import seglab
 from seglab import DepthMap
+from seglab.datasets import DEPTH_DATASETS, DepthDataset, load_depth_dataset
 from seglab.formats import read_depth_png
 from seglab.metrics import DepthEvaluator
 from seglab.metrics.depth import DEPTH_KEYS
@@ -22,12 +25,15 @@ from seglab.metrics.depth import DEPTH_KEYS
 from . import BenchmarkInputError, Dataset, Prediction, RunConfig, Sample, TaskContext
 
 REGISTRY_TASK = "depth"
-DATASETS = ("nyu",)
+DATASETS = ("nyu", *DEPTH_DATASETS)
 NAME = "nyu-depth-v2"
 MAX_DEPTH = 10.0
 
 
 def load(config: RunConfig) -> Dataset:
+    """NYU's pairs (``Dataset.gt``: the folder), or a recording's (``Dataset.gt``: its :class:`DepthDataset`)."""
+    if config.dataset != "nyu":
+        return _recording(config)
     root = config.depth_root
     if root is None or not root.is_dir():
         raise BenchmarkInputError(f"no NYU depth folder at {root}: give --depth-root with image_K.png / depth_K.png")
@@ -42,6 +48,14 @@ def load(config: RunConfig) -> Dataset:
         raise BenchmarkInputError(f"{root} holds no image_K.png / depth_K.png pairs")
     return Dataset(NAME, tuple(samples), root, note="NYU Depth v2 test pairs, depth capped at 10 m; relative "
                    "models aligned per image (scale and shift in inverse depth)")
+
+
+def _recording(config: RunConfig) -> Dataset:
+    if config.root is None:
+        raise BenchmarkInputError(f"--dataset {config.dataset} needs --root, the recording's folder")
+    ds = load_depth_dataset(config.dataset, config.root)
+    samples = tuple(Sample(s.image_id, s.image_path, s.image_id, s) for s in ds.samples)
+    return Dataset(ds.benchmark_name, samples, ds, note=ds.note)
 
 
 def run(model: Any, image: np.ndarray, sample: Sample, context: TaskContext) -> Prediction:
@@ -67,25 +81,29 @@ def read(record: dict, sample: Sample, context: TaskContext) -> DepthMap:
     return DepthMap(depth, pred["kind"], pred.get("focal_length_px"))
 
 
-class NyuEvaluator:
-    """The depth metrics averaged over images against NYU's millimetre PNGs; relative models are aligned
-    (scale and shift in inverse depth) once the first relative prediction arrives."""
+class PairsEvaluator:
+    """The depth metrics averaged over images against ``truth(sample)`` (metres) up to ``max_depth``; relative
+    models are aligned (scale and shift in inverse depth) once the first relative prediction arrives."""
 
-    def __init__(self) -> None:
+    def __init__(self, truth: Callable[[Sample], np.ndarray], max_depth: float) -> None:
+        self.truth, self.max_depth = truth, max_depth
         self.reset()
 
     def reset(self) -> None:
-        self.depth = DepthEvaluator(max_depth=MAX_DEPTH)
+        self.depth = DepthEvaluator(max_depth=self.max_depth)
 
     def process(self, sample: Sample, pred: DepthMap) -> None:
         if pred.kind == "relative":
             self.depth.align = "scale_shift"
-        self.depth.process(read_depth_png(sample.target), pred, image=sample.key)
+        self.depth.process(self.truth(sample), pred, image=sample.key)
 
     def evaluate(self) -> dict[str, float]:
         result = self.depth.evaluate()
         return {k: result[k] for k in DEPTH_KEYS}
 
 
-def evaluator(dataset: Dataset, config: RunConfig) -> NyuEvaluator:
-    return NyuEvaluator()
+def evaluator(dataset: Dataset, config: RunConfig) -> PairsEvaluator:
+    recording = dataset.gt
+    if not isinstance(recording, DepthDataset):  # NYU: the target is the millimetre PNG
+        return PairsEvaluator(lambda sample: read_depth_png(sample.target), MAX_DEPTH)
+    return PairsEvaluator(lambda sample: recording.load_depth(sample.target), recording.max_depth)

@@ -27,7 +27,7 @@ from . import BenchmarkInputError, Dataset, Prediction, RunConfig, Sample, TaskC
 from .coco import NAME, image_path, instances, panoptic
 
 REGISTRY_TASK = "semantic"
-DATASETS = ("coco", "cityscapes", "mapillary", "gta5")
+DATASETS = ("coco", "cityscapes", "mapillary", "gta5", "carla", "habitat")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ import numpy as np
 from ..prompts import Prompt
 from ..registry import ModelSpec, get_spec
 from ..results import Masks
-from .embedded import EMBEDDED_ID, EmbeddedSegmenter, context_crop
+from .box_vote import context_crop
+from .embedded import EMBEDDED_ID, EmbeddedSegmenter
 
 GRABCUT_ITERATIONS = 5
 

