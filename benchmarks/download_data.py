@@ -1,4 +1,4 @@
-"""What to fetch for the driving-scene benchmarks, and a check of the folder you unpacked it in.
+"""What to fetch for the driving-scene and face-parsing benchmarks, and a check of the folder you unpacked it in.
 
     python -m benchmarks.download_data cityscapes                 # what to download, and where from
     python -m benchmarks.download_data cityscapes --root DIR      # is DIR usable? (exit 1 if not)
@@ -25,6 +25,7 @@ class Source:
     files: tuple[str, ...]
     layout: tuple[str, ...]  # folders (and files) expected under --root, relative to it
     recorded: bool = False  # made with a simulator (``files`` says how), not downloaded
+    tasks: str = "semantic"  # the benchmarks.run tasks that read it
 
 
 SOURCES: dict[str, Source] = {
@@ -36,7 +37,7 @@ SOURCES: dict[str, Source] = {
          "(from the cityscapesscripts package)",
          "for the panoptic benchmark, then make its ground truth from the fine labels: python -m "
          "cityscapesscripts.preparation.createPanopticImgs --dataset-folder DIR/gtFine --set-names val"),
-        ("leftImg8bit/val", "gtFine/val")),
+        ("leftImg8bit/val", "gtFine/val"), tasks="semantic|panoptic"),
     "mapillary": Source(
         "https://www.mapillary.com/dataset/vistas", True,
         ("the Vistas research archive (the v2.0 release carries both the v1.2 and the v2.0 labels)",),
@@ -55,7 +56,7 @@ SOURCES: dict[str, Source] = {
          "each tick: rgb.save_to_disk(f'DIR/rgb/{image.frame:06d}.png'); the semantic and depth images with "
          "carla.ColorConverter.Raw into DIR/semantic/ and DIR/depth/ under the same name (semantic frames "
          "saved with carla.ColorConverter.CityScapesPalette go in DIR/semantic_palette/ instead)"),
-        ("rgb", "semantic or semantic_palette", "depth"), recorded=True),
+        ("rgb", "semantic or semantic_palette", "depth"), recorded=True, tasks="semantic|depth"),
     "habitat": Source(
         "https://aihabitat.org/docs/habitat-sim/", False,
         ("habitat-sim: one agent with three CameraSensorSpec of equal resolution, position and hfov: "
@@ -65,7 +66,12 @@ SOURCES: dict[str, Source] = {
          "and semantic (uint32 object ids) observations as DIR/depth/{i:06d}.npy and DIR/semantic/{i:06d}.npy",
          "once: DIR/objects.json = {str(obj.semantic_id): mpcat40 name} over sim.semantic_scene.objects "
          "(Matterport3D: obj.category.name('mpcat40'); HM3D: its raw name through hm3dsem_category_mappings.tsv)"),
-        ("rgb", "depth", "semantic", "objects.json"), recorded=True),
+        ("rgb", "depth", "semantic", "objects.json"), recorded=True, tasks="semantic|depth"),
+    "celebamask-hq": Source(
+        "https://github.com/switchablenorms/CelebAMask-HQ", False,
+        ("CelebAMask-HQ.zip (the README's download links; non-commercial research use), unpacked: "
+         "CelebA-HQ-img/, CelebAMask-HQ-mask-anno/ and CelebA-HQ-to-CelebA-mapping.txt",),
+        ("CelebA-HQ-img", "CelebAMask-HQ-mask-anno", "CelebA-HQ-to-CelebA-mapping.txt"), tasks="part"),
 }
 
 
@@ -80,8 +86,7 @@ def instructions(name: str) -> str:
     lines.append(f"{'Record' if src.recorded else 'Unpack'} into one folder DIR so that it holds: "
                  f"{', '.join(src.layout)}")
     lines.append(f"Then check it:  python -m benchmarks.download_data {name} --root DIR")
-    tasks = "semantic|panoptic" if name == "cityscapes" else "semantic|depth" if src.recorded else "semantic"
-    lines.append(f"and run:        python -m benchmarks.run --task {tasks} --dataset {name} --root DIR "
+    lines.append(f"and run:        python -m benchmarks.run --task {src.tasks} --dataset {name} --root DIR "
                  f"--models ID --out results")
     return "\n".join(lines)
 

@@ -115,3 +115,15 @@ def test_a_model_of_other_parts_is_refused(celebamask: Path, tmp_path: Path, cap
     said = capsys.readouterr().err
     assert "predicts the atr-18 parts but celebamask-hq-test is labelled with celebamask-hq-19" in said
     assert seglab.get_spec("segformer-b2-clothes").labels == "atr-18"
+
+
+def test_download_data_says_what_to_fetch_and_checks_the_folder(celebamask: Path, tmp_path: Path):
+    from benchmarks.download_data import check, instructions
+
+    text = instructions("celebamask-hq")
+    assert "switchablenorms/CelebAMask-HQ" in text and "CelebA-HQ-to-CelebA-mapping.txt" in text
+    assert "--task part --dataset celebamask-hq --root DIR" in text
+    ok, lines = check("celebamask-hq", celebamask)
+    assert ok and "usable: 2 test images, 19 classes" in lines[-1]
+    ok, lines = check("celebamask-hq", tmp_path)
+    assert not ok and lines[0] == "  [missing] CelebA-HQ-img"
