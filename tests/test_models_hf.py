@@ -122,7 +122,9 @@ def test_segformer(tmp_path, coco_image):
     config = SegformerConfig(depths=[1, 1, 1, 1], hidden_sizes=[8, 16, 24, 32], num_attention_heads=[1, 1, 1, 1],
                              decoder_hidden_size=16, id2label=dict(enumerate(names)))
     SegformerForSemanticSegmentation(config).save_pretrained(tmp_path)
-    SegformerImageProcessor(size={"height": 64, "width": 64}).save_pretrained(tmp_path)
+    # nvidia/segformer-b0-finetuned-ade-512-512's processor settings (see tests/test_sliding.py); the adapter
+    # resizes by its protocol instead
+    SegformerImageProcessor(size={"height": 512, "width": 512}, do_reduce_labels=True).save_pretrained(tmp_path)
     out = seglab.predict(seglab.load_model("segformer-b0-ade", location=tmp_path), coco_image, probabilities=True)
     h, w = coco_image.shape[:2]
     assert isinstance(out, seglab.SemanticMap) and out.labels.shape == (h, w) and out.labels.dtype == np.int32
