@@ -110,12 +110,18 @@ def _mask2former(spec: ModelSpec) -> tuple[Any, Any]:
 
 
 def _segformer(spec: ModelSpec) -> tuple[Any, Any]:
+    """MiT-B0 with the processor settings of the entry's Hub repo (``nvidia/segformer-*-finetuned-ade-512-512``:
+    size 512 x 512, ``do_reduce_labels``; the ``-640-640`` / ``-1024-1024`` repos: that square), not
+    transformers' defaults; the adapter resizes by its protocol whatever they say."""
     from transformers import SegformerConfig, SegformerForSemanticSegmentation, SegformerImageProcessor
 
     _size(spec, {"MiT-B0": None})  # SegformerConfig()'s defaults are the B0 sizes
     labels = _labels(spec)
     config = SegformerConfig(id2label=labels, label2id={v: k for k, v in labels.items()})
-    return SegformerForSemanticSegmentation(config), SegformerImageProcessor()
+    side = int(spec.weights.rsplit("-", 1)[-1])  # the repo's name ends with its processor's square size
+    processor = SegformerImageProcessor(size={"height": side, "width": side},
+                                        do_reduce_labels=get_label_set(spec.labels).dataset == "ade20k")
+    return SegformerForSemanticSegmentation(config), processor
 
 
 def _depth_anything(spec: ModelSpec) -> tuple[Any, Any]:

@@ -40,7 +40,7 @@ RANDOM_SUFFIX = " (random-init)"  # benchmarks.run's model name for random-init 
 SHORT_WEIGHTS = {OFFLINE: "embedded", BASELINE: "baseline", RANDOM: "random"}
 # the registry's data set names that benchmarks.run reads, with its flags for them
 RUN_FLAGS = {"coco-val2017": "--coco-root coco", "cityscapes-val": "--dataset cityscapes --root DIR",
-             "mapillary-vistas-val": "--dataset mapillary --root DIR"}
+             "mapillary-vistas-val": "--dataset mapillary --root DIR", "ade20k-val": "--dataset ade20k --root DIR"}
 # units of the metrics that are not percentages, and those where lower is better
 UNITS = {"delta1": "fraction", "AbsRel": "relative", "RMSE": "m", "NoC@85": "clicks", "NoC@90": "clicks"}
 LOWER_IS_BETTER = {"AbsRel", "RMSE", "NoC@85", "NoC@90"}

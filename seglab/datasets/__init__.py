@@ -1,4 +1,4 @@
-"""Semantic segmentation data sets in their official layouts (driving scenes), read by name.
+"""Semantic segmentation data sets in their official layouts (ADE20K, driving scenes), read by name.
 
     ds = load_semantic_dataset("cityscapes", "/data/cityscapes")
     for sample in ds:
@@ -17,6 +17,7 @@ from .labels import LABEL_SETS, LabelSet, get_label_set
 
 # name -> (module, the split evaluated by default)
 DATASETS: dict[str, tuple[str, str]] = {
+    "ade20k": ("ade20k", "val"),
     "cityscapes": ("cityscapes", "val"),
     "mapillary": ("mapillary", "val"),
     "gta5": ("gta5", "all"),
@@ -24,7 +25,7 @@ DATASETS: dict[str, tuple[str, str]] = {
 
 
 def load_semantic_dataset(name: str, root: str | Path, split: str | None = None, **options: Any) -> SemanticDataset:
-    """The data set ``name`` ('cityscapes', 'mapillary', 'gta5') found under ``root``.
+    """The data set ``name`` ('ade20k', 'cityscapes', 'mapillary', 'gta5') found under ``root``.
 
     ``split`` defaults to the evaluation split ('val'; 'all' for GTA5). Options go to the
     loader (Mapillary: ``version='v1.2'|'v2.0'``). A folder in the wrong layout raises
