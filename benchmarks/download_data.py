@@ -28,8 +28,7 @@ class Source:
 SOURCES: dict[str, Source] = {
     "ade20k": Source(
         "http://data.csail.mit.edu/places/ADEchallenge/ADEChallengeData2016.zip", False,
-        ("ADEChallengeData2016.zip: the SceneParsing images and 150-class annotations; "
-         "DIR is the ADEChallengeData2016 folder it unpacks to",),
+        ("ADEChallengeData2016.zip: the SceneParsing images and 150-class annotations (DIR is the folder it unpacks to)",),
         ("images/validation", "annotations/validation")),
     "cityscapes": Source(
         "https://www.cityscapes-dataset.com/downloads/", True,

@@ -79,7 +79,7 @@ def imresize(img, size):
 
 def imrescale(img, scale):
     h, w = img.shape[:2]
-    new_size, scale_factor = rescale_size((w, h), scale, return_scale=True)
+    new_size, _scale_factor = rescale_size((w, h), scale, return_scale=True)
     return imresize(img, new_size)
 
 

@@ -6,13 +6,13 @@ import dataclasses
 from pathlib import Path
 
 import cv2
+import mmseg_reference as ref
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from transformers import SegformerConfig, SegformerForSemanticSegmentation, SegformerImageProcessor
 
-import mmseg_reference as ref
 import seglab
 from seglab.datasets import get_label_set
 from seglab.models.hf_semantic import SegformerSemantic

@@ -8,7 +8,8 @@ image, logits summed and divided by the count of windows covering each pixel).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import cv2
 import numpy as np

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
+from PIL import Image
 
 from ..errors import WeightsUnavailableError
 from ..registry import ModelSpec
@@ -106,7 +107,8 @@ class TorchvisionSemantic:
         import torch.nn.functional as F
 
         with torch.inference_mode():
-            x = self.transform(_to_tensor(image))[None].to(self.device, self.dtype)
+            # a PIL image, as the reference's evaluation feeds the weights' transforms (PIL's resize, not the tensor one)
+            x = self.transform(Image.fromarray(image))[None].to(self.device, self.dtype)
             logits = self.model(x)["out"].float()
             size = x.shape[-2:] if resized else image.shape[:2]
             logits = F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)[0]
