@@ -110,9 +110,9 @@ def _mask2former(spec: ModelSpec) -> tuple[Any, Any]:
 
 
 def _segformer(spec: ModelSpec) -> tuple[Any, Any]:
-    """MiT-B0 with the processor settings of the entry's Hub repo (``nvidia/segformer-*-finetuned-ade-512-512``:
-    size 512 x 512, ``do_reduce_labels``; the ``-640-640`` / ``-1024-1024`` repos: that square), not
-    transformers' defaults; the adapter resizes by its protocol whatever they say."""
+    """MiT-B0 with its Hub repo's processor settings rather than transformers' defaults: the square its name ends
+    with (``nvidia/segformer-b0-finetuned-ade-512-512``'s file says 512 x 512) and ``do_reduce_labels`` for ADE20K
+    (that file says true). The adapter resizes by its protocol whatever they say."""
     from transformers import SegformerConfig, SegformerForSemanticSegmentation, SegformerImageProcessor
 
     _size(spec, {"MiT-B0": None})  # SegformerConfig()'s defaults are the B0 sizes

@@ -135,6 +135,15 @@ def test_segformer(tmp_path, coco_image):
     assert (at_label >= out.probabilities.max(0) - 1e-5).all()  # the label is the most probable class (ties aside)
 
 
+@pytest.mark.parametrize("model_id, side, reduce_labels", [("segformer-b0-ade", 512, True),
+                                                           ("segformer-b0-cityscapes", 1024, False)])
+def test_random_init_segformer_saves_the_hub_processor_settings(tmp_path, model_id, side, reduce_labels):
+    from benchmarks.random_init import save_random_weights
+
+    processor = SegformerImageProcessor.from_pretrained(save_random_weights(seglab.get_spec(model_id), tmp_path))
+    assert processor.size == {"height": side, "width": side} and processor.do_reduce_labels is reduce_labels
+
+
 def test_mask2former_panoptic_uses_official_coco_ids(m2f_panoptic, coco_image):
     model = seglab.load_model("mask2former-swin-tiny-coco-panoptic", location=m2f_panoptic)
     out = seglab.predict(model, coco_image)
