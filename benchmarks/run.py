@@ -3,14 +3,18 @@
     python -m benchmarks.run --models embedded-u2netp-grabcut --task promptable \\
         --coco-root ../shared/data/coco-val2017-mini --limit 10 --out results-local
     python -m benchmarks.run --models fcn-resnet50 --weights fcn-resnet50=fcn.pth ...   # local weights
+    python -m benchmarks.run --task promptable --models sam-vit-huge --prompt-boxes vitdet_h.json \\
+        --prompt-boxes-from vitdet-h --coco-root coco --out results   # a detector's boxes: class-aware mask AP
     torchrun --nproc-per-node 2 -m benchmarks.run ...   # shards images over ranks (gloo on CPU, nccl on GPU)
 
 Per image, one JSON line is appended (and flushed) to
-``OUT/predictions/<model>/<task>/rank<R>.jsonl``: the COCO-format prediction, its
+``OUT/predictions/<model>/<task>/rank<R>.jsonl`` (``<task>-<protocol>`` for a protocol other than the
+task's default, e.g. ``promptable-coco-detection-boxes``): the COCO-format prediction, its
 latencies and peak memory, or the error. ``--resume`` skips images already written;
 ``--rescore`` scores saved predictions again. Rank 0 streams its predictions into the task's
 evaluator (``seglab.metrics``) as they come and, once all ranks are done, the others' records;
-it writes one row per model x task x dataset to ``OUT/results.csv`` / ``results.json`` and
+it writes one row per model x task x dataset x protocol (the ``protocol`` column: the id in
+``seglab.protocols`` of what ran) to ``OUT/results.csv`` / ``results.json`` and
 per-image latencies to ``OUT/latency.csv``. ``OUT`` must be a folder every rank can read (shared
 file system). The parts: :mod:`benchmarks.runner` (one model over a shard), :mod:`benchmarks.records`
 (the JSONL files), :mod:`benchmarks.distributed` (torchrun), :mod:`benchmarks.summary` (the results
@@ -52,8 +56,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--coco-root", type=Path, help="COCO 2017 folder: val2017/ and annotations/")
     p.add_argument("--depth-root", type=Path, default=DEFAULT_DEPTH_ROOT, help="NYU pairs image_K.png / depth_K.png")
     p.add_argument("--dataset", default=None,
-                   help="coco (the default); semantic: also ade20k, cityscapes, mapillary, gta5; panoptic: also cityscapes; "
-                        "depth: nyu (its default)")
+                   help="coco (the default); semantic: also ade20k, cityscapes, mapillary, gta5; "
+                        "panoptic: also cityscapes; depth: nyu (its default)")
     p.add_argument("--root", type=Path, help="the data set's folder when --dataset is not coco")
     p.add_argument("--limit", type=int, help="only the first N images")
     p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")

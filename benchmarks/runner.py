@@ -19,6 +19,7 @@ from benchmarks.records import open_records, read_records, shard_todo, write_rec
 from benchmarks.tasks import (BenchmarkInputError, Dataset, Prediction, RunConfig, Sample, TaskContext, ok_records,
                               read_prediction)
 from seglab.metrics.latency import ForwardTimer, Timer, peak_memory_mb, reset_peak_memory
+from seglab.protocols import list_protocols
 from seglab.report import BASELINE, OFFLINE, RANDOM
 
 
@@ -39,6 +40,7 @@ class ModelRun:
 
     pred_dir: Path
     weights: str
+    protocol: str  # the id of the test protocol it ran (seglab.protocols)
     load_s: float | None = None
     evaluator: Any = None
     streamed: set[str] = field(default_factory=set)
@@ -48,6 +50,22 @@ def run_name(config: RunConfig) -> str:
     """The results' ``model`` column and prediction folder: the registry id, marked when the weights are random
     (so random-init and pretrained runs of one model neither replace nor resume each other)."""
     return f"{config.model} (random-init)" if config.random_init else config.model
+
+
+def run_protocol(task: ModuleType, config: RunConfig) -> str:
+    """The id of the protocol a run follows (``seglab.protocols``): the task's own choice (``task.protocol(config)``,
+    e.g. the promptable prompts), else the model's (``ModelSpec.protocol``), else its task's only protocol
+    (interactive: ``coco-gt-clicks``); '' when none is known."""
+    if hasattr(task, "protocol"):
+        return task.protocol(config)
+    only = [p.id for p in list_protocols(config.task)]
+    return seglab.get_spec(config.model).protocol or (only[0] if len(only) == 1 else "")
+
+
+def prediction_folder(task: ModuleType, config: RunConfig) -> str:
+    """The folder of a run's records below ``predictions/<model>/``: the task's ``prediction_folder(config)`` where
+    it runs several protocols (so that --resume never mixes two protocols' records), else the task's name."""
+    return task.prediction_folder(config) if hasattr(task, "prediction_folder") else config.task
 
 
 def weights_label(spec: seglab.ModelSpec, random_init: bool) -> str:
@@ -101,9 +119,10 @@ def load_adapter(spec: seglab.ModelSpec, config: RunConfig, tmp: Path) -> Any:
     return seglab.load_model(spec.id, device=config.device, dtype=config.dtype, location=location)
 
 
-def prediction_dir(config: RunConfig, rank: int) -> Path:
-    """``OUT/predictions/<model>/<task>``, checked on rank 0: earlier predictions need --resume or --rescore."""
-    pred_dir = config.out / "predictions" / run_name(config) / config.task
+def prediction_dir(config: RunConfig, rank: int, folder: str = "") -> Path:
+    """``OUT/predictions/<model>/<folder>`` (the task's name unless the task names another, see
+    :func:`prediction_folder`), checked on rank 0: earlier predictions need --resume or --rescore."""
+    pred_dir = config.out / "predictions" / run_name(config) / (folder or config.task)
     if rank == 0:
         pred_dir.mkdir(parents=True, exist_ok=True)
         existing = [p for p in pred_dir.glob("rank*.jsonl") if p.stat().st_size]
@@ -118,7 +137,8 @@ def run_model(task: ModuleType, dataset: Dataset, config: RunConfig, session: Se
     """Run ``config.model`` over this rank's share of the images not done yet, writing a record per image; on
     rank 0 each successful output also goes straight into the task's evaluator (unless the weights are random)."""
     spec = seglab.get_spec(config.model)
-    run = ModelRun(prediction_dir(config, session.rank), weights_label(spec, config.random_init))
+    pred_dir = prediction_dir(config, session.rank, prediction_folder(task, config))
+    run = ModelRun(pred_dir, weights_label(spec, config.random_init), run_protocol(task, config))
     if session.rank == 0 and not config.random_init:
         run.evaluator = task.evaluator(dataset, config)
     if config.rescore:

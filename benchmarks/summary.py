@@ -36,7 +36,7 @@ def summarize(name: str, dataset: Dataset, config: RunConfig, run: ModelRun, rec
     latest = [r for r in ok if r.get("run_id") == last_run]
     span = (max(r["t_end"] for r in latest) - min(r["t_start"] for r in latest)) if latest else 0.0
     row = {
-        "model": name, "task": config.task, "dataset": dataset.name, **metrics,
+        "model": name, "task": config.task, "dataset": dataset.name, "protocol": run.protocol, **metrics,
         "latency_p50_ms": e2e and e2e.p50_ms, "latency_p90_ms": e2e and e2e.p90_ms,
         "latency_cold_ms": e2e and e2e.cold_ms,
         "forward_p50_ms": LatencyStats.from_ms(forward).p50_ms if forward else None,
@@ -48,7 +48,7 @@ def summarize(name: str, dataset: Dataset, config: RunConfig, run: ModelRun, rec
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "timing_method": TIMING_METHOD,
         "note": dataset.note,
     }
-    latencies = [{"model": name, "task": config.task, "dataset": dataset.name, "image": r["key"],
+    latencies = [{"model": name, "task": config.task, "dataset": dataset.name, "protocol": run.protocol, "image": r["key"],
                   "latency_ms": r["latency_ms"], "forward_ms": r.get("forward_ms"), "cold": bool(r.get("cold")),
                   "weights": run.weights, "device": row["device"]} for r in ok]
     return row, latencies

@@ -8,9 +8,10 @@ benchmark use nothing else (a test checks it), and ``seglab.models`` / ``seglab.
 
 - ``seglab.results``: the typed results (``Masks``, ``SemanticMap``, ``PanopticMap``, ``DepthMap``)
 - ``seglab.images``, ``seglab.prompts``: input loading and validation
-- ``seglab.registry``: the model table; ``seglab.checkpoints``: official SAM-family checkpoints
+- ``seglab.registry``: the model table; ``seglab.protocols``: the test protocols its rows and published numbers
+  name; ``seglab.checkpoints``: official SAM-family checkpoints
 - ``seglab.render``, ``seglab.export``: drawing and file formats of results
-- ``seglab.everything``: segment everything (automatic mask generation)
+- ``seglab.everything``: segment everything (automatic mask generation); ``seglab.levels``: whole / part / subpart
 - ``seglab.interactive``: the click simulator of interactive evaluation
 - ``seglab.metrics``: metrics (evaluators with reset / process / evaluate) and the clock
 - ``seglab.formats``, ``seglab.datasets``: COCO / Cityscapes / Mapillary files and label sets
@@ -25,17 +26,18 @@ from .loading import clear_cache, download, is_available, load_model, predict, r
 from .models.base import resolve_device
 from .prepare import prepare
 from .prompts import Prompt
+from .protocols import PROTOCOLS, Protocol, get_protocol
 from .registry import MODELS, TASKS, ModelSpec, Published, default_model, get_spec, list_models
 from .results import DepthMap, Masks, PanopticMap, Segment, SemanticMap
 from .threads import intra_op_threads, set_threads
 
-PUBLIC_MODULES = ("results", "images", "prompts", "registry", "checkpoints", "render", "export", "everything",
-                  "interactive", "metrics", "formats", "datasets", "report", "charts", "errors")
+PUBLIC_MODULES = ("results", "images", "prompts", "registry", "protocols", "checkpoints", "render", "export",
+                  "everything", "levels", "interactive", "metrics", "formats", "datasets", "report", "charts", "errors")
 
 __all__ = [
-    "DepthMap", "InvalidImageError", "InvalidPromptError", "LRUCache", "MODELS", "Masks", "ModelSpec", "PanopticMap",
-    "PUBLIC_MODULES", "Prompt", "Published", "Segment", "SeglabError", "SemanticMap", "TASKS", "UnknownModelError",
-    "UnsupportedTaskError", "WeightsUnavailableError", "clear_cache", "default_model", "download", "get_spec",
-    "intra_op_threads", "is_available", "list_models", "load_image", "load_model", "predict", "resolve_device",
-    "prepare", "require_weights", "set_threads",
+    "DepthMap", "InvalidImageError", "InvalidPromptError", "LRUCache", "MODELS", "Masks", "ModelSpec", "PROTOCOLS",
+    "PUBLIC_MODULES", "PanopticMap", "Prompt", "Protocol", "Published", "SeglabError", "Segment", "SemanticMap",
+    "TASKS", "UnknownModelError", "UnsupportedTaskError", "WeightsUnavailableError", "clear_cache", "default_model",
+    "download", "get_protocol", "get_spec", "intra_op_threads", "is_available", "list_models", "load_image",
+    "load_model", "predict", "prepare", "require_weights", "resolve_device", "set_threads",
 ]

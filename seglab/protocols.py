@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from .errors import UnknownModelError
 
-Resize = Literal["shortest-edge", "keep-ratio", "weights-transforms", "model", "none"]
+Resize = Literal["shortest-edge", "keep-ratio", "fixed", "weights-transforms", "model", "none"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,7 +25,7 @@ class Protocol:
 
     ``resize``: ``shortest-edge`` (detectron2's ``ResizeShortestEdge``: short side ``size[0]``, long side at most
     ``size[1]``, aspect kept), ``keep-ratio`` (mmseg's ``Resize(scale=(long, short), keep_ratio=True)``: the
-    largest scale that fits ``size`` = (long, short)), ``weights-transforms`` (torchvision's ``weights.transforms()``),
+    largest scale that fits ``size`` = (long, short)), ``fixed`` (stretched to ``size`` = (h, w)), ``weights-transforms`` (torchvision's ``weights.transforms()``),
     ``model`` (the network resizes inside, e.g. Mask R-CNN's ``GeneralizedRCNNTransform``) or ``none``.
     ``size_divisor``: the resized image is padded (detectron2) or its size rounded (SegFormer's
     ``AlignedResize``) to a multiple of it. ``inference``: ``whole`` image, or ``slide`` windows of ``crop``
@@ -57,6 +57,8 @@ class Protocol:
             parts.append(f"short side {self.size[0]}, long side <= {self.size[1]}, aspect kept")
         elif self.resize == "keep-ratio" and self.size:
             parts.append(f"resized to fit {self.size[0]} x {self.size[1]}, aspect kept")
+        elif self.resize == "fixed" and self.size:
+            parts.append(f"stretched to {self.size[0]} x {self.size[1]}")
         elif self.resize == "weights-transforms":
             parts.append("the weights' own transforms")
         elif self.resize == "model":
@@ -123,8 +125,8 @@ PROTOCOLS: tuple[Protocol, ...] = (
          ONEFORMER + "cityscapes/Base-Cityscapes-UnifiedSegmentation.yaml (task token: semantic)"),
     # --- SegFormer (mmseg test pipeline of the official configs) --------------------------------------
     Protocol(id="segformer-ade-512", dataset="ade20k-val", task="semantic", resize="keep-ratio", size=(2048, 512),
-             size_divisor=32, source=SEGFORMER + "B0/segformer.b0.512x512.ade.160k.py, _base_/datasets/ade20k_repeat.py "
-                                                 "(AlignedResize, whole)"),
+             size_divisor=32, source=SEGFORMER + "B0/segformer.b0.512x512.ade.160k.py, "
+                                                 "_base_/datasets/ade20k_repeat.py (AlignedResize, whole)"),
     Protocol(id="segformer-ade-640", dataset="ade20k-val", task="semantic", resize="keep-ratio", size=(2048, 640),
              size_divisor=32, source=SEGFORMER + "B5/segformer.b5.640x640.ade.160k.py (AlignedResize, whole)"),
     Protocol(id="segformer-cityscapes-slide", dataset="cityscapes-val", task="semantic", resize="keep-ratio",
@@ -140,6 +142,14 @@ PROTOCOLS: tuple[Protocol, ...] = (
              size=(800, 1333), top_k=100, score="box score (box_score_thresh 0.05)",
              source="pytorch/vision torchvision/models/detection/mask_rcnn.py (MaskRCNN defaults), "
                     "references/detection/train.py"),
+    # --- part segmentation ------------------------------------------------------------------------------
+    Protocol(id="celebamask-hq-512", dataset="celebamask-hq-test", task="part", resize="fixed", size=(512, 512),
+             metric="mIoU and mean F1 of the 18 face parts over the test split, at the annotations' 512 x 512",
+             source="switchablenorms/CelebAMask-HQ face_parsing/tester.py (imsize 512), "
+                    "Data_preprocessing/g_mask.py (labels), g_partition.py (test split)"),
+    Protocol(id="atr-512", dataset="atr", task="part", resize="fixed", size=(512, 512),
+             metric="mIoU over ATR's 18 labels",
+             source="the 512 x 512 SegformerImageProcessor of mattmdjaga/segformer_b2_clothes (its model card)"),
     # --- promptable (the benchmark's prompts, class-agnostic unless said) ----------------------------
     Protocol(id="coco-gt-boxes", dataset="coco-val2017", task="promptable", resize="model",
              prompts="one ground-truth box per non-crowd instance", score="the model's predicted IoU",
@@ -153,11 +163,12 @@ PROTOCOLS: tuple[Protocol, ...] = (
     Protocol(id="coco-detection-boxes", dataset="coco-val2017", task="promptable", resize="model",
              prompts="a detector's boxes (--prompt-boxes), category and score carried over",
              score="the detector's score", metric="class-aware COCO mask AP",
-             source="Kirillov et al., Segment Anything, section 7.3 (zero-shot instance segmentation)"),
+             source="Kirillov et al., Segment Anything (arXiv 2304.02643), 7.4 and appendix D.4 (zero-shot "
+                    "instance segmentation)"),
     Protocol(id="coco-vitdet-h-boxes", dataset="coco-val2017", task="promptable", resize="model",
-             prompts="ViTDet-H's boxes (--prompt-boxes with its COCO results file)", score="the detector's score",
-             metric="class-aware COCO mask AP",
-             source="Kirillov et al., Segment Anything, section 7.3 and Table 5"),
+             prompts="ViTDet-H's boxes (--prompt-boxes with its COCO results file), one refinement pass",
+             score="the detector's score", metric="class-aware COCO mask AP",
+             source="Kirillov et al., Segment Anything (arXiv 2304.02643), 7.4, appendix D.4 and Table 5"),
     Protocol(id="coco-gt-clicks", dataset="coco-val2017", task="interactive", resize="model",
              prompts="simulated clicks, each on the centre of the largest error", metric="mIoU after k clicks"),
     # --- depth: each model's own processor, scored after the metric's alignment -----------------------

@@ -1,9 +1,13 @@
 """Benchmark results as tables and charts, shared by ``benchmarks.plot`` and the app's Benchmark tab.
 
 A results folder (written by ``python -m benchmarks.run``) holds ``results.csv`` / ``results.json``
-(one row per model x task x dataset: metrics under their usual names, latency, memory,
-environment) and ``latency.csv`` (one row per image). Accuracy of rows whose ``weights`` is
-``random-init (latency only)`` is meaningless and is left out of every accuracy table and chart.
+(one row per model x task x dataset x protocol: metrics under their usual names, the ``protocol`` id,
+latency, memory, environment; files written before the column are read as of unknown protocol) and
+``latency.csv`` (one row per image). Accuracy of rows whose ``weights`` is ``random-init (latency only)`` is
+meaningless and is left out of every accuracy table and chart.
+
+A published number is put beside a reproduced one only where metric, data set and protocol are the same
+(:func:`comparisons`); elsewhere a ``note`` says which protocol each used.
 
 Tables: :func:`summary_table` (compact), :func:`full_table`, :func:`model_zoo` (the registry with its
 published numbers). Charts (:class:`Chart`: a figure, or the sentence saying why there is none and the
@@ -23,14 +27,16 @@ import pandas as pd
 from .errors import SeglabError, UnknownModelError
 
 KEYS = ("model", "task", "dataset")
+PROTOCOL = "protocol"  # the id of the test protocol a row ran (seglab.protocols); older files lack the column
 REQUIRED = KEYS + ("weights", "n_images")
 LATENCY_REQUIRED = KEYS + ("latency_ms",)
-# the headline metric of each task: what the bars and the scatter show
-PRIMARY = {"promptable": "AR@100", "instance": "AP", "panoptic": "PQ", "semantic": "mIoU", "depth": "delta1",
-           "interactive": "mIoU@1"}
+# the headline metric of each task: what the bars and the scatter show; protocols scored otherwise than their task
+PRIMARY = {"promptable": "AR@100", "instance": "AP", "panoptic": "PQ", "semantic": "mIoU", "part": "mIoU",
+           "depth": "delta1", "interactive": "mIoU@1"}
+PROTOCOL_PRIMARY = {"coco-detection-boxes": "AP", "coco-vitdet-h-boxes": "AP"}  # class-aware mask AP
 CLICKS = ("mIoU@1", "mIoU@2", "mIoU@3", "mIoU@5")
 METRIC_COLUMNS = ("AR@100", "AP", "AP50", "AP75", "mIoU", "PQ", "SQ", "RQ", "PQ_th", "PQ_st", "pixel_acc",
-                  "delta1", "AbsRel", "RMSE", *CLICKS, "NoC@85", "NoC@90", "box mIoU")
+                  "delta1", "AbsRel", "RMSE", *CLICKS, "NoC@85", "NoC@90", "box mIoU", "box AP", "mF1")
 # the ``weights`` column: besides "pretrained", the offline default model, the offline baselines (the floor
 # every model must beat) and random weights (latency only)
 OFFLINE = "offline default (embedded)"
@@ -39,17 +45,22 @@ RANDOM = "random-init (latency only)"
 RANDOM_SUFFIX = " (random-init)"  # benchmarks.run's model name for random-init rows
 SHORT_WEIGHTS = {OFFLINE: "embedded", BASELINE: "baseline", RANDOM: "random"}
 # the registry's data set names that benchmarks.run reads, with its flags for them
-RUN_FLAGS = {"coco-val2017": "--coco-root coco", "cityscapes-val": "--dataset cityscapes --root DIR",
-             "mapillary-vistas-val": "--dataset mapillary --root DIR", "ade20k-val": "--dataset ade20k --root DIR"}
+RUN_FLAGS = {"coco-val2017": "--coco-root coco", "coco-val2017-voc": "--coco-root coco",
+             "cityscapes-val": "--dataset cityscapes --root DIR", "mapillary-vistas-val": "--dataset mapillary --root DIR",
+             "ade20k-val": "--dataset ade20k --root DIR", "celebamask-hq-test": "--dataset celebamask-hq --root DIR"}
+# the benchmarks.run flags of the protocols a plain run of their task does not follow
+PROTOCOL_FLAGS = {"coco-vitdet-h-boxes": "--prompt-boxes VITDET_H_RESULTS.json --prompt-boxes-from vitdet-h",
+                  "coco-detection-boxes": "--prompt-boxes DETECTIONS.json",
+                  "coco-gt-center-points": "--prompt center-point", "coco-everything": "--everything"}
 # units of the metrics that are not percentages, and those where lower is better
 UNITS = {"delta1": "fraction", "AbsRel": "relative", "RMSE": "m", "NoC@85": "clicks", "NoC@90": "clicks"}
 LOWER_IS_BETTER = {"AbsRel", "RMSE", "NoC@85", "NoC@90"}
 # registry ``Published`` metrics that are speeds (shown in the zoo's speed column, not as accuracy)
 SPEED_METRICS = ("FPS",)
-ZOO_COLUMNS = ["model", "task", "published", "published speed", "input", "license", "source"]
+ZOO_COLUMNS = ["model", "task", "published", "protocol", "published speed", "input", "license", "source"]
 SPEED_COLUMNS = {"latency_p50_ms": "p50 ms", "latency_cold_ms": "cold ms", "peak_mem_mb": "peak MB"}
-SUMMARY_COLUMNS = ["model", "task · dataset", "weights", "headline", "published", *SPEED_COLUMNS.values(), "images",
-                   "other metrics"]
+SUMMARY_COLUMNS = ["model", "task · dataset", "weights", "headline", "published", "protocol", *SPEED_COLUMNS.values(),
+                   "images", "other metrics", "note"]
 
 
 class ResultsFileError(SeglabError, ValueError):
@@ -100,20 +111,26 @@ def load_latencies(path: str | Path) -> pd.DataFrame:
 
 
 def _upsert(old: pd.DataFrame | None, new: pd.DataFrame, key: dict[str, Any]) -> pd.DataFrame:
+    """``old`` without the rows of run ``key`` (model, task, dataset, protocol), then ``new``; an old row of unknown
+    protocol (none recorded) is replaced by any new run of its model x task x dataset."""
     if old is None or old.empty:
         return new.reset_index(drop=True)
     same = pd.Series(True, index=old.index)
     for k, v in key.items():
-        same &= old[k].astype(str) == str(v)
+        if k == PROTOCOL:
+            recorded = old[k].astype("string").fillna("") if k in old.columns else pd.Series("", index=old.index)
+            same &= (recorded == str(v)) | (recorded == "")
+        else:
+            same &= old[k].astype(str) == str(v)
     return pd.concat([old[~same], new], ignore_index=True)
 
 
 def update_results(out_dir: str | Path, row: dict[str, Any], latencies: list[dict[str, Any]] = ()) -> pd.DataFrame:
-    """Add ``row`` to ``out_dir``'s results (replacing the row of the same model x task x dataset) and its
-    per-image latencies to ``latency.csv``; writes results.csv and results.json; returns the table."""
+    """Add ``row`` to ``out_dir``'s results (replacing the row of the same model x task x dataset x protocol) and
+    its per-image latencies to ``latency.csv``; writes results.csv and results.json; returns the table."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    key = {k: row[k] for k in KEYS}
+    key = {k: row[k] for k in (*KEYS, PROTOCOL) if k in row}
     old = load_results(out_dir) if (out_dir / "results.csv").is_file() else None
     df = _upsert(old, pd.DataFrame([row]), key)
     front = [c for c in row if c in df.columns]
@@ -153,6 +170,53 @@ def axis_title(metric: str) -> str:
     return f"{metric} ({unit}{', lower is better' * (metric in LOWER_IS_BETTER)})"
 
 
+def row_protocol(r: pd.Series | dict) -> str:
+    """The protocol id a results row ran; '' for a row whose file predates the column (never paired)."""
+    value = r.get(PROTOCOL)
+    return value if isinstance(value, str) else ""
+
+
+def headline_metric(r: pd.Series | dict) -> str:
+    """A row's headline metric: its protocol's (:data:`PROTOCOL_PRIMARY`), else its task's (:data:`PRIMARY`)."""
+    return PROTOCOL_PRIMARY.get(row_protocol(r), PRIMARY.get(r["task"], ""))
+
+
+def _same_protocol(p: Any, r: pd.Series) -> bool:
+    """A published number ``p`` was measured as row ``r`` was: same data set and the same, known, protocol."""
+    return p.dataset == r["dataset"] and bool(p.protocol) and p.protocol == row_protocol(r)
+
+
+def _paired(spec: Any, metric: str, r: pd.Series) -> float | None:
+    """The published ``metric`` of ``spec`` measured under row ``r``'s data set and protocol, else None."""
+    return next((p.value for p in spec.published if p.metric == metric and _same_protocol(p, r)), None) \
+        if spec else None
+
+
+def protocol_note(r: pd.Series) -> str:
+    """Where the registry quotes a number of the row's model on its data set under another (or an unrecorded)
+    protocol, which protocol each used: "published AP 46.5 under coco-vitdet-h-boxes; this run: coco-gt-boxes"."""
+    spec = _spec(r["model"])
+    others = [p for p in (spec.published if spec else ()) if p.metric not in SPEED_METRICS
+              and p.dataset == r["dataset"] and not _same_protocol(p, r)]
+    if not others:
+        return ""
+    published = ", ".join(f"{p.metric} {p.value:g} under {p.protocol or 'an unrecorded protocol'}" for p in others)
+    return f"published {published}; this run: {row_protocol(r) or 'protocol not recorded'}"
+
+
+def describe_protocol(protocol_id: str) -> str:
+    """A protocol's id and its one-line description ("coco-vitdet-h-boxes (the network's own resize; ...)")."""
+    from .protocols import get_protocol
+
+    if not protocol_id:
+        return "protocol not recorded"
+    try:
+        described = get_protocol(protocol_id).describe()
+    except UnknownModelError:
+        return f"{protocol_id} (not in seglab.protocols)"
+    return f"{protocol_id} ({described})" if described else protocol_id
+
+
 def published_numbers(task: str | None = None) -> pd.DataFrame:
     """Every accuracy number the registry quotes (speeds apart), one row each: model, task, metric, dataset,
     published, source."""
@@ -164,8 +228,8 @@ def published_numbers(task: str | None = None) -> pd.DataFrame:
 
 
 def model_zoo(task: str | None = None) -> pd.DataFrame:
-    """The registry as a table to choose a model by: published numbers (and speed, where published), where
-    they come from, input size and license; every model (of ``task``), with or without numbers. The speed
+    """The registry as a table to choose a model by: published numbers (and speed, where published), the protocol
+    each was measured under, where they come from, input size and license; every model (of ``task``), with or without numbers. The speed
     column is there only when some registry model has a published speed."""
     from .registry import list_models
 
@@ -175,6 +239,7 @@ def model_zoo(task: str | None = None) -> pd.DataFrame:
         speeds = [p for p in spec.published if p.metric in SPEED_METRICS]
         rows.append({"model": spec.id, "task": spec.task,
                      "published": "; ".join(f"{p.metric} {p.value:g} ({p.dataset})" for p in scores),
+                     "protocol": "; ".join(f"{p.metric}: {describe_protocol(p.protocol)}" for p in scores),
                      "published speed": "; ".join(f"{p.value:g} {p.metric} ({p.source})" for p in speeds),
                      "input": spec.input_size, "license": spec.license,
                      "source": "; ".join(dict.fromkeys(p.source for p in spec.published))})
@@ -185,57 +250,58 @@ def model_zoo(task: str | None = None) -> pd.DataFrame:
 
 def comparisons(df: pd.DataFrame) -> pd.DataFrame:
     """Reproduced next to published, for every metric of a result that the registry also quotes on the same
-    dataset (random-init rows are left out): model, task, dataset, metric, reproduced, published, source,
-    n_images."""
+    dataset under the same protocol (a row without a recorded protocol is never paired; random-init rows are
+    left out): model, task, dataset, protocol, metric, reproduced, published, source, n_images."""
     rows = []
     for _, r in df[df["weights"] != RANDOM].iterrows():
         spec = _spec(r["model"])
         for p in spec.published if spec else ():
             value = _num(r.get(p.metric))
-            if p.dataset == r["dataset"] and value is not None:
-                rows.append({"model": r["model"], "task": r["task"], "dataset": r["dataset"], "metric": p.metric,
-                             "reproduced": value, "published": p.value, "source": p.source,
+            if _same_protocol(p, r) and value is not None:
+                rows.append({"model": r["model"], "task": r["task"], "dataset": r["dataset"], "protocol": p.protocol,
+                             "metric": p.metric, "reproduced": value, "published": p.value, "source": p.source,
                              "n_images": r.get("n_images")})
-    return pd.DataFrame(rows, columns=["model", "task", "dataset", "metric", "reproduced", "published", "source",
-                                       "n_images"])
+    return pd.DataFrame(rows, columns=["model", "task", "dataset", "protocol", "metric", "reproduced", "published",
+                                       "source", "n_images"])
 
 
 def accuracy_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per result with a meaningful headline metric (:data:`PRIMARY`): model, task, dataset, metric,
-    reproduced, published, weights, n_images, latency_p50_ms (random-init rows are left out)."""
+    """One row per result with a meaningful headline metric (:func:`headline_metric`): model, task, dataset,
+    protocol, metric, reproduced, published (only when measured under the same protocol), note (which protocol
+    each used otherwise), weights, n_images, latency_p50_ms (random-init rows are left out)."""
     rows = []
     for _, r in df.iterrows():
-        metric = PRIMARY.get(r["task"])
+        metric = headline_metric(r)
         value = _num(r.get(metric)) if metric else None
         if r.get("weights") == RANDOM or value is None:
             continue
-        spec = _spec(r["model"])
-        rows.append({"model": r["model"], "task": r["task"], "dataset": r["dataset"], "metric": metric,
-                     "reproduced": value, "published": spec.published_value(metric, r["dataset"]) if spec else None,
-                     "weights": r.get("weights"), "n_images": r.get("n_images"),
+        rows.append({"model": r["model"], "task": r["task"], "dataset": r["dataset"], "protocol": row_protocol(r),
+                     "metric": metric, "reproduced": value, "published": _paired(_spec(r["model"]), metric, r),
+                     "note": protocol_note(r), "weights": r.get("weights"), "n_images": r.get("n_images"),
                      "latency_p50_ms": _num(r.get("latency_p50_ms"))})
-    return pd.DataFrame(rows, columns=["model", "task", "dataset", "metric", "reproduced", "published", "weights",
-                                       "n_images", "latency_p50_ms"])
+    return pd.DataFrame(rows, columns=["model", "task", "dataset", "protocol", "metric", "reproduced", "published",
+                                       "note", "weights", "n_images", "latency_p50_ms"])
 
 
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     """The results, compact, columns that matter first: the model, what it ran on, the headline metric (with
-    the published value), latency and memory, the number of images, then the other metrics in one column.
-    Random-init rows show no accuracy."""
+    the published value, only when measured under the same protocol), the protocol, latency and memory, the
+    number of images, the other metrics in one column, and a note saying which protocol each side used where a
+    published number was measured otherwise. Random-init rows show no accuracy."""
     rows = []
     for _, r in df.iterrows():
-        metric, real = PRIMARY.get(r["task"], ""), r.get("weights") != RANDOM
+        metric, real = headline_metric(r), r.get("weights") != RANDOM
         value = _num(r.get(metric)) if real and metric else None
-        spec = _spec(r["model"])
-        published = spec.published_value(metric, r["dataset"]) if spec and value is not None else None
+        published = _paired(_spec(r["model"]), metric, r) if value is not None else None
         others = [f"{c} {_num(r[c]):.1f}" for c in METRIC_COLUMNS
                   if real and c != metric and c in df.columns and _num(r[c]) is not None]
         rows.append({"model": r["model"], "task · dataset": f"{r['task']} · {r['dataset']}",
                      "weights": SHORT_WEIGHTS.get(r.get("weights"), r.get("weights")),
                      "headline": f"{metric} {value:.1f}" if value is not None else "",
-                     "published": f"{published:g}" if published is not None else "",
+                     "published": f"{published:g}" if published is not None else "", "protocol": row_protocol(r),
                      **{label: _num(r.get(column)) for column, label in SPEED_COLUMNS.items()},
-                     "images": _num(r.get("n_images")), "other metrics": " · ".join(others)})
+                     "images": _num(r.get("n_images")), "other metrics": " · ".join(others),
+                     "note": protocol_note(r) if real else ""})
     table = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     numbers = [*SPEED_COLUMNS.values(), "images"]
     table[numbers] = table[numbers].astype(float).round(0).astype("Int64")
@@ -246,7 +312,7 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
 def full_table(df: pd.DataFrame) -> pd.DataFrame:
     """Every column worth reading (identity, all metrics, latency and memory, environment), rounded."""
     metric_cols = [c for c in df.columns if c in METRIC_COLUMNS]
-    front = ["model", "task", "dataset", "weights", "n_images", "n_failed"]
+    front = ["model", "task", "dataset", PROTOCOL, "weights", "n_images", "n_failed"]
     speed = ["latency_p50_ms", "latency_p90_ms", "latency_cold_ms", "forward_p50_ms", "images_per_s", "peak_mem_mb"]
     env = ["device", "dtype", "world_size", "torch", "transformers", "date"]
     return df[[c for c in front + metric_cols + speed + env if c in df.columns]].round(2)
@@ -274,10 +340,10 @@ def reproduce_commands(df: pd.DataFrame) -> tuple[str, ...]:
 
     rows = [(_spec(str(r["model"]).removesuffix(RANDOM_SUFFIX)), r["task"]) for _, r in df.iterrows()]
     specs = [s for s, task in rows if s and s.task == task] + list(list_models())
-    spec, dataset = next((s, p.dataset) for s in specs for p in s.published if p.dataset in RUN_FLAGS)
+    spec, p = next((s, p) for s in specs for p in s.published if p.dataset in RUN_FLAGS)
+    flags = " ".join(filter(None, (RUN_FLAGS[p.dataset], PROTOCOL_FLAGS.get(p.protocol))))
     return (f"python -m seglab download {spec.id}",
-            f"python -m benchmarks.run --task {spec.task} --models {spec.id} \\\n    {RUN_FLAGS[dataset]} "
-            "--out results/<run>")
+            f"python -m benchmarks.run --task {spec.task} --models {spec.id} \\\n    {flags} --out results/<run>")
 
 
 def _facet(r: pd.Series) -> str:
@@ -312,7 +378,8 @@ def reproduced_chart(df: pd.DataFrame) -> Chart:
         return Chart("reproduced", title, None, "Nothing reproduced here has a published number to compare with "
                      "yet (the offline model has none; random-weight rows time the architecture only). To "
                      "reproduce one:", reproduce_commands(df))
-    facets = {k: g.assign(label=g["model"], note=g["n_images"].astype(str) + " images; published: " + g["source"])
+    facets = {k: g.assign(label=g["model"], note=g["n_images"].astype(str) + " images; " + g["protocol"]
+                          + "; published: " + g["source"])
               for k, g in both.assign(facet=both.apply(_facet, axis=1)).groupby("facet", sort=False)}
     titles = {k: axis_title(g["metric"].iloc[0]) for k, g in facets.items()}
     fig = charts.bar_facets(facets, title, [("reproduced", "reproduced here", charts.REPRODUCED),
@@ -359,10 +426,11 @@ def latency_chart(latencies: pd.DataFrame) -> Chart:
     lat["cold"] = lat["cold"].astype(str).str.lower().eq("true") if "cold" in lat.columns else False
     if "image" not in lat.columns:
         lat["image"] = ""
-    runs = {}  # labelled by the model, plus its task and data set where it has several
-    for (model, task, dataset), group in lat.groupby(["model", "task", "dataset"], sort=False):
+    lat[PROTOCOL] = lat[PROTOCOL].astype("string").fillna("") if PROTOCOL in lat.columns else ""
+    runs = {}  # labelled by the model, plus its task, data set and protocol where it has several
+    for (model, *run), group in lat.groupby(["model", "task", "dataset", PROTOCOL], sort=False):
         mine = lat[lat["model"] == model]
-        extra = [task] * (mine["task"].nunique() > 1) + [dataset] * (mine["dataset"].nunique() > 1)
+        extra = [v for v, column in zip(run, ("task", "dataset", PROTOCOL)) if mine[column].nunique() > 1]
         runs[" · ".join([str(model), *map(str, extra)])] = group
     return Chart("latency", title, charts.latency_boxes(runs, title),
                  "End to end: decoding, pre-processing, the network, post-processing and encoding, all prompts of "

@@ -25,15 +25,21 @@ def _sam():
     return tf.SamModel(config), tf.SamProcessor(images)
 
 
-def _segformer():
+def _segformer(names: dict[int, str] | None = None):
     import transformers as tf
 
-    names = {0: "wall", 1: "floor", 2: "sky", 3: "cat", 4: "tree"}
+    names = names or {0: "wall", 1: "floor", 2: "sky", 3: "cat", 4: "tree"}
     config = tf.SegformerConfig(hidden_sizes=[8, 16, 32, 64], depths=[1, 1, 1, 1], num_attention_heads=[1, 1, 1, 1],
                                 decoder_hidden_size=16, num_labels=len(names), id2label=names,
                                 label2id={v: k for k, v in names.items()})
     return (tf.SegformerForSemanticSegmentation(config),
             tf.SegformerImageProcessor(size={"height": SIDE // 2, "width": SIDE // 2}))
+
+
+def _face_parsing():
+    from seglab.datasets import get_label_set
+
+    return _segformer(dict(enumerate(get_label_set("celebamask-hq-19").names)))
 
 
 def _mask2former():
@@ -69,6 +75,7 @@ def _depth_anything():
 BUILDERS = {
     "sam-vit-base": _sam,
     "segformer-b0-ade": _segformer,
+    "segformer-b5-face-parsing": _face_parsing,
     "mask2former-swin-tiny-coco-instance": _mask2former,
     "mask2former-swin-tiny-coco-panoptic": _mask2former,
     "depth-anything-v2-metric-indoor-small": _depth_anything,

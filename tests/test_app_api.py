@@ -20,7 +20,7 @@ from web import served
 
 TIMEOUT = 120  # seconds for any single call
 EMBEDDED = "embedded-u2netp-grabcut"
-ENDPOINTS = ("/segment", "/segment_everything", "/semantic", "/instance", "/panoptic", "/depth", "/compare")
+ENDPOINTS = ("/segment", "/segment_everything", "/semantic", "/instance", "/panoptic", "/parts", "/depth", "/compare")
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,8 @@ def test_segment_everything(client, image):
 
 @pytest.mark.parametrize("task, model, extra", [("semantic", "segformer-b0-ade", ()),
                                                 ("instance", "mask2former-swin-tiny-coco-instance", (0.0,)),
-                                                ("panoptic", "mask2former-swin-tiny-coco-panoptic", (0.0,))])
+                                                ("panoptic", "mask2former-swin-tiny-coco-panoptic", (0.0,)),
+                                                ("parts", "segformer-b5-face-parsing", ())])
 def test_dense_endpoints(client, image, task, model, extra):
     update, files, status = call(client, image, model, *extra, api_name=f"/{task}")
     annotated, colours = update["value"], update["color_map"]  # an AnnotatedImage update: value + legend colours

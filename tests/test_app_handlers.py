@@ -213,14 +213,17 @@ def test_choosing_a_model_without_weights_says_what_happens(source, monkeypatch)
 
 @pytest.mark.parametrize("task, model", [("semantic", "segformer-b0-ade"),
                                          ("instance", "mask2former-swin-tiny-coco-instance"),
-                                         ("panoptic", "mask2former-swin-tiny-coco-panoptic")])
+                                         ("panoptic", "mask2former-swin-tiny-coco-panoptic"),
+                                         ("part", "segformer-b5-face-parsing")])
 def test_dense_tabs_annotate_the_whole_image(source, coco_image_path, coco_image, task, model):
     threshold = 0.0 if task in dense.THRESHOLD else None
     shown, files, status = dense.run(source, task, str(coco_image_path), model, threshold)
     image, pairs = shown.value["image"], shown.value["annotations"]
     assert image is not None and model in status
     assert all(label in shown.color_map for label in (a["label"] for a in pairs))
-    assert {"semantic": "_labels.png", "instance": ".json", "panoptic": "_panoptic.png"}[task] in " ".join(files)
+    assert {"semantic": "_labels.png", "instance": ".json", "panoptic": "_panoptic.png",
+            "part": "_labels.png"}[task] in " ".join(files)
+    assert "test protocol " + seglab.get_spec(model).protocol in status
 
 
 def test_instance_threshold_keeps_only_confident_masks(source, coco_image_path):

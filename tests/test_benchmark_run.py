@@ -71,6 +71,7 @@ def full_run(coco: Path, tmp_path_factory) -> Path:
 def test_run_writes_tidy_results_and_predictions(full_run: Path):
     r = row(full_run)
     assert (r["model"], r["task"], r["dataset"], r["weights"]) == (MODEL, "promptable", "coco-val2017", OFFLINE)
+    assert r["protocol"] == "coco-gt-boxes"
     assert r["n_images"] == 3 and r["n_failed"] == 0
     for col in METRICS + ["latency_p50_ms", "latency_p90_ms", "images_per_s", "peak_mem_mb", "forward_p50_ms"]:
         assert pd.notna(r[col]) and r[col] > 0, col
@@ -153,6 +154,7 @@ def test_interactive_task_takes_clicks(coco: Path, tmp_path: Path):
     assert main(argv) == 0
     r = row(tmp_path)
     assert r["task"] == "interactive" and r["n_images"] == 1 and r["instances"] == 1
+    assert r["protocol"] == "coco-gt-clicks"
     # a correction click may lower the IoU (the protocol does not promise more): only the range is checked
     assert 0 <= r["mIoU@1"] <= 100 and 0 <= r["mIoU@2"] <= 100 and 0 <= r["box mIoU"] <= 100 and 1 <= r["NoC@90"] <= 2
     assert "mIoU@3" not in r.index and "2 simulated clicks" in r["note"]
@@ -164,6 +166,7 @@ def test_random_init_rows_are_marked_and_unscored(coco_root: Path, tmp_path: Pat
     r = row(tmp_path)
     assert (r["model"], r["weights"], r["n_images"]) == ("segformer-b0-ade (random-init)", RANDOM, 1)
     assert "mIoU" not in r.index and r["latency_p50_ms"] > 0
+    assert r["protocol"] == "segformer-ade-512"  # the model's own protocol, whatever the weights
     assert (tmp_path / "predictions" / "segformer-b0-ade (random-init)" / "semantic" / "rank0.jsonl").is_file()
     assert set(pd.read_csv(tmp_path / "latency.csv")["model"]) == {r["model"]}
 
@@ -251,6 +254,7 @@ def test_weights_flag_loads_a_local_model_and_scoring_streams_without_reading_ba
     assert main(argv) == 0
     fresh = row(tmp_path / "out")
     assert fresh["weights"] == "pretrained" and fresh["n_images"] == 2 and 0 <= fresh["PQ"] <= 100
+    assert fresh["protocol"] == "mask2former-coco-panoptic"
     monkeypatch.setattr(panoptic, "read", real_read)
     assert main([*argv, "--rescore"]) == 0  # the saved PNGs read back give the same numbers
     assert row(tmp_path / "out")[["PQ", "SQ", "RQ"]].tolist() == fresh[["PQ", "SQ", "RQ"]].tolist()

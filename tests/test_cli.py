@@ -23,7 +23,7 @@ def test_models_json_lists_every_task():
     r = run("models", "--json")
     assert r.returncode == 0
     rows = json.loads(r.stdout)
-    assert {m["task"] for m in rows} == {"promptable", "semantic", "instance", "panoptic", "depth"}
+    assert {m["task"] for m in rows} == {"promptable", "semantic", "instance", "panoptic", "part", "depth"}
     assert all({"id", "task", "hub_id", "license", "offline", "published"} <= set(m) for m in rows)
     depth = json.loads(run("models", "--task", "depth", "--json").stdout)
     assert depth and all(m["task"] == "depth" for m in depth)

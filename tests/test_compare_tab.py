@@ -3,6 +3,7 @@ under it, the models it starts with (offline: every offline promptable model), a
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import gradio as gr
 import pytest
@@ -63,3 +64,17 @@ def test_offline_it_starts_with_every_offline_promptable_model_here(source, monk
 def test_online_it_starts_with_a_downloaded_model_beside_the_offline_default(source, monkeypatch):
     monkeypatch.setattr(compare, "is_offline_mode", lambda: False)
     assert compare.preselection(source) == ["sam-vit-base", EMBEDDED]
+
+
+def test_a_click_on_the_image_adds_a_point_to_the_prompt_and_keeps_its_boxes(source, coco_image_path):
+    def click(prompt: str, kind: str, x: float, y: float) -> str:
+        return compare.add_click(prompt, kind, gr.SelectData(None, {"index": [x, y], "value": None}))
+
+    first = click(BOX, "positive point", 300, 200)
+    assert json.loads(first) == {"points": [[300.0, 200.0]], "labels": [1], "boxes": [[100.0, 50.0, 500.0, 400.0]]}
+    second = json.loads(click(first, "negative point", 40, 60))
+    assert second["points"] == [[300.0, 200.0], [40.0, 60.0]] and second["labels"] == [1, 0]
+    gallery, _ = compare.run(source, str(coco_image_path), [EMBEDDED, "sam-vit-base"], json.dumps(second))
+    assert len(gallery) == 2  # both models ran on the clicked prompt
+    with pytest.raises(gr.Error, match="not valid JSON"):
+        click("{points", "positive point", 1, 1)  # a broken prompt is said, not overwritten

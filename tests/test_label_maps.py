@@ -139,3 +139,17 @@ def test_mapillary_vistas_65_is_the_config_v1_2_labels():
 def test_unknown_label_set_is_one_clear_error():
     with pytest.raises(SeglabError, match="unknown label set 'coco-81'; known: coco-panoptic-133"):
         get_label_set("coco-81")
+
+
+def test_celebamask_hq_parts_follow_its_mask_script():
+    """Source: ``label_list`` of CelebAMask-HQ's ``g_mask.py`` (copied in tests/data): part k is label k + 1."""
+    official = json.loads((DATA / "celebamask_hq_g_mask.json").read_text())
+    labels = get_label_set("celebamask-hq-19")
+    assert labels.names == ("background", *official["label_list"]) and labels.ids == tuple(range(19))
+
+
+def test_atr_labels_follow_the_data_sets_table():
+    """Source: ATR's ``atr_label.txt`` (copied in tests/data): name and id per line."""
+    rows = [line.split() for line in (DATA / "atr_label.txt").read_text().splitlines() if line.strip()]
+    labels = get_label_set("atr-18")
+    assert [(int(i), n) for n, i in rows] == list(zip(labels.ids, labels.names))

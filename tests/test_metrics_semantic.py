@@ -105,3 +105,24 @@ def test_voc_labels_follow_torchvision_rule_on_real_instances(coco_root):
             assert (target[alone] == VOC_COCO_CATEGORIES.index(a["category_id"])).all()
         checked += bool(voc)
     assert checked > 10 and len(get_label_set("voc-21").names) == 21
+
+
+def test_per_class_f1_equals_scikit_learns_over_every_pixel(panoptic_semantic):
+    """F1 of each class over the whole set: scikit-learn's f1_score on the pooled pixels (void left out), on real
+    COCO panoptic maps and perturbed predictions; a class in neither has no F1 (NaN) rather than sklearn's 0."""
+    from sklearn.metrics import f1_score
+
+    maps, _ = panoptic_semantic
+    rng = np.random.default_rng(1)
+    preds = [np.where(rng.random(m.shape) < 0.9, np.roll(m, 9, 1), rng.integers(0, 133, m.shape)) for m in maps]
+    ev = SemanticEvaluator(133)
+    for g, p in zip(maps, preds):
+        ev.process(g, np.where(p == 255, 200, p))  # void shifted in: a prediction outside the classes, a miss
+    g = np.concatenate([m.ravel() for m in maps])
+    p = np.concatenate([np.where(m == 255, 200, m).ravel() for m in preds])
+    keep = g != 255
+    present = sorted(set(g[keep]) | set(p[keep]) - {200})
+    reference = f1_score(g[keep], p[keep], labels=present, average=None) * 100
+    f1 = ev.evaluate()["F1"]
+    assert [f1[str(c)] for c in present] == pytest.approx(list(reference), abs=1e-9)
+    assert sum(math.isnan(v) for v in f1.values()) == 133 - len(present)

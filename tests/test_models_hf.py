@@ -135,6 +135,22 @@ def test_segformer(tmp_path, coco_image):
     assert (at_label >= out.probabilities.max(0) - 1e-5).all()  # the label is the most probable class (ties aside)
 
 
+def test_segformer_fixed_protocol_stretches_to_its_size_not_the_processor_files(tmp_path, coco_image):
+    """atr-512 (resize 'fixed', 512 x 512): the processor resizes to the protocol's size, whatever its file says."""
+    torch.manual_seed(0)
+    names = list(get_label_set("atr-18").names)
+    config = SegformerConfig(depths=[1, 1, 1, 1], hidden_sizes=[8, 16, 24, 32], num_attention_heads=[1, 1, 1, 1],
+                             decoder_hidden_size=16, id2label=dict(enumerate(names)))
+    SegformerForSemanticSegmentation(config).save_pretrained(tmp_path)
+    SegformerImageProcessor(size={"height": 64, "width": 96}).save_pretrained(tmp_path)
+    model = seglab.load_model("segformer-b2-clothes", location=tmp_path)
+    inputs = []
+    model.model.register_forward_pre_hook(lambda m, a, kw: inputs.append(tuple(kw["pixel_values"].shape)),
+                                          with_kwargs=True)
+    out = seglab.predict(model, coco_image)
+    assert inputs == [(1, 3, 512, 512)] and out.labels.shape == coco_image.shape[:2]
+
+
 @pytest.mark.parametrize("model_id, side, reduce_labels", [("segformer-b0-ade", 512, True),
                                                            ("segformer-b0-cityscapes", 1024, False)])
 def test_random_init_segformer_saves_the_hub_processor_settings(tmp_path, model_id, side, reduce_labels):

@@ -277,3 +277,28 @@ def test_files_that_are_not_checkpoints_are_one_clear_error(tmp_path):
     for path, message in [(junk, "not a readable PyTorch checkpoint"), (tmp_path / "absent.pt", "no such")]:
         with pytest.raises(seglab.WeightsUnavailableError, match=message):
             seglab.load_model("sam-vit-base", location=path)
+
+
+# --- SAM's whole / part / subpart ---------------------------------------------------------------------------
+@pytest.mark.parametrize("image", ["coco-landscape", "odd"])
+def test_each_level_is_the_official_multimask_output_of_that_size(pair, images, image):
+    """``level=`` returns, for a click and for a box, the official predictor's multimask mask whose area ranks
+    first (whole), second (part) or third (subpart), with its score."""
+    from seglab.levels import LEVELS
+
+    array = images[image]
+    h, w = array.shape[:2]
+    pair.official.set_image(array)
+    for case in ("point-multimask", "box-multimask"):
+        kw, prompt, _ = prompts(h, w)[case]
+        masks, scores, _ = pair.official.predict(**kw)
+        if len(masks) != len(LEVELS):
+            pytest.skip(f"{pair.family} answers a multimask prompt with {len(masks)} masks, not three levels")
+        by_area = np.argsort(-masks.reshape(len(masks), -1).sum(1), kind="stable")
+        for rank, level in enumerate(LEVELS):
+            ours = seglab.predict(pair.ours, array, prompt, level=level)
+            official_mask = by_area[rank]
+            pixels, score = compare((masks[[official_mask]], scores[[official_mask]], None), ours)
+            assert pixels <= MAX_PIXEL_DIFF and score <= MAX_SCORE_DIFF, (case, level)
+    with pytest.raises(seglab.InvalidPromptError, match="unknown level 'object'"):
+        seglab.predict(pair.ours, array, prompt, level="object")

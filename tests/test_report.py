@@ -15,6 +15,7 @@ import pytest
 from benchmarks import plot
 from seglab import Published, get_spec, list_models, registry
 from seglab.charts import ROW_PX, format_ms, log_ticks, ms_axis
+from seglab.protocols import get_protocol
 from seglab.report import (
     OFFLINE,
     RANDOM,
@@ -42,14 +43,17 @@ from seglab.report import (
 SHIPPED = Path(__file__).resolve().parents[1] / "results"
 
 
-def result(model: str, task: str, weights: str = "pretrained", **values) -> dict:
-    return {"model": model, "task": task, "dataset": "coco-val2017", "weights": weights, "n_images": 3,
-            "n_failed": 0, **values}
+def result(model: str, task: str, weights: str = "pretrained", protocol: str | None = None, **values) -> dict:
+    """A results row as benchmarks.run writes it; ``protocol`` defaults to what a plain run of the task records."""
+    if protocol is None:
+        protocol = {"promptable": "coco-gt-boxes", "interactive": "coco-gt-clicks"}.get(task) or get_spec(model).protocol
+    return {"model": model, "task": task, "dataset": "coco-val2017", "protocol": protocol, "weights": weights,
+            "n_images": 3, "n_failed": 0, **values}
 
 
-def lat(model: str, task: str, values: list[float]) -> list[dict]:
-    return [{"model": model, "task": task, "dataset": "coco-val2017", "image": str(i), "latency_ms": v,
-             "cold": i == 0} for i, v in enumerate(values)]
+def lat(model: str, task: str, values: list[float], protocol: str = "") -> list[dict]:
+    return [{"model": model, "task": task, "dataset": "coco-val2017", "protocol": protocol, "image": str(i),
+             "latency_ms": v, "cold": i == 0} for i, v in enumerate(values)]
 
 
 @pytest.fixture
@@ -157,6 +161,65 @@ def test_model_zoo_shows_a_published_speed_where_the_registry_has_one(monkeypatc
     assert published_numbers().empty  # a speed is not an accuracy
 
 
+# ----------------------------------------------------------------------------- protocols
+
+SAM_H = "sam-vit-huge"
+
+
+def test_a_ground_truth_box_sam_row_is_not_paired_with_the_vitdet_h_number(tmp_path: Path):
+    published = get_spec(SAM_H).published[0]
+    assert (published.metric, published.value, published.protocol) == ("AP", 46.5, "coco-vitdet-h-boxes")
+    update_results(tmp_path, result(SAM_H, "promptable", **{"AR@100": 60.0, "AP": 30.0}),
+                   lat(SAM_H, "promptable", [900, 800], "coco-gt-boxes"))
+    update_results(tmp_path, result(SAM_H, "promptable", protocol="coco-vitdet-h-boxes", AP=44.0, **{"AR@100": 55.0}),
+                   lat(SAM_H, "promptable", [950, 850], "coco-vitdet-h-boxes"))
+    df = load_results(tmp_path)
+    assert sorted(df["protocol"]) == ["coco-gt-boxes", "coco-vitdet-h-boxes"]  # another protocol: another row
+    assert comparisons(df)[["protocol", "metric", "reproduced", "published"]].values.tolist() == [
+        ["coco-vitdet-h-boxes", "AP", 44.0, 46.5]]
+    table = summary_table(df).set_index("protocol")
+    assert table.loc["coco-vitdet-h-boxes", ["headline", "published", "note"]].tolist() == ["AP 44.0", "46.5", ""]
+    assert table.loc["coco-gt-boxes", ["headline", "published"]].tolist() == ["AR@100 60.0", ""]
+    assert table.loc["coco-gt-boxes", "note"] == "published AP 46.5 under coco-vitdet-h-boxes; this run: coco-gt-boxes"
+    acc = accuracy_rows(df).set_index("protocol")
+    assert pd.isna(acc.loc["coco-gt-boxes", "published"]) and acc.loc["coco-vitdet-h-boxes", "published"] == 46.5
+    assert [list(t.x) for t in reproduced_chart(df).figure.data] == [[44.0], [46.5]]
+    assert row_labels(latency_chart(load_latencies(tmp_path)).figure) == [f"{SAM_H} · coco-gt-boxes",
+                                                                         f"{SAM_H} · coco-vitdet-h-boxes"]
+
+
+def test_results_without_a_protocol_column_load_and_are_never_paired(tmp_path: Path):
+    old = result("maskrcnn-resnet50-fpn", "instance", AP=30.0)
+    del old["protocol"]
+    pd.DataFrame([old]).to_csv(tmp_path / "results.csv", index=False)
+    df = load_results(tmp_path)
+    assert comparisons(df).empty and pd.isna(accuracy_rows(df).loc[0, "published"])
+    row = summary_table(df).iloc[0]
+    assert row["headline"] == "AP 30.0" and row.get("published", "") == ""
+    assert row["note"].startswith("published AP 34.6 under torchvision-coco-maskrcnn")
+    assert row["note"].endswith("; this run: protocol not recorded")
+    update_results(tmp_path, result("maskrcnn-resnet50-fpn", "instance", AP=31.0))  # a new run replaces it
+    df = load_results(tmp_path)
+    assert df[["protocol", "AP"]].values.tolist() == [["torchvision-coco-maskrcnn", 31.0]]
+    assert comparisons(df)["published"].tolist() == [34.6]
+
+
+def test_model_zoo_names_the_protocol_of_every_published_number(monkeypatch):
+    zoo = model_zoo().set_index("model")
+    assert zoo.loc[SAM_H, "protocol"] == f"AP: coco-vitdet-h-boxes ({get_protocol('coco-vitdet-h-boxes').describe()})"
+    assert "ViTDet-H's boxes" in zoo.loc[SAM_H, "protocol"]
+    spec = get_spec("mask2former-swin-tiny-coco-panoptic")
+    unknown = dataclasses.replace(spec, published=(Published("PQ", 50.0, "coco-val2017", "a blog"),))
+    monkeypatch.setattr(registry, "list_models", lambda task=None: [unknown])
+    assert model_zoo().loc[0, "protocol"] == "PQ: protocol not recorded"
+
+
+def test_reproduce_commands_carry_the_flags_of_the_published_protocol():
+    download, run = reproduce_commands(pd.DataFrame([{"model": SAM_H, "task": "promptable"}]))
+    assert download.endswith(f" {SAM_H}")
+    assert "--task promptable" in run and "--prompt-boxes VITDET_H_RESULTS.json --prompt-boxes-from vitdet-h" in run
+
+
 # ----------------------------------------------------------------------------- charts
 
 def test_reproduced_chart_one_facet_per_metric_and_dataset(results_dir: Path, tmp_path_factory):
@@ -180,9 +243,12 @@ def test_reproduced_chart_says_how_to_reproduce_when_nothing_compares():
 
 
 def test_reproduce_commands_use_the_flags_of_the_models_data_set():
-    rows = pd.DataFrame([{"model": "segformer-b0-ade (random-init)", "task": "semantic"},  # ADE20K: not runnable
+    rows = pd.DataFrame([{"model": "segformer-b0-ade (random-init)", "task": "semantic"},  # stands for its twin
                          {"model": "mask2former-swin-large-cityscapes-panoptic", "task": "panoptic"}])
     download, run = reproduce_commands(rows)
+    assert download.endswith(" segformer-b0-ade")
+    assert "--task semantic" in run and "--dataset ade20k --root DIR" in run
+    download, run = reproduce_commands(rows.iloc[1:])
     assert download.endswith(" mask2former-swin-large-cityscapes-panoptic")
     assert "--task panoptic" in run and "--dataset cityscapes --root DIR" in run
 

@@ -213,5 +213,5 @@ def test_ade_protocol_keeps_the_aspect_and_rounds_to_32(tmp_path, coco_image):
 def test_segformer_refuses_a_protocol_it_cannot_run(tmp_path):
     spec = dataclasses.replace(seglab.get_spec("segformer-b0-ade"), protocol="torchvision-voc-520")
     folder = _tiny_segformer(tmp_path, "ade20k-150", 512, reduce_labels=True)
-    with pytest.raises(seglab.SeglabError, match="keep-ratio"):
+    with pytest.raises(seglab.SeglabError, match="keep-ratio or fixed-size protocols, not 'torchvision-voc-520'"):
         SegformerSemantic.load(spec, folder)

@@ -37,8 +37,9 @@ def build_demo(weights_dir: str | Path | None = None, results_dir: str | Path | 
         gr.Markdown(f"## {TITLE}\nPrompt, segment, estimate depth, compare models side by side, and read the "
                     "benchmark. Models marked *(download needed)* need `python -m seglab download <id>` first "
                     "(or, online, *Download weights* on their tab).")
-        tabs = {"promptable": ("Segment", "segment", lambda: segment.build(source, examples)),
-                **{t: (t.capitalize(), t, functools.partial(dense.build, source, t, examples)) for t in dense.TASKS},
+        whole_image = {t: (dense.endpoint(t).capitalize(), dense.endpoint(t),
+                           functools.partial(dense.build, source, t, examples)) for t in dense.TASKS}
+        tabs = {"promptable": ("Segment", "segment", lambda: segment.build(source, examples)), **whole_image,
                 "depth": ("Depth", "depth", lambda: depth.build(source, examples))}
         for task, (name, tab_id, build) in tabs.items():
             with gr.Tab(name, id=tab_id):

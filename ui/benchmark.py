@@ -30,9 +30,10 @@ N_OUTPUTS = 2 + 2 * len(CHARTS)  # the table, a plot and a note per chart, the s
 FIT_PX = 1160
 DEFAULT_PX = 90
 RESULT_WIDTHS = {"folder": 110, "model": 200, "task · dataset": 170, "weights": 95, "headline": 110, "published": 90,
-                 "p50 ms": 75, "cold ms": 75, "peak MB": 80, "images": 70, "other metrics": 200}
-ZOO_WIDTHS = {"model": 240, "task": 100, "published": 230, "published speed": 160, "input": 90, "license": 190,
-              "source": 290}
+                 "protocol": 130, "p50 ms": 75, "cold ms": 75, "peak MB": 80, "images": 70, "other metrics": 200,
+                 "note": 220}
+ZOO_WIDTHS = {"model": 240, "task": 100, "published": 230, "protocol": 260, "published speed": 160, "input": 90,
+              "license": 190, "source": 290}
 
 
 def result_folders(root: Path) -> list[Path]:

@@ -309,6 +309,12 @@ def prompt_json(prompt: seglab.Prompt) -> str:
     return json.dumps(data) if data else ""
 
 
+def protocol_line(model_id: str) -> str:
+    """What the model runs, said in the status line: "test protocol mask2former-coco-panoptic (short side 800...)"."""
+    spec = seglab.get_spec(model_id)
+    return f"test protocol {spec.protocol} ({seglab.get_protocol(spec.protocol).describe()})" if spec.protocol else ""
+
+
 def timing(model_id: str, load_s: float, predict_s: float, extra: str = "") -> str:
     load = f"load {load_s:.2f} s · " if load_s >= 0.005 else ""
     return f"**{model_id}** · {load}predict {predict_s * 1000:.0f} ms{' · ' + extra if extra else ''}"

@@ -1,5 +1,6 @@
 """The Compare tab: one image (and prompt) through several models, side by side at the same size, each with
-its time; models that cannot run are listed with their reason under the table."""
+its time; models that cannot run are listed with their reason under the table. A click on the image adds a
+point to the prompt, as on the Segment tab."""
 from __future__ import annotations
 
 import logging
@@ -12,10 +13,11 @@ from huggingface_hub import is_offline_mode
 import seglab
 from seglab.render import colorize_depth, draw_prompt, overlay
 
-from .common import CONCURRENCY, ModelSource, gpu, image_input, parse_prompt, read_image, user_errors
+from .common import CONCURRENCY, ModelSource, gpu, image_input, parse_prompt, prompt_json, read_image, user_errors
 
 log = logging.getLogger("seglab.app")
 MAX_MODELS = 6
+CLICKS = ("positive point", "negative point")
 
 
 def picture(result: Any, image: np.ndarray, prompt: seglab.Prompt | None) -> np.ndarray:
@@ -87,6 +89,18 @@ def run(source: ModelSource, image: Any, model_ids: list[str] | None, prompt: st
     return gallery, times_table(rows, failures)
 
 
+@user_errors
+def add_click(prompt: str | None, kind: str, evt: gr.SelectData) -> str:
+    """The prompt's JSON with the clicked pixel added as a positive or negative point (its boxes kept)."""
+    given = parse_prompt(prompt)
+    x, y = (float(v) for v in evt.index)
+    points = [] if given.points is None else [tuple(p) for p in given.points]
+    labels = [] if given.point_labels is None else [int(v) for v in given.point_labels]
+    boxes = None if given.boxes is None else given.boxes.tolist()
+    return prompt_json(seglab.Prompt.build(points=[*points, (x, y)], labels=[*labels, int(kind == CLICKS[0])],
+                                           boxes=boxes))
+
+
 def build(source: ModelSource, examples: list[str]) -> None:
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
@@ -100,6 +114,8 @@ def build(source: ModelSource, examples: list[str]) -> None:
             prompt = gr.Textbox(label="Prompt for promptable models (JSON, image pixels)", lines=2,
                                 elem_id="compare-prompt",
                                 placeholder='{"points": [[320, 200]], "labels": [1]} or {"boxes": [[10, 20, 300, 40]]}')
+            click = gr.Radio(list(CLICKS), value=CLICKS[0], label="A click on the image adds a",
+                             elem_id="compare-click")
             text = gr.Textbox(label="Text prompt (text-capable models)")
             button = gr.Button("Compare", variant="primary", elem_id="compare-run")
         with gr.Column(scale=3):
@@ -112,5 +128,6 @@ def build(source: ModelSource, examples: list[str]) -> None:
     def compare(image: Any, model_ids: list[str], prompt: str, text: str) -> tuple:
         return run(source, image, model_ids, prompt, text)
 
+    image.select(add_click, [prompt, click], prompt, api_name="compare_click", api_visibility="private")
     button.click(compare, [image, models, prompt, text], [gallery, table], api_name="compare",
                  concurrency_id="compare", concurrency_limit=CONCURRENCY, show_progress_on=[gallery])  # one loader

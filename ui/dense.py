@@ -1,7 +1,7 @@
-"""The Semantic, Instance and Panoptic tabs: one model from the registry over the whole image,
+"""The Semantic, Instance, Panoptic and Parts tabs: one model from the registry over the whole image,
 shown as an annotated overlay with a legend; a score threshold where it applies.
 
-The three tabs differ only in their task name, so one builder makes each.
+The tabs differ only in their task name, so one builder makes each.
 """
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ import numpy as np
 import seglab
 from seglab.render import legend
 
-from .common import (CONCURRENCY, ModelSource, downloads, gpu, image_input, read_image, require_task, timing,
-                     user_errors, warn_if_missing)
+from .common import (CONCURRENCY, ModelSource, downloads, gpu, image_input, protocol_line, read_image, require_task,
+                     timing, user_errors, warn_if_missing)
 
-TASKS = ("semantic", "instance", "panoptic")
+TASKS = ("semantic", "instance", "panoptic", "part")
+ENDPOINTS = {"part": "parts"}  # the tab's endpoint (and name) where it is not the task's
 THRESHOLD = {"instance": 0.5, "panoptic": 0.8}  # tasks with a score threshold, and its starting value
 
 
@@ -36,6 +37,11 @@ def annotations(result: seglab.Masks | seglab.SemanticMap | seglab.PanopticMap) 
         pairs.append((mask.astype(np.float32), label))
         colour_map[label] = colour
     return pairs, colour_map
+
+
+def endpoint(task: str) -> str:
+    """The tab's endpoint name: ``/semantic``, ..., ``/parts``."""
+    return ENDPOINTS.get(task, task)
 
 
 def summary(result: Any) -> str:
@@ -59,11 +65,12 @@ def run(source: ModelSource, task: str, image: Any, model_id: str, threshold: fl
         result = result.select(result.scores >= threshold)
     pairs, colours = annotations(result)
     return (gr.AnnotatedImage((array, pairs), color_map=colours), downloads(result, array, task),
-            timing(model_id, load_s, predict_s, summary(result)))
+            timing(model_id, load_s, predict_s, f"{summary(result)} · {protocol_line(model_id)}"))
 
 
 def build(source: ModelSource, task: str, examples: list[str]) -> gr.Dropdown:
-    """One dense-prediction tab (inside a gr.Tab context); its endpoint is ``/<task>``. Returns its model list."""
+    """One dense-prediction tab (inside a gr.Tab context); its endpoint is ``/`` + :func:`endpoint`. Returns its
+    model list."""
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
             image = image_input(label="Image", sources=["upload", "clipboard"], height=300)
@@ -76,7 +83,7 @@ def build(source: ModelSource, task: str, examples: list[str]) -> gr.Dropdown:
                 inputs.append(gr.Slider(0.0, 1.0, value=THRESHOLD[task], step=0.05, label="Score threshold"))
             button = gr.Button("Run", variant="primary", elem_id=f"{task}-run")
         with gr.Column(scale=3):
-            shown = gr.AnnotatedImage(label=f"{task.capitalize()} result (hover the legend)", format="png",
+            shown = gr.AnnotatedImage(label=f"{endpoint(task).capitalize()} result (hover the legend)", format="png",
                                      elem_id=f"{task}-result")
             status = gr.Markdown(label="Status")
             files = gr.File(label="Downloads", file_count="multiple")
@@ -84,8 +91,9 @@ def build(source: ModelSource, task: str, examples: list[str]) -> gr.Dropdown:
     def handler(image: Any, model_id: str, threshold: float | None = None) -> tuple:
         return run(source, task, image, model_id, threshold)
 
-    handler.__name__ = task
-    button.click(handler, inputs, [shown, files, status], api_name=task, concurrency_id=task,
+    handler.__name__ = endpoint(task)
+    button.click(handler, inputs, [shown, files, status], api_name=endpoint(task), concurrency_id=task,
                  concurrency_limit=CONCURRENCY, show_progress_on=[shown])  # one loader: each costs the browser CPU
-    model.change(lambda m: warn_if_missing(source, m), model, None, api_name=f"{task}_model", api_visibility="private")
+    model.change(lambda m: warn_if_missing(source, m), model, None, api_name=f"{endpoint(task)}_model",
+                 api_visibility="private")
     return model

@@ -41,7 +41,11 @@ table. A task module owns only what differs, as these module-level names:
     once all ranks are done. Not called with ``--random-init`` (random weights are not scored).
 
 and optionally ``add_arguments(parser)`` for task-specific flags (read back from
-``config.options``). Results for the same model x task x dataset replace earlier ones.
+``config.options``); ``protocol(config) -> str``, the id (``seglab.protocols``) of the protocol the
+flags choose (else the runner records the model's ``ModelSpec.protocol``, or the task's only protocol);
+and ``prediction_folder(config) -> str``, the records' folder of each protocol (default: the task's
+name). Every results row names its protocol; results for the same model x task x dataset x protocol
+replace earlier ones.
 """
 from __future__ import annotations
 
@@ -59,6 +63,7 @@ TASKS: dict[str, str] = {
     "instance": "benchmarks.tasks.instance",
     "panoptic": "benchmarks.tasks.panoptic",
     "semantic": "benchmarks.tasks.semantic",
+    "part": "benchmarks.tasks.part",
     "depth": "benchmarks.tasks.depth",
     "interactive": "benchmarks.tasks.interactive",
 }

@@ -1,4 +1,4 @@
-"""Semantic segmentation data sets in their official layouts (ADE20K, driving scenes), read by name.
+"""Semantic and part segmentation data sets in their official layouts (ADE20K, driving scenes, faces), read by name.
 
     ds = load_semantic_dataset("cityscapes", "/data/cityscapes")
     for sample in ds:
@@ -21,13 +21,14 @@ DATASETS: dict[str, tuple[str, str]] = {
     "cityscapes": ("cityscapes", "val"),
     "mapillary": ("mapillary", "val"),
     "gta5": ("gta5", "all"),
+    "celebamask-hq": ("celebamask_hq", "test"),
 }
 
 
 def load_semantic_dataset(name: str, root: str | Path, split: str | None = None, **options: Any) -> SemanticDataset:
-    """The data set ``name`` ('ade20k', 'cityscapes', 'mapillary', 'gta5') found under ``root``.
+    """The data set ``name`` (a key of :data:`DATASETS`) found under ``root``.
 
-    ``split`` defaults to the evaluation split ('val'; 'all' for GTA5). Options go to the
+    ``split`` defaults to the evaluation split ('val'; 'all' for GTA5, 'test' for CelebAMask-HQ). Options go to the
     loader (Mapillary: ``version='v1.2'|'v2.0'``). A folder in the wrong layout raises
     :class:`DatasetLayoutError` naming what is missing.
     """

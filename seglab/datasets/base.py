@@ -49,6 +49,7 @@ class SemanticDataset:
     label_set: str = ""
     ignore_index: int = 255
     note: str = ""  # evaluation resolution and protocol, shown in benchmark reports
+    eval_size: tuple[int, int] | None = None  # (h, w) images are scored at when their labels are smaller
 
     @property
     def num_classes(self) -> int:

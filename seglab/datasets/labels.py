@@ -10,6 +10,8 @@ mapping from here, and ``tests/test_label_maps.py`` checks every set against its
 - ``ade20k-150``: ADE20K SceneParsing, ids 1..150 of ``objectInfo150`` (0 = other, not evaluated)
 - ``cityscapes-19``: Cityscapes train ids 0..18 -> label ids 7..33 (``cityscapesscripts.helpers.labels``)
 - ``mapillary-vistas-65``: Mapillary Vistas v1.2, the 65 evaluated labels of ``config_v1.2.json``, ids 0..64
+- ``celebamask-hq-19``: CelebAMask-HQ face parts, background + 18 parts in the order of its ``g_mask.py``
+- ``atr-18``: ATR human parsing (clothes and body parts), ids 0..17 of its ``atr_label.txt``
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ class LabelSet:
     (the data set's id, its name, whether it is a thing); ``model_ids`` is ``0..n-1`` unless given."""
 
     name: str
-    dataset: str  # the data set whose ids these are: coco, voc, ade20k, cityscapes, mapillary-vistas
+    dataset: str  # the data set whose ids these are: coco, voc, ade20k, cityscapes, mapillary-vistas, celebamask-hq, atr
     categories: tuple[Category, ...]
     source: str  # where the table comes from
     model_ids: tuple[int, ...] = ()
@@ -102,6 +104,14 @@ MAPILLARY_VISTAS_65 = (
     ("Car Mount", False), ("Ego Vehicle", False),
 )
 
+# CelebAMask-HQ (switchablenorms/CelebAMask-HQ face_parsing/Data_preprocessing/g_mask.py): 0 background, then its
+# label_list, a part's pixels getting its 1-based index
+CELEBAMASK_HQ_19 = ("background", "skin", "nose", "eye_g", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear",
+                    "mouth", "u_lip", "l_lip", "hair", "hat", "ear_r", "neck_l", "neck", "cloth")
+# ATR (lemondan/HumanParsing-Dataset atr_label.txt), ids 0..17
+ATR_18 = ("background", "hat", "hair", "sunglass", "upper-clothes", "skirt", "pants", "dress", "belt", "left-shoe",
+          "right-shoe", "face", "left-leg", "right-leg", "left-arm", "right-arm", "bag", "scarf")
+
 LABEL_SETS: dict[str, LabelSet] = {s.name: s for s in (
     LabelSet("coco-panoptic-133", "coco", COCO_PANOPTIC_CATEGORIES, "panopticapi panoptic_coco_categories.json"),
     LabelSet("coco-80", "coco", COCO_THING_CATEGORIES, "COCO instances_val2017.json categories"),
@@ -116,6 +126,10 @@ LABEL_SETS: dict[str, LabelSet] = {s.name: s for s in (
     LabelSet("mapillary-vistas-65", "mapillary-vistas",
              tuple(Category(i, n, t) for i, (n, t) in enumerate(MAPILLARY_VISTAS_65)),
              "Mapillary Vistas v1.2 config_v1.2.json"),
+    LabelSet("celebamask-hq-19", "celebamask-hq", tuple(Category(i, n, False) for i, n in enumerate(CELEBAMASK_HQ_19)),
+             "switchablenorms/CelebAMask-HQ face_parsing/Data_preprocessing/g_mask.py label_list"),
+    LabelSet("atr-18", "atr", tuple(Category(i, n, False) for i, n in enumerate(ATR_18)),
+             "lemondan/HumanParsing-Dataset atr_label.txt"),
 )}
 
 

@@ -1,4 +1,4 @@
-"""Semantic segmentation metrics from a confusion matrix: mIoU, pixel accuracy, mean accuracy.
+"""Semantic segmentation metrics from a confusion matrix: mIoU, pixel accuracy, mean accuracy, per-class F1.
 
 Ground-truth pixels equal to ``ignore_index`` (255) are left out. A prediction outside
 ``0 .. C-1`` (e.g. 255 from a model that leaves pixels unlabeled) counts as a miss for the true
@@ -40,7 +40,9 @@ def confusion_matrix(gt: np.ndarray, pred: np.ndarray, num_classes: int, ignore_
 
 
 def semantic_metrics(conf: np.ndarray, class_names: Sequence[str] | None = None) -> dict[str, Any]:
-    """mIoU, pixel_acc, mean_acc (percent) and per-class ``IoU`` / ``Acc`` from a C x C or C x (C + 1) matrix."""
+    """mIoU, pixel_acc, mean_acc (percent) and per-class ``IoU`` / ``Acc`` / ``F1`` from a C x C or C x (C + 1)
+    matrix. F1 is the data set's (2 TP / (2 TP + FP + FN) over every pixel processed, as face- and human-parsing
+    papers report it per part); a pixel predicted outside the classes is a false negative of its true class."""
     conf = np.asarray(conf, np.float64)
     c = conf.shape[0]
     tp = np.diagonal(conf[:, :c])
@@ -48,6 +50,7 @@ def semantic_metrics(conf: np.ndarray, class_names: Sequence[str] | None = None)
     with np.errstate(invalid="ignore", divide="ignore"):
         iou = tp / (gt_count + pred_count - tp)
         acc = tp / gt_count
+        f1 = 2 * tp / (gt_count + pred_count)
     names = list(class_names) if class_names is not None else [str(i) for i in range(c)]
     total = conf.sum()
     nanmean = lambda a: float(np.nanmean(a)) * 100 if np.isfinite(a).any() else float("nan")  # noqa: E731
@@ -56,6 +59,7 @@ def semantic_metrics(conf: np.ndarray, class_names: Sequence[str] | None = None)
         "mean_acc": nanmean(acc), "n_classes": int(np.isfinite(iou).sum()),
         "IoU": {n: float(v) * 100 for n, v in zip(names, iou)},
         "Acc": {n: float(v) * 100 for n, v in zip(names, acc)},
+        "F1": {n: float(v) * 100 for n, v in zip(names, f1)},
     }
 
 

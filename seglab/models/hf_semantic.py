@@ -1,9 +1,10 @@
 """SegFormer (transformers): image -> :class:`SemanticMap` with the model's own ``id2label`` names.
 
-The test protocol is the registry entry's (``spec.protocol``), whatever the downloaded processor file says:
-mmseg's keep-ratio resize (ADE20K: to fit (2048, 512) or (2048, 640), sides rounded up to 32; Cityscapes:
-to fit (2048, 1024)), then the whole image or sliding windows, logits resized bilinearly to the image. The
-processor only rescales and normalises.
+The test protocol is the registry entry's (``spec.protocol``), whatever the downloaded processor file says.
+``keep-ratio`` (the paper's, mmseg's test pipeline): resize to fit (2048, 512) / (2048, 640) with sides rounded
+up to 32 (ADE20K) or to fit (2048, 1024) (Cityscapes), the processor only rescaling and normalising; then the
+whole image or sliding windows, logits resized bilinearly to the network input, then to the image. ``fixed``
+(the part models' cards): the processor's resize to the protocol's size, logits resized straight to the image.
 """
 from __future__ import annotations
 
@@ -27,9 +28,9 @@ class SegformerSemantic(HFAdapter):
     def __init__(self, spec: ModelSpec, model: Any, processor: Any, device: str, dtype: Any) -> None:
         super().__init__(spec, model, processor, device, dtype)
         self.protocol = get_protocol(spec.protocol)
-        if self.protocol.resize != "keep-ratio" or not self.protocol.size:
-            raise SeglabError(f"{spec.id}: SegFormer runs mmseg's keep-ratio protocols, not {self.protocol.id!r} "
-                              f"(resize {self.protocol.resize!r})")
+        if self.protocol.resize not in ("keep-ratio", "fixed") or not self.protocol.size:
+            raise SeglabError(f"{spec.id}: SegFormer runs keep-ratio or fixed-size protocols, not "
+                              f"{self.protocol.id!r} (resize {self.protocol.resize!r})")
         id2label = model.config.id2label
         self.class_names: tuple[str, ...] = tuple(id2label[i] for i in range(len(id2label)))
 
@@ -46,11 +47,17 @@ class SegformerSemantic(HFAdapter):
         import torch.nn.functional as F
 
         p = self.protocol
-        resized = keep_ratio_resize(image, p.size, p.size_divisor)
-        pixels = self.processor(images=resized, do_resize=False, return_tensors="pt")["pixel_values"]
+        if p.resize == "fixed":
+            size = {"height": p.size[0], "width": p.size[1]}
+            pixels = self.processor(images=image, size=size, return_tensors="pt")["pixel_values"]
+        else:
+            resized = keep_ratio_resize(image, p.size, p.size_divisor)
+            pixels = self.processor(images=resized, do_resize=False, return_tensors="pt")["pixel_values"]
         pixels = pixels.to(self.device, self.dtype)
         with torch.inference_mode():
-            if p.inference == "slide":
+            if p.resize == "fixed":
+                logits = self.model(pixel_values=pixels).logits.float()
+            elif p.inference == "slide":
                 logits = slide_logits(pixels, self._logits, p.crop, p.stride)
             else:
                 logits = self._logits(pixels)

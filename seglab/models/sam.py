@@ -18,6 +18,7 @@ import numpy as np
 from ..cache import LRUCache, one
 from ..errors import InvalidPromptError
 from ..images import image_hash
+from ..levels import pick_level
 from ..prompts import Prompt
 from ..registry import EVERYTHING_DEFAULTS, ModelSpec
 from ..results import Masks
@@ -323,9 +324,16 @@ class SamPredictor:
         return Masks(masks.cpu().numpy(), iou.cpu().numpy(), logits=logits.cpu().numpy())
 
     def predict(self, image: np.ndarray, prompt: Prompt, multimask_output: bool | None = None,
-                mask_input: np.ndarray | None = None) -> Masks:
-        """Masks for ``prompt`` on ``image`` (embedded once, then cached), best predicted IoU first."""
-        return self.segment(self.embed(image), prompt, multimask_output, mask_input).sorted()
+                mask_input: np.ndarray | None = None, level: str | None = None) -> Masks:
+        """Masks for ``prompt`` on ``image`` (embedded once, then cached), best predicted IoU first. ``level``
+        ('whole', 'part' or 'subpart', :mod:`seglab.levels`): one mask per prompt, that level of its multimask
+        answer, in prompt order."""
+        embedding = self.embed(image)
+        if level is None:
+            return self.segment(embedding, prompt, multimask_output, mask_input).sorted()
+        masks = self.segment(embedding, prompt, True, mask_input)
+        prompts = max(1, 0 if prompt.boxes is None else len(prompt.boxes))
+        return pick_level(masks, level, len(masks) // prompts)
 
     def _check_mask_input(self, mask_input: np.ndarray) -> np.ndarray:
         a = np.asarray(mask_input, np.float32)

@@ -107,7 +107,7 @@ class TorchvisionSemantic:
         import torch.nn.functional as F
 
         with torch.inference_mode():
-            # a PIL image, as the reference's evaluation feeds the weights' transforms (PIL's resize, not the tensor one)
+            # a PIL image, as the reference's evaluation gives the weights' transforms (PIL's resize, not torch's)
             x = self.transform(Image.fromarray(image))[None].to(self.device, self.dtype)
             logits = self.model(x)["out"].float()
             size = x.shape[-2:] if resized else image.shape[:2]
@@ -134,8 +134,10 @@ class TorchvisionMaskRCNN:
         torch_type = torch_dtype(dtype, device)
         return cls(spec, move(_build(spec, location), device, torch_type), device, torch_type)
 
-    def predict(self, image: np.ndarray, threshold: float = 0.5, mask_threshold: float = 0.5, **_: Any) -> Masks:
-        """Detections scoring at least ``threshold``; a mask pixel is on where its probability > ``mask_threshold``."""
+    def predict(self, image: np.ndarray, threshold: float = 0.0, mask_threshold: float = 0.5, **_: Any) -> Masks:
+        """Detections scoring at least ``threshold`` (by default every detection the network keeps: its own
+        ``box_score_thresh`` 0.05 and 100 an image, as torchvision's COCO evaluation scores them); a mask pixel is on
+        where its probability > ``mask_threshold``."""
         import torch
 
         h, w = image.shape[:2]
