@@ -1,11 +1,11 @@
-"""What to fetch for the driving-scene and face-parsing benchmarks, and a check of the folder you unpacked it in.
+"""What to fetch for the ADE20K, driving-scene and face-parsing benchmarks, and a check of the folder unpacked.
 
     python -m benchmarks.download_data cityscapes                 # what to download, and where from
     python -m benchmarks.download_data cityscapes --root DIR      # is DIR usable? (exit 1 if not)
 
 Cityscapes and Mapillary Vistas need a (free) account and may not be redistributed, so
-seglab cannot download them for you; GTA5 is a direct download. CARLA and Habitat frames are
-recorded with the simulator: the entry says which sensors and settings.
+seglab cannot download them for you; ADE20K (the SceneParsing archive) and GTA5 are direct downloads. CARLA and
+Habitat frames are recorded with the simulator: the entry says which sensors and settings.
 """
 from __future__ import annotations
 
@@ -29,6 +29,11 @@ class Source:
 
 
 SOURCES: dict[str, Source] = {
+    "ade20k": Source(
+        "http://data.csail.mit.edu/places/ADEchallenge/ADEChallengeData2016.zip", False,
+        ("ADEChallengeData2016.zip: the SceneParsing images and 150-class annotations (DIR is the folder it "
+         "unpacks to)",),
+        ("images/validation", "annotations/validation")),
     "cityscapes": Source(
         "https://www.cityscapes-dataset.com/downloads/", True,
         ("gtFine_trainvaltest.zip (241 MB): the fine labels",

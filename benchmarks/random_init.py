@@ -110,12 +110,18 @@ def _mask2former(spec: ModelSpec) -> tuple[Any, Any]:
 
 
 def _segformer(spec: ModelSpec) -> tuple[Any, Any]:
+    """MiT-B0 with its Hub repo's processor settings rather than transformers' defaults: the square its name ends
+    with (``nvidia/segformer-b0-finetuned-ade-512-512``'s file says 512 x 512) and ``do_reduce_labels`` for ADE20K
+    (that file says true). The adapter resizes by its protocol whatever they say."""
     from transformers import SegformerConfig, SegformerForSemanticSegmentation, SegformerImageProcessor
 
     _size(spec, {"MiT-B0": None})  # SegformerConfig()'s defaults are the B0 sizes
     labels = _labels(spec)
     config = SegformerConfig(id2label=labels, label2id={v: k for k, v in labels.items()})
-    return SegformerForSemanticSegmentation(config), SegformerImageProcessor()
+    side = int(spec.weights.rsplit("-", 1)[-1])  # the repo's name ends with its processor's square size
+    processor = SegformerImageProcessor(size={"height": side, "width": side},
+                                        do_reduce_labels=get_label_set(spec.labels).dataset == "ade20k")
+    return SegformerForSemanticSegmentation(config), processor
 
 
 def _depth_anything(spec: ModelSpec) -> tuple[Any, Any]:

@@ -56,8 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--coco-root", type=Path, help="COCO 2017 folder: val2017/ and annotations/")
     p.add_argument("--depth-root", type=Path, default=DEFAULT_DEPTH_ROOT, help="NYU pairs image_K.png / depth_K.png")
     p.add_argument("--dataset", default=None,
-                   help="coco (the default); semantic: also cityscapes, mapillary, gta5; panoptic: also cityscapes; "
-                        "depth: nyu (its default); semantic and depth: also the simulators carla, habitat")
+                   help="coco (the default); semantic: also ade20k, cityscapes, mapillary, gta5; panoptic: also "
+                        "cityscapes; depth: nyu (its default); semantic and depth: also the simulators carla, habitat; "
+                        "part: celebamask-hq")
     p.add_argument("--root", type=Path, help="the data set's folder when --dataset is not coco")
     p.add_argument("--limit", type=int, help="only the first N images")
     p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")

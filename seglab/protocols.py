@@ -128,12 +128,14 @@ PROTOCOLS: tuple[Protocol, ...] = (
          ONEFORMER + "cityscapes/Base-Cityscapes-UnifiedSegmentation.yaml (task token: semantic)"),
     # --- SegFormer (mmseg test pipeline of the official configs) --------------------------------------
     Protocol(id="segformer-ade-512", dataset="ade20k-val", task="semantic", resize="keep-ratio", size=(2048, 512),
-             size_divisor=32, source=SEGFORMER + "B0/segformer.b0.512x512.ade.160k.py (AlignedResize, whole)"),
+             size_divisor=32, source=SEGFORMER + "B0/segformer.b0.512x512.ade.160k.py, "
+                                                 "_base_/datasets/ade20k_repeat.py (AlignedResize, whole)"),
     Protocol(id="segformer-ade-640", dataset="ade20k-val", task="semantic", resize="keep-ratio", size=(2048, 640),
              size_divisor=32, source=SEGFORMER + "B5/segformer.b5.640x640.ade.160k.py (AlignedResize, whole)"),
     Protocol(id="segformer-cityscapes-slide", dataset="cityscapes-val", task="semantic", resize="keep-ratio",
              size=(2048, 1024), inference="slide", crop=(1024, 1024), stride=(768, 768),
-             source=SEGFORMER + "B0/segformer.b0.1024x1024.city.160k.py, B5/segformer.b5.1024x1024.city.160k.py"),
+             source=SEGFORMER + "B0/segformer.b0.1024x1024.city.160k.py, B5/segformer.b5.1024x1024.city.160k.py, "
+                                "_base_/datasets/cityscapes_1024x1024_repeat.py (Resize keep_ratio, slide)"),
     # --- torchvision -----------------------------------------------------------------------------------
     Protocol(id="torchvision-voc-520", dataset="coco-val2017-voc", task="semantic", resize="weights-transforms",
              size=(520, 520), scored_at="resized",

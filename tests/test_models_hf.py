@@ -122,7 +122,9 @@ def test_segformer(tmp_path, coco_image):
     config = SegformerConfig(depths=[1, 1, 1, 1], hidden_sizes=[8, 16, 24, 32], num_attention_heads=[1, 1, 1, 1],
                              decoder_hidden_size=16, id2label=dict(enumerate(names)))
     SegformerForSemanticSegmentation(config).save_pretrained(tmp_path)
-    SegformerImageProcessor(size={"height": 64, "width": 64}).save_pretrained(tmp_path)
+    # nvidia/segformer-b0-finetuned-ade-512-512's processor settings (see tests/test_sliding.py); the adapter
+    # resizes by its protocol instead
+    SegformerImageProcessor(size={"height": 512, "width": 512}, do_reduce_labels=True).save_pretrained(tmp_path)
     out = seglab.predict(seglab.load_model("segformer-b0-ade", location=tmp_path), coco_image, probabilities=True)
     h, w = coco_image.shape[:2]
     assert isinstance(out, seglab.SemanticMap) and out.labels.shape == (h, w) and out.labels.dtype == np.int32
@@ -131,6 +133,31 @@ def test_segformer(tmp_path, coco_image):
     np.testing.assert_allclose(out.probabilities.sum(0), 1.0, atol=1e-4)
     at_label = np.take_along_axis(out.probabilities, out.labels[None].astype(np.int64), 0)[0]
     assert (at_label >= out.probabilities.max(0) - 1e-5).all()  # the label is the most probable class (ties aside)
+
+
+def test_segformer_fixed_protocol_stretches_to_its_size_not_the_processor_files(tmp_path, coco_image):
+    """atr-512 (resize 'fixed', 512 x 512): the processor resizes to the protocol's size, whatever its file says."""
+    torch.manual_seed(0)
+    names = list(get_label_set("atr-18").names)
+    config = SegformerConfig(depths=[1, 1, 1, 1], hidden_sizes=[8, 16, 24, 32], num_attention_heads=[1, 1, 1, 1],
+                             decoder_hidden_size=16, id2label=dict(enumerate(names)))
+    SegformerForSemanticSegmentation(config).save_pretrained(tmp_path)
+    SegformerImageProcessor(size={"height": 64, "width": 96}).save_pretrained(tmp_path)
+    model = seglab.load_model("segformer-b2-clothes", location=tmp_path)
+    inputs = []
+    model.model.register_forward_pre_hook(lambda m, a, kw: inputs.append(tuple(kw["pixel_values"].shape)),
+                                          with_kwargs=True)
+    out = seglab.predict(model, coco_image)
+    assert inputs == [(1, 3, 512, 512)] and out.labels.shape == coco_image.shape[:2]
+
+
+@pytest.mark.parametrize("model_id, side, reduce_labels", [("segformer-b0-ade", 512, True),
+                                                           ("segformer-b0-cityscapes", 1024, False)])
+def test_random_init_segformer_saves_the_hub_processor_settings(tmp_path, model_id, side, reduce_labels):
+    from benchmarks.random_init import save_random_weights
+
+    processor = SegformerImageProcessor.from_pretrained(save_random_weights(seglab.get_spec(model_id), tmp_path))
+    assert processor.size == {"height": side, "width": side} and processor.do_reduce_labels is reduce_labels
 
 
 def test_mask2former_panoptic_uses_official_coco_ids(m2f_panoptic, coco_image):

@@ -81,7 +81,7 @@ class RunConfig:
     model: str = ""  # the registry id being run (set by the runner before ``load``: ground truth may depend on it)
     coco_root: Path | None = None
     depth_root: Path | None = None
-    dataset: str = "coco"  # coco | cityscapes | mapillary | gta5 | nyu
+    dataset: str = "coco"  # coco | ade20k | cityscapes | mapillary | gta5 | nyu
     root: Path | None = None  # the data set's folder when it is not COCO
     limit: int | None = None
     device: str = "cpu"

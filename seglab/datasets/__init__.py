@@ -1,5 +1,5 @@
-"""Semantic and part segmentation data sets in their official layouts (driving scenes, faces, simulator recordings),
-read by name.
+"""Semantic and part segmentation data sets in their official layouts (ADE20K, driving scenes, faces, simulator
+recordings), read by name.
 
     ds = load_semantic_dataset("cityscapes", "/data/cityscapes")
     for sample in ds:
@@ -23,6 +23,7 @@ from .labels import LABEL_SETS, LabelSet, get_label_set
 
 # name -> (module, the split evaluated by default)
 DATASETS: dict[str, tuple[str, str]] = {
+    "ade20k": ("ade20k", "val"),
     "cityscapes": ("cityscapes", "val"),
     "mapillary": ("mapillary", "val"),
     "gta5": ("gta5", "all"),

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
+from PIL import Image
 
 from ..errors import WeightsUnavailableError
 from ..registry import ModelSpec
@@ -80,7 +81,8 @@ def _to_tensor(image: np.ndarray) -> Any:
 
 
 class TorchvisionSemantic:
-    """FCN / DeepLabV3 / LRASPP -> :class:`SemanticMap` over the 21 VOC classes, at the image's size."""
+    """FCN / DeepLabV3 / LRASPP -> :class:`SemanticMap` over the 21 VOC classes, at the image's size or, on
+    request, at the protocol's (``torchvision-voc-520``)."""
 
     def __init__(self, spec: ModelSpec, model: Any, device: str, dtype: Any) -> None:
         weights = _weights(spec)
@@ -94,15 +96,22 @@ class TorchvisionSemantic:
         torch_type = torch_dtype(dtype, device)
         return cls(spec, move(_build(spec, location), device, torch_type), device, torch_type)
 
-    def predict(self, image: np.ndarray, probabilities: bool = False, **_: Any) -> SemanticMap:
-        """Per-pixel VOC class; ``probabilities=True`` also keeps the C x H x W softmax."""
+    def predict(self, image: np.ndarray, probabilities: bool = False, resized: bool = False,
+                **_: Any) -> SemanticMap:
+        """Per-pixel VOC class; ``probabilities=True`` also keeps the C x H x W softmax.
+
+        ``resized=True`` gives them at the size the network saw (the weights' transforms: short side 520), where
+        torchvision's reference scores them (``scored_at="resized"``); otherwise at the image's size.
+        """
         import torch
         import torch.nn.functional as F
 
-        h, w = image.shape[:2]
         with torch.inference_mode():
-            x = self.transform(_to_tensor(image))[None].to(self.device, self.dtype)
-            logits = F.interpolate(self.model(x)["out"].float(), size=(h, w), mode="bilinear", align_corners=False)[0]
+            # a PIL image, as the reference's evaluation gives the weights' transforms (PIL's resize, not torch's)
+            x = self.transform(Image.fromarray(image))[None].to(self.device, self.dtype)
+            logits = self.model(x)["out"].float()
+            size = x.shape[-2:] if resized else image.shape[:2]
+            logits = F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)[0]
             probs = logits.softmax(0) if probabilities else None
             labels = logits.argmax(0)
         return SemanticMap(labels.cpu().numpy(), self.class_names,
