@@ -34,7 +34,7 @@ THING_NAMES = [c.name for c in COCO_THING_CATEGORIES]
 CITYSCAPES = get_label_set("cityscapes-19").categories
 CITYSCAPES_NAMES = [c.name for c in CITYSCAPES]
 COCO_ISTHING = {c.id: c.isthing for c in COCO_PANOPTIC_CATEGORIES}
-SMALL = {"shortest_edge": 128, "longest_edge": 192}  # processors resize to this: keeps the tiny models fast
+HUB_SIZE = {"height": 384, "width": 384}  # the Hub processors' size: the adapters must not use it (their protocol rules)
 
 
 def _swin() -> SwinConfig:
@@ -59,7 +59,7 @@ def _mask2former(path: Path, names: list[str]) -> Path:
     _sharpen(model, "class_predictor.weight",
              "model.transformer_module.decoder.mask_predictor.mask_embedder.2.0.weight")
     model.save_pretrained(path)
-    Mask2FormerImageProcessor(size=SMALL).save_pretrained(path)
+    Mask2FormerImageProcessor(size=HUB_SIZE).save_pretrained(path)
     return path
 
 
@@ -87,7 +87,7 @@ def _oneformer(path: Path, names: list[str], isthing: list[bool]) -> Path:
     model.save_pretrained(path)
     info = {str(i): {"name": n, "isthing": int(t)} for i, (n, t) in enumerate(zip(names, isthing))}
     (path / "class_info.json").write_text(json.dumps(info))
-    image_processor = OneFormerImageProcessor(size=SMALL, repo_path=str(path), class_info_file="class_info.json",
+    image_processor = OneFormerImageProcessor(size=HUB_SIZE, repo_path=str(path), class_info_file="class_info.json",
                                               num_text=config.num_queries - config.text_encoder_n_ctx)
     OneFormerProcessor(image_processor=image_processor, tokenizer=tokenizer, max_seq_length=16,
                        task_seq_length=16).save_pretrained(path)
@@ -135,7 +135,7 @@ def test_segformer(tmp_path, coco_image):
 
 def test_mask2former_panoptic_uses_official_coco_ids(m2f_panoptic, coco_image):
     model = seglab.load_model("mask2former-swin-tiny-coco-panoptic", location=m2f_panoptic)
-    out = seglab.predict(model, coco_image)
+    out = seglab.predict(model, coco_image, threshold=0.0)  # the random model is less sure than the protocol's 0.8
     _check_panoptic(out, coco_image)
     assert set(out.class_names) == {c.id for c in COCO_PANOPTIC_CATEGORIES}
     assert seglab.predict(model, coco_image, threshold=1.01).segments == ()  # above any score
