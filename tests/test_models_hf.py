@@ -135,7 +135,8 @@ def test_segformer(tmp_path, coco_image):
 
 def test_mask2former_panoptic_uses_official_coco_ids(m2f_panoptic, coco_image):
     model = seglab.load_model("mask2former-swin-tiny-coco-panoptic", location=m2f_panoptic)
-    out = seglab.predict(model, coco_image, threshold=0.0)  # the random model is less sure than the protocol's 0.8
+    # every query, and a mask threshold that leaves the random model's overlapping masks a few segments
+    out = seglab.predict(model, coco_image, threshold=0.0, mask_threshold=0.8)
     _check_panoptic(out, coco_image)
     assert set(out.class_names) == {c.id for c in COCO_PANOPTIC_CATEGORIES}
     assert seglab.predict(model, coco_image, threshold=1.01).segments == ()  # above any score
@@ -176,8 +177,8 @@ def test_oneformer_other_tasks(oneformer_coco, coco_image, task):
         assert isinstance(out, seglab.SemanticMap) and out.labels.shape == coco_image.shape[:2]
     else:
         assert isinstance(out, seglab.Masks) and len(out) > 0 and out.masks.shape[1:] == coco_image.shape[:2]
-        assert not (out.masks.sum(0) > 1).any()  # OneFormer's instance map does not overlap
-        assert set(out.labels.tolist()) <= set(out.class_names)
+        # one binary mask per detection (they may overlap), thing classes only: OneFormer's configs run panoptic too
+        assert set(out.labels.tolist()) <= {c.id for c in COCO_THING_CATEGORIES}
 
 
 def test_cityscapes_panoptic_model_gives_label_ids_and_fuses_stuff(tmp_path, coco_image):
@@ -185,14 +186,14 @@ def test_cityscapes_panoptic_model_gives_label_ids_and_fuses_stuff(tmp_path, coc
                               location=_mask2former(tmp_path, CITYSCAPES_NAMES))
     table = {c.id: c for c in CITYSCAPES}
     assert model.thing_labels == frozenset(range(11, 19))  # person .. bicycle
-    out = seglab.predict(model, coco_image, threshold=0.0, mask_threshold=0.8)
+    out = seglab.predict(model, coco_image, threshold=0.0, mask_threshold=0.9)  # leaves the random model segments
     assert set(out.class_names) == set(table)
     for s in out.segments:
         assert s.isthing == table[s.category_id].isthing and out.class_names[s.category_id] == table[s.category_id].name
     stuff = [s.category_id for s in out.segments if not s.isthing]
     assert stuff and len(stuff) == len(set(stuff))  # one segment per stuff class ...
     model.thing_labels = None
-    unfused = [s.category_id for s in seglab.predict(model, coco_image, threshold=0.0, mask_threshold=0.8).segments]
+    unfused = [s.category_id for s in seglab.predict(model, coco_image, threshold=0.0, mask_threshold=0.9).segments]
     assert len(unfused) > len(set(unfused))  # ... where, unfused, some class has several
 
 
