@@ -347,7 +347,7 @@ def oneformer_runs(tmp_path_factory, coco_images) -> dict[str, Run]:
 
 
 def _instances(masks) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    return torch.from_numpy(masks.masks.copy()), torch.from_numpy(masks.scores).float(), torch.tensor(masks.labels)
+    return torch.from_numpy(masks.masks.copy()), torch.tensor(masks.scores).float(), torch.tensor(masks.labels)
 
 
 def test_coco_input_is_800_by_1067_padded_to_1088(m2f_runs):

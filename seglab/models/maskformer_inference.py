@@ -91,13 +91,14 @@ def semantic_inference(class_logits: torch.Tensor, mask_logits: torch.Tensor, ge
     config with panoptic / instance inference on); else the scores are computed at the padded size and resized.
     """
     probs = F.softmax(class_logits, dim=-1)[..., :-1]
-    scores = None
+    size = geometry.original if before else geometry.padded
+    scores = torch.zeros((probs.shape[1], size[0] * size[1]), dtype=mask_logits.dtype, device=mask_logits.device)
     for start in range(0, mask_logits.shape[0], CHUNK):
         chunk = mask_logits[start:start + CHUNK]
         chunk = (postprocess(chunk, geometry.padded, geometry.resized, geometry.original) if before
                  else _bilinear(chunk, geometry.padded))
-        part = torch.einsum("qc,qhw->chw", probs[start:start + CHUNK], chunk.sigmoid())
-        scores = part if scores is None else scores + part
+        scores.addmm_(probs[start:start + CHUNK].T, chunk.sigmoid().flatten(1))  # += einsum("qc,qhw->chw"), in place
+    scores = scores.view(-1, *size)
     if before:
         return scores
     return _bilinear(scores[:, : geometry.resized[0], : geometry.resized[1]], geometry.original)
