@@ -106,7 +106,11 @@ def _mask2former(spec: ModelSpec) -> tuple[Any, Any]:
                           out_features=["stage1", "stage2", "stage3", "stage4"])
     labels = _labels(spec)
     config = Mask2FormerConfig(backbone_config=backbone, id2label=labels, label2id={v: k for k, v in labels.items()})
-    return Mask2FormerForUniversalSegmentation(config), Mask2FormerImageProcessor()
+    # the Hub checkpoints' processor resizes to 384 x 384 (transformers' integration test of
+    # facebook/mask2former-swin-small-coco-instance, tests/models/mask2former/test_modeling_mask2former.py, expects
+    # pixel_values 1 x 3 x 384 x 384 for a 480 x 640 COCO image); its other values are transformers' defaults.
+    # The adapter runs the entry's protocol whatever this file says; saving the Hub's size keeps that tested.
+    return Mask2FormerForUniversalSegmentation(config), Mask2FormerImageProcessor(size={"height": 384, "width": 384})
 
 
 def _segformer(spec: ModelSpec) -> tuple[Any, Any]:

@@ -101,31 +101,47 @@ def _m2f(id: str, dataset: str, task: str, size: tuple[int, int], source: str, *
 
 PROTOCOLS: tuple[Protocol, ...] = (
     # --- Mask2Former (detectron2 test code, single scale, no flip) --------------------------------------
+    # configs/<data set>/<task>-segmentation/: Base-*.yaml <- maskformer2_R50_*.yaml <- swin/<the weights' file>;
+    # with INSTANCE_ON, instance inference keeps TEST.DETECTIONS_PER_IMAGE (top_k); with PANOPTIC_ON, the
+    # panoptic thresholds apply (tests/data/maskformer_test_protocols.json)
     _m2f("mask2former-coco-panoptic", "coco-val2017", "panoptic", (800, 1333),
-         M2F + "coco/panoptic-segmentation/Base-COCO-PanopticSegmentation.yaml, maskformer2_R50_bs16_50ep.yaml"),
+         M2F + "coco/panoptic-segmentation/Base-COCO-PanopticSegmentation.yaml, maskformer2_R50_bs16_50ep.yaml, "
+         "swin/maskformer2_swin_{tiny,small}_bs16_50ep.yaml, swin/maskformer2_swin_base_384_bs16_50ep.yaml, "
+         "swin/maskformer2_swin_large_IN21k_384_bs16_100ep.yaml", top_k=100),
     _m2f("mask2former-coco-panoptic-semantic", "coco-val2017", "semantic", (800, 1333),
-         M2F + "coco/panoptic-segmentation/maskformer2_R50_bs16_50ep.yaml (SEMANTIC_ON of the panoptic model)"),
+         M2F + "coco/panoptic-segmentation/swin/maskformer2_swin_large_IN21k_384_bs16_100ep.yaml "
+         "(SEMANTIC_ON of the panoptic model)", object_mask_threshold=0.8, overlap_threshold=0.8, top_k=100),
     _m2f("mask2former-coco-instance", "coco-val2017", "instance", (800, 1333),
-         M2F + "coco/instance-segmentation/Base-COCO-InstanceSegmentation.yaml, maskformer2_R50_bs16_50ep.yaml"),
+         M2F + "coco/instance-segmentation/Base-COCO-InstanceSegmentation.yaml, maskformer2_R50_bs16_50ep.yaml, "
+         "swin/maskformer2_swin_tiny_bs16_50ep.yaml, swin/maskformer2_swin_large_IN21k_384_bs16_100ep.yaml"),
     _m2f("mask2former-ade-semantic-512", "ade20k-val", "semantic", (512, 2048),
-         M2F + "ade20k/semantic-segmentation/Base-ADE20K-SemanticSegmentation.yaml"),
+         M2F + "ade20k/semantic-segmentation/Base-ADE20K-SemanticSegmentation.yaml, maskformer2_R50_bs16_160k.yaml, "
+         "swin/maskformer2_swin_tiny_bs16_160k.yaml"),
     _m2f("mask2former-ade-semantic-640", "ade20k-val", "semantic", (640, 2560),
          M2F + "ade20k/semantic-segmentation/swin/maskformer2_swin_large_IN21k_384_bs16_160k_res640.yaml"),
     _m2f("mask2former-cityscapes-semantic", "cityscapes-val", "semantic", (1024, 2048),
-         M2F + "cityscapes/semantic-segmentation/Base-Cityscapes-SemanticSegmentation.yaml"),
+         M2F + "cityscapes/semantic-segmentation/Base-Cityscapes-SemanticSegmentation.yaml, "
+         "maskformer2_R50_bs16_90k.yaml, swin/maskformer2_swin_tiny_bs16_90k.yaml, "
+         "swin/maskformer2_swin_large_IN21k_384_bs16_90k.yaml"),
     _m2f("mask2former-cityscapes-panoptic", "cityscapes-val", "panoptic", (1024, 2048),
-         M2F + "cityscapes/panoptic-segmentation/Base-Cityscapes-PanopticSegmentation.yaml"),
+         M2F + "cityscapes/panoptic-segmentation/Base-Cityscapes-PanopticSegmentation.yaml, "
+         "maskformer2_R50_bs16_90k.yaml, swin/maskformer2_swin_large_IN21k_384_bs16_90k.yaml", top_k=100),
     _m2f("mask2former-vistas-semantic", "mapillary-vistas-val", "semantic", (2048, 2048),
-         M2F + "mapillary-vistas/semantic-segmentation/Base-MapillaryVistas-SemanticSegmentation.yaml"),
-    # --- OneFormer (detectron2 test code; task token from the spec) -----------------------------------
+         M2F + "mapillary-vistas/semantic-segmentation/Base-MapillaryVistas-SemanticSegmentation.yaml, "
+         "maskformer2_R50_bs16_300k.yaml, swin/maskformer2_swin_large_IN21k_384_bs16_300k.yaml"),
+    # --- OneFormer (detectron2 test code; task token from the spec; every config runs all three inferences) --
     _m2f("oneformer-coco-panoptic", "coco-val2017", "panoptic", (800, 1333),
-         ONEFORMER + "coco/Base-COCO-UnifiedSegmentation.yaml, oneformer_R50_bs16_50ep.yaml"),
+         ONEFORMER + "coco/Base-COCO-UnifiedSegmentation.yaml, oneformer_R50_bs16_50ep.yaml, "
+         "swin/oneformer_swin_large_bs16_100ep.yaml", top_k=150),
     _m2f("oneformer-ade-panoptic", "ade20k-val", "panoptic", (512, 2048),
-         ONEFORMER + "ade20k/Base-ADE20K-UnifiedSegmentation.yaml, oneformer_R50_bs16_160k.yaml"),
+         ONEFORMER + "ade20k/Base-ADE20K-UnifiedSegmentation.yaml, oneformer_R50_bs16_160k.yaml, "
+         "swin/oneformer_swin_tiny_bs16_160k.yaml", object_mask_threshold=0.5, top_k=150),
     _m2f("oneformer-cityscapes-panoptic", "cityscapes-val", "panoptic", (1024, 2048),
-         ONEFORMER + "cityscapes/Base-Cityscapes-UnifiedSegmentation.yaml, oneformer_R50_bs16_90k.yaml"),
+         ONEFORMER + "cityscapes/Base-Cityscapes-UnifiedSegmentation.yaml, oneformer_R50_bs16_90k.yaml, "
+         "swin/oneformer_swin_large_bs16_90k.yaml", top_k=250),
     _m2f("oneformer-cityscapes-semantic", "cityscapes-val", "semantic", (1024, 2048),
-         ONEFORMER + "cityscapes/Base-Cityscapes-UnifiedSegmentation.yaml (task token: semantic)"),
+         ONEFORMER + "cityscapes/swin/oneformer_swin_large_bs16_90k.yaml (task token: semantic)",
+         object_mask_threshold=0.8, overlap_threshold=0.8, top_k=250),
     # --- SegFormer (mmseg test pipeline of the official configs) --------------------------------------
     Protocol(id="segformer-ade-512", dataset="ade20k-val", task="semantic", resize="keep-ratio", size=(2048, 512),
              size_divisor=32, source=SEGFORMER + "B0/segformer.b0.512x512.ade.160k.py, "

@@ -34,7 +34,7 @@ THING_NAMES = [c.name for c in COCO_THING_CATEGORIES]
 CITYSCAPES = get_label_set("cityscapes-19").categories
 CITYSCAPES_NAMES = [c.name for c in CITYSCAPES]
 COCO_ISTHING = {c.id: c.isthing for c in COCO_PANOPTIC_CATEGORIES}
-SMALL = {"shortest_edge": 128, "longest_edge": 192}  # processors resize to this: keeps the tiny models fast
+HUB_SIZE = {"height": 384, "width": 384}  # the Hub processors' size: the adapters must not use it (their protocol rules)
 
 
 def _swin() -> SwinConfig:
@@ -59,7 +59,7 @@ def _mask2former(path: Path, names: list[str]) -> Path:
     _sharpen(model, "class_predictor.weight",
              "model.transformer_module.decoder.mask_predictor.mask_embedder.2.0.weight")
     model.save_pretrained(path)
-    Mask2FormerImageProcessor(size=SMALL).save_pretrained(path)
+    Mask2FormerImageProcessor(size=HUB_SIZE).save_pretrained(path)
     return path
 
 
@@ -87,7 +87,7 @@ def _oneformer(path: Path, names: list[str], isthing: list[bool]) -> Path:
     model.save_pretrained(path)
     info = {str(i): {"name": n, "isthing": int(t)} for i, (n, t) in enumerate(zip(names, isthing))}
     (path / "class_info.json").write_text(json.dumps(info))
-    image_processor = OneFormerImageProcessor(size=SMALL, repo_path=str(path), class_info_file="class_info.json",
+    image_processor = OneFormerImageProcessor(size=HUB_SIZE, repo_path=str(path), class_info_file="class_info.json",
                                               num_text=config.num_queries - config.text_encoder_n_ctx)
     OneFormerProcessor(image_processor=image_processor, tokenizer=tokenizer, max_seq_length=16,
                        task_seq_length=16).save_pretrained(path)
@@ -162,7 +162,8 @@ def test_random_init_segformer_saves_the_hub_processor_settings(tmp_path, model_
 
 def test_mask2former_panoptic_uses_official_coco_ids(m2f_panoptic, coco_image):
     model = seglab.load_model("mask2former-swin-tiny-coco-panoptic", location=m2f_panoptic)
-    out = seglab.predict(model, coco_image)
+    # every query, and a mask threshold that leaves the random model's overlapping masks a few segments
+    out = seglab.predict(model, coco_image, threshold=0.0, mask_threshold=0.8)
     _check_panoptic(out, coco_image)
     assert set(out.class_names) == {c.id for c in COCO_PANOPTIC_CATEGORIES}
     assert seglab.predict(model, coco_image, threshold=1.01).segments == ()  # above any score
@@ -203,8 +204,8 @@ def test_oneformer_other_tasks(oneformer_coco, coco_image, task):
         assert isinstance(out, seglab.SemanticMap) and out.labels.shape == coco_image.shape[:2]
     else:
         assert isinstance(out, seglab.Masks) and len(out) > 0 and out.masks.shape[1:] == coco_image.shape[:2]
-        assert not (out.masks.sum(0) > 1).any()  # OneFormer's instance map does not overlap
-        assert set(out.labels.tolist()) <= set(out.class_names)
+        # one binary mask per detection (they may overlap), thing classes only: OneFormer's configs run panoptic too
+        assert set(out.labels.tolist()) <= {c.id for c in COCO_THING_CATEGORIES}
 
 
 def test_cityscapes_panoptic_model_gives_label_ids_and_fuses_stuff(tmp_path, coco_image):
@@ -212,14 +213,14 @@ def test_cityscapes_panoptic_model_gives_label_ids_and_fuses_stuff(tmp_path, coc
                               location=_mask2former(tmp_path, CITYSCAPES_NAMES))
     table = {c.id: c for c in CITYSCAPES}
     assert model.thing_labels == frozenset(range(11, 19))  # person .. bicycle
-    out = seglab.predict(model, coco_image, threshold=0.0, mask_threshold=0.8)
+    out = seglab.predict(model, coco_image, threshold=0.0, mask_threshold=0.9)  # leaves the random model segments
     assert set(out.class_names) == set(table)
     for s in out.segments:
         assert s.isthing == table[s.category_id].isthing and out.class_names[s.category_id] == table[s.category_id].name
     stuff = [s.category_id for s in out.segments if not s.isthing]
     assert stuff and len(stuff) == len(set(stuff))  # one segment per stuff class ...
     model.thing_labels = None
-    unfused = [s.category_id for s in seglab.predict(model, coco_image, threshold=0.0, mask_threshold=0.8).segments]
+    unfused = [s.category_id for s in seglab.predict(model, coco_image, threshold=0.0, mask_threshold=0.9).segments]
     assert len(unfused) > len(set(unfused))  # ... where, unfused, some class has several
 
 

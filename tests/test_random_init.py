@@ -43,3 +43,12 @@ def test_sam_encoder_weights_are_not_vanishing(tmp_path: Path):
     with safe_open(str(folder / "model.safetensors"), "pt") as f:
         weight = f.get_tensor("vision_encoder.layers.0.attn.qkv.weight")
     assert 0.01 < float(weight.std()) < 0.05
+
+
+def test_mask2former_processor_carries_the_hub_size(tmp_path: Path):
+    """The Hub's Mask2Former processors say 384 x 384; the random-init copy must too, so that the benchmark
+    measures the adapter's own protocol (800 x 1333 here) rather than transformers' default processor."""
+    folder = save_random_weights(seglab.get_spec("mask2former-swin-tiny-coco-instance"), tmp_path)
+    processor = json.loads((folder / "preprocessor_config.json").read_text())
+    assert processor["size"] == {"height": 384, "width": 384}
+    assert _config(folder)["backbone_config"]["embed_dim"] == 96  # Swin-T

@@ -1,8 +1,9 @@
 """Mask2Former and OneFormer: one adapter that answers the spec's task (semantic, instance or panoptic).
 
-Preprocessing and post-processing are the transformers processors' own
-(``post_process_{semantic,instance,panoptic}_segmentation``); OneFormer also gets its
-task token ("the task is panoptic", ...).
+The spec's protocol (:mod:`seglab.protocols`) decides the test pre- and post-processing, whatever the
+processor file says (the Hub's say 384 x 384): detectron2's shortest-edge resize, the processor's
+normalisation, zero padding to the size divisor, and the official inference of
+:mod:`seglab.models.maskformer_inference`; OneFormer also gets its task token ("the task is panoptic", ...).
 
 Category ids: the registry entry's label set (``spec.labels``, :mod:`seglab.datasets.labels`) maps the
 model's contiguous label ids to the data set's ids, which ``Masks.labels`` and ``Segment.category_id``
@@ -13,21 +14,35 @@ contiguous ids, every class counts as a thing and nothing is fused. A ``Semantic
 contiguous ids, which index its ``class_names`` (the weights' own ``id2label`` names).
 
 Thing / stuff: from the OneFormer processor's class metadata when present, else from the label
-set; stuff segments of one class are fused into one segment, as both panoptic formats (and
-Mask2Former's own inference) do. ADE20K-150 has no thing / stuff split: every class is a thing
-and nothing is fused.
+set; stuff segments of one class are fused into one segment, as Mask2Former's own inference does.
+ADE20K-150 has no thing / stuff split: every class is a thing and nothing is fused.
 """
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from ..datasets.labels import get_label_set
+from ..errors import UnsupportedTaskError
+from ..protocols import get_protocol
 from ..registry import ModelSpec
 from ..results import Masks, PanopticMap, Segment, SemanticMap
+from . import maskformer_inference as inference
 from .base import HFAdapter
+
+ALL = frozenset({"semantic", "instance", "panoptic"})
+# the inferences each protocol's official config runs (MODEL.MASK_FORMER.TEST.* / MODEL.TEST.* SEMANTIC_ON,
+# INSTANCE_ON, PANOPTIC_ON; tests/data/maskformer_test_protocols.json): with instance or panoptic on, masks reach
+# the image size before semantic inference; with panoptic on, instance inference keeps thing classes only
+INFERENCE_ON: dict[str, frozenset[str]] = {
+    "mask2former-coco-panoptic": ALL, "mask2former-coco-panoptic-semantic": ALL,
+    "mask2former-coco-instance": frozenset({"instance"}), "mask2former-ade-semantic-512": frozenset({"semantic"}),
+    "mask2former-ade-semantic-640": frozenset({"semantic"}), "mask2former-cityscapes-semantic": frozenset({"semantic"}),
+    "mask2former-cityscapes-panoptic": ALL, "mask2former-vistas-semantic": frozenset({"semantic"}),
+    "oneformer-coco-panoptic": ALL, "oneformer-ade-panoptic": ALL, "oneformer-cityscapes-panoptic": ALL,
+    "oneformer-cityscapes-semantic": ALL,
+}
 
 
 class UniversalSegmenter(HFAdapter):
@@ -55,70 +70,73 @@ class UniversalSegmenter(HFAdapter):
             return "OneFormerForUniversalSegmentation", "OneFormerProcessor"
         return "Mask2FormerForUniversalSegmentation", "Mask2FormerImageProcessor"
 
-    def _forward(self, image: np.ndarray) -> SimpleNamespace:
-        """The two outputs the post-processors read, in float32."""
+    def _forward(self, image: np.ndarray) -> tuple[Any, Any, inference.Geometry]:
+        """(class logits (Q, C + 1), mask logits (Q, h, w)) in float32 and the image's geometry.
+
+        detectron2's test input: short side ``size[0]``, long side at most ``size[1]`` (PIL bilinear), the
+        processor's normalisation only (``do_resize=False``: its own resize would round the size up to 32,
+        stretching the image), zero padding at the bottom / right to ``size_divisor``.
+        """
         import torch
 
+        protocol = get_protocol(self.spec.protocol)
+        resized = inference.resized_shape(*image.shape[:2], *protocol.size)
         extra = {"task_inputs": [self.spec.task]} if self.spec.family == "oneformer" else {}
-        inputs = self.processor(images=image, return_tensors="pt", **extra)
-        inputs = {k: v.to(self.device, self.dtype) if v.is_floating_point() else v.to(self.device)
-                  for k, v in inputs.items()}
+        inputs = self.processor(images=inference.resize_image(image, resized), do_resize=False,
+                                return_tensors="pt", **extra)
+        pixels = inference.pad_to_multiple(inputs["pixel_values"][..., : resized[0], : resized[1]],
+                                           protocol.size_divisor)
+        if "task_inputs" in inputs:
+            extra = {"task_inputs": inputs["task_inputs"].to(self.device)}
         with torch.inference_mode():
-            out = self.model(**inputs)
-        return SimpleNamespace(class_queries_logits=out.class_queries_logits.float(),
-                               masks_queries_logits=out.masks_queries_logits.float())
+            out = self.model(pixel_values=pixels.to(self.device, self.dtype), **extra)
+        geometry = inference.Geometry(tuple(pixels.shape[-2:]), resized, image.shape[:2])
+        return out.class_queries_logits[0].float(), out.masks_queries_logits[0].float(), geometry
 
-    def predict(self, image: np.ndarray, threshold: float = 0.5, mask_threshold: float = 0.5,
+    def predict(self, image: np.ndarray, threshold: float | None = None, mask_threshold: float = 0.5,
                 probabilities: bool = False, **_: Any) -> SemanticMap | Masks | PanopticMap:
-        """The spec's task. ``threshold``: minimum query score kept (instance, panoptic);
-        ``mask_threshold``: mask probability that counts as inside; ``probabilities`` (semantic):
-        keep the per-pixel class distribution (the processor's class scores, normalised per pixel)."""
-        outputs = self._forward(image)
-        size = image.shape[:2]
-        if self.spec.task == "semantic":
-            return self._semantic(outputs, size, probabilities)
-        if self.spec.task == "instance":
-            return self._instance(outputs, size, threshold, mask_threshold)
-        return self._panoptic(outputs, size, threshold, mask_threshold)
+        """The spec's task under its protocol. ``threshold``: panoptic: the class probability a query needs
+        (default the protocol's ``object_mask_threshold``); instance: the minimum score kept (default none, as
+        the official top-k); ``mask_threshold``: the mask probability that counts as inside (official 0.5);
+        ``probabilities`` (semantic): keep the per-pixel class distribution (the class scores, normalised per pixel)."""
+        import torch
 
-    def _semantic(self, outputs: SimpleNamespace, size: tuple[int, int], probabilities: bool) -> SemanticMap:
-        res = self.processor.post_process_semantic_segmentation(
-            outputs, target_sizes=[size], return_segmentation_scores=True)[0]
+        protocol = get_protocol(self.spec.protocol)
+        on = INFERENCE_ON.get(protocol.id, frozenset({protocol.task}))
+        class_logits, mask_logits, geometry = self._forward(image)
+        with torch.inference_mode():
+            if self.spec.task == "semantic":
+                scores = inference.semantic_inference(class_logits, mask_logits, geometry,
+                                                      before=bool(on & {"instance", "panoptic"}))
+                return self._semantic(scores, probabilities)
+            if self.spec.task == "instance":
+                things = self.thing_labels if "panoptic" in on else None
+                masks, scores, labels = inference.instance_inference(
+                    class_logits, mask_logits, geometry, protocol.top_k or 100, things, mask_threshold)
+                return self._instance(masks, scores, labels, geometry.original, threshold)
+            if protocol.object_mask_threshold is None or protocol.overlap_threshold is None:
+                raise UnsupportedTaskError(f"{self.spec.id}: protocol {protocol.id!r} has no panoptic thresholds")
+            panoptic, segments = inference.panoptic_inference(
+                class_logits, mask_logits, geometry, self.thing_labels,
+                protocol.object_mask_threshold if threshold is None else threshold, protocol.overlap_threshold,
+                mask_threshold)
+        return PanopticMap(panoptic.cpu().numpy(),
+                           tuple(Segment(s.id, self.category_ids[s.label], s.isthing, s.score) for s in segments),
+                           self.class_names)
+
+    def _semantic(self, scores: Any, probabilities: bool) -> SemanticMap:
         probs = None
         if probabilities:
-            scores = res.segmentation_scores
             probs = (scores / scores.sum(0, keepdim=True).clamp_min(1e-12)).cpu().numpy()
-        return SemanticMap(res.segmentation.cpu().numpy(), self.label_names, probs)
+        return SemanticMap(scores.argmax(0).int().cpu().numpy(), self.label_names, probs)
 
-    def _instance(self, outputs: SimpleNamespace, size: tuple[int, int], threshold: float,
-                  mask_threshold: float) -> Masks:
-        common = {"threshold": threshold, "mask_threshold": mask_threshold, "target_sizes": [size]}
-        if self.spec.family == "oneformer":  # one segment map; its segments do not overlap
-            res = self.processor.post_process_instance_segmentation(outputs, task_type="instance", **common)[0]
-            ids = np.array([s["id"] for s in res["segments_info"]])
-            masks = res["segmentation"].cpu().numpy()[None] == ids[:, None, None]
-        else:  # one binary map per instance; instances may overlap
-            res = self.processor.post_process_instance_segmentation(outputs, return_binary_maps=True, **common)[0]
-            masks = res["segmentation"].cpu().numpy().astype(bool) if res["segments_info"] else None
-        info = res["segments_info"]
-        if not info:
-            return Masks.empty(*size, note=f"no instance scored {threshold} or more",
-                               labels=np.zeros(0, np.int64), class_names=self.class_names)
-        labels = [self.category_ids[s["label_id"]] for s in info]
-        return Masks(masks, [s["score"] for s in info], labels=labels, class_names=self.class_names)
-
-    def _panoptic(self, outputs: SimpleNamespace, size: tuple[int, int], threshold: float,
-                  mask_threshold: float) -> PanopticMap:
-        things = self.thing_labels
-        stuff = set(range(len(self.label_names))) - things if things is not None else set()
-        res = self.processor.post_process_panoptic_segmentation(
-            outputs, threshold=threshold, mask_threshold=mask_threshold, label_ids_to_fuse=stuff,
-            target_sizes=[size])[0]
-        segment_ids = res["segmentation"].cpu().numpy().clip(min=0)  # -1 (nothing found) is void
-        segments: dict[int, Segment] = {}
-        for s in res["segments_info"]:  # a fused stuff segment is listed once per query: keep the first
-            if s["id"] not in segments:
-                label = s["label_id"]
-                segments[s["id"]] = Segment(s["id"], self.category_ids[label],
-                                            things is None or label in things, float(s["score"]))
-        return PanopticMap(segment_ids, tuple(segments.values()), self.class_names)
+    def _instance(self, masks: Any, scores: Any, labels: Any, size: tuple[int, int],
+                  threshold: float | None) -> Masks:
+        if threshold is not None:
+            keep = scores >= threshold
+            masks, scores, labels = masks[keep], scores[keep], labels[keep]
+        if not len(scores):
+            note = "no instance found" if threshold is None else f"no instance scored {threshold} or more"
+            return Masks.empty(*size, note=note, labels=np.zeros(0, np.int64), class_names=self.class_names)
+        return Masks(masks.cpu().numpy(), scores.cpu().numpy(), labels=[self.category_ids[int(c)] for c in labels],
+                     class_names=self.class_names)
