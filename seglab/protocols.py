@@ -25,9 +25,10 @@ class Protocol:
 
     ``resize``: ``shortest-edge`` (detectron2's ``ResizeShortestEdge``: short side ``size[0]``, long side at most
     ``size[1]``, aspect kept), ``keep-ratio`` (mmseg's ``Resize(scale=(long, short), keep_ratio=True)``: the
-    largest scale that fits ``size`` = (long, short)), ``fixed`` (stretched to ``size`` = (h, w)), ``lower-bound`` (Depth Anything's: the smallest scale
-    with both sides at least ``size``, each a multiple of ``size_divisor``), ``weights-transforms`` (torchvision's ``weights.transforms()``),
-    ``model`` (the network resizes inside, e.g. Mask R-CNN's ``GeneralizedRCNNTransform``) or ``none``.
+    largest scale that fits ``size`` = (long, short)), ``fixed`` (stretched to ``size`` = (h, w)), ``lower-bound``
+    (Depth Anything's: the smallest scale with both sides at least ``size``, each a multiple of ``size_divisor``),
+    ``weights-transforms`` (torchvision's ``weights.transforms()``), ``model`` (the network resizes inside, e.g.
+    Mask R-CNN's ``GeneralizedRCNNTransform``) or ``none``.
     ``size_divisor``: the resized image is padded (detectron2) or its size rounded (SegFormer's
     ``AlignedResize``) to a multiple of it. ``inference``: ``whole`` image, or ``slide`` windows of ``crop``
     (h, w) every ``stride`` (h, w), logits averaged where windows overlap.
@@ -50,6 +51,18 @@ class Protocol:
     prompts: str = ""  # promptable: where the prompts come from
     scored_at: Literal["original", "resized"] = "original"  # the resolution the metric compares at
     source: str = ""  # the official file(s) the values come from
+
+    def inferences(self) -> frozenset[str]:
+        """What a detectron2 config runs besides its task (SEMANTIC_ON / INSTANCE_ON / PANOPTIC_ON): panoptic
+        inference where it has the panoptic thresholds, instance inference where it keeps ``top_k`` detections.
+        With either on, Mask2Former enlarges masks to the image before semantic inference, and with panoptic on
+        instance inference keeps thing classes only."""
+        on = {self.task}
+        if self.object_mask_threshold is not None:
+            on.add("panoptic")
+        if self.top_k is not None:
+            on.add("instance")
+        return frozenset(on)
 
     def describe(self) -> str:
         """One line for tables and the app: "shortest edge 800, long side <= 1333; whole image"."""
@@ -126,6 +139,9 @@ PROTOCOLS: tuple[Protocol, ...] = (
     _m2f("mask2former-cityscapes-panoptic", "cityscapes-val", "panoptic", (1024, 2048),
          M2F + "cityscapes/panoptic-segmentation/Base-Cityscapes-PanopticSegmentation.yaml, "
          "maskformer2_R50_bs16_90k.yaml, swin/maskformer2_swin_large_IN21k_384_bs16_90k.yaml", top_k=100),
+    _m2f("mask2former-cityscapes-panoptic-semantic", "cityscapes-val", "semantic", (1024, 2048),
+         M2F + "cityscapes/panoptic-segmentation/swin/maskformer2_swin_large_IN21k_384_bs16_90k.yaml "
+         "(SEMANTIC_ON of the panoptic model)", object_mask_threshold=0.8, overlap_threshold=0.8, top_k=100),
     _m2f("mask2former-vistas-semantic", "mapillary-vistas-val", "semantic", (2048, 2048),
          M2F + "mapillary-vistas/semantic-segmentation/Base-MapillaryVistas-SemanticSegmentation.yaml, "
          "maskformer2_R50_bs16_300k.yaml, swin/maskformer2_swin_large_IN21k_384_bs16_300k.yaml"),

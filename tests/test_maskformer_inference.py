@@ -22,7 +22,7 @@ from transformers import Mask2FormerImageProcessor
 import seglab
 from seglab.coco_categories import COCO_PANOPTIC_CATEGORIES
 from seglab.models import maskformer_inference as mi
-from seglab.models.universal import INFERENCE_ON, UniversalSegmenter
+from seglab.models.universal import UniversalSegmenter
 from seglab.protocols import get_protocol, list_protocols
 
 OFFICIAL = json.loads((Path(__file__).parent / "data" / "maskformer_test_protocols.json").read_text())
@@ -217,12 +217,14 @@ def test_semantic_inference_order(before):
 
 
 def test_inference_switches_match_the_official_configs():
-    """INFERENCE_ON (which inferences each protocol's config runs) against the official values file."""
+    """Which inferences each protocol's config runs (``Protocol.inferences``, read from its thresholds and top-k)
+    against the official values file's switches."""
     for protocol_id, entry in OFFICIAL.items():
         values, prefix = entry["values"], ("MODEL.TEST." if protocol_id.startswith("oneformer") else
                                            "MODEL.MASK_FORMER.TEST.")
         on = {task for task in ("semantic", "instance", "panoptic") if values[f"{prefix}{task.upper()}_ON"]}
-        assert INFERENCE_ON[protocol_id] == on, protocol_id
+        protocol = get_protocol(protocol_id)  # SEMANTIC_ON matters to a semantic protocol alone: its own task
+        assert protocol.task in on and protocol.inferences() - {"semantic"} == on - {"semantic"}, protocol_id
         assert values[prefix + "SEM_SEG_POSTPROCESSING_BEFORE_INFERENCE"] is False
     assert set(OFFICIAL) == {p.id for p in list_protocols() if p.id.startswith(("mask2former-", "oneformer-"))}
 

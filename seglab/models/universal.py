@@ -31,20 +31,6 @@ from ..results import Masks, PanopticMap, Segment, SemanticMap
 from . import maskformer_inference as inference
 from .base import HFAdapter
 
-ALL = frozenset({"semantic", "instance", "panoptic"})
-# the inferences each protocol's official config runs (MODEL.MASK_FORMER.TEST.* / MODEL.TEST.* SEMANTIC_ON,
-# INSTANCE_ON, PANOPTIC_ON; tests/data/maskformer_test_protocols.json): with instance or panoptic on, masks reach
-# the image size before semantic inference; with panoptic on, instance inference keeps thing classes only
-INFERENCE_ON: dict[str, frozenset[str]] = {
-    "mask2former-coco-panoptic": ALL, "mask2former-coco-panoptic-semantic": ALL,
-    "mask2former-coco-instance": frozenset({"instance"}), "mask2former-ade-semantic-512": frozenset({"semantic"}),
-    "mask2former-ade-semantic-640": frozenset({"semantic"}), "mask2former-cityscapes-semantic": frozenset({"semantic"}),
-    "mask2former-cityscapes-panoptic": ALL, "mask2former-vistas-semantic": frozenset({"semantic"}),
-    "oneformer-coco-panoptic": ALL, "oneformer-ade-panoptic": ALL, "oneformer-cityscapes-panoptic": ALL,
-    "oneformer-cityscapes-semantic": ALL,
-}
-
-
 class UniversalSegmenter(HFAdapter):
     """Mask2Former / OneFormer -> :class:`SemanticMap`, :class:`Masks` or :class:`PanopticMap` by ``spec.task``."""
 
@@ -102,7 +88,7 @@ class UniversalSegmenter(HFAdapter):
         import torch
 
         protocol = get_protocol(self.spec.protocol)
-        on = INFERENCE_ON.get(protocol.id, frozenset({protocol.task}))
+        on = protocol.inferences()
         class_logits, mask_logits, geometry = self._forward(image)
         with torch.inference_mode():
             if self.spec.task == "semantic":
