@@ -43,7 +43,7 @@ def test_shipped_results_show_every_chart_or_the_sentence_saying_why_not():
 def test_a_results_file_upload(tmp_path: Path):
     report.update_results(tmp_path, {"model": "sam-vit-huge", "task": "promptable", "dataset": "coco-val2017",
                                      "weights": "pretrained", "n_images": 5, "AR@100": 40.0, "AP": 44.0,
-                                     "latency_p50_ms": 80.0})
+                                     "latency_p50_ms": 80.0, "protocol": "coco-vitdet-h-boxes"})
     table, plots, notes, summary = unpack(benchmark.uploaded(str(tmp_path / "results.json")))
     assert table["value"]["model"].tolist() == ["sam-vit-huge"] and "1 results" in summary
     assert "results.json" in summary
