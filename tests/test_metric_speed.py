@@ -32,7 +32,7 @@ def test_engines_agree_on_the_synthetic_set(tmp_path):
     scored = [metric_speed.score(name, gt_json, pred_json) for name in metric_speed.ENGINES]
     for other in scored[1:]:
         np.testing.assert_allclose(other["stats"], scored[0]["stats"], rtol=0, atol=1e-9)  # NaNs equal too
-    assert all(s["seconds"] > 0 and s["peak"] >= 0 for s in scored)
+    assert all(s["seconds"] > 0 and s["cpu"] > 0 and s["peak"] >= 0 for s in scored)
 
 
 def test_without_panopticapi_says_how_to_get_it(monkeypatch):
