@@ -135,12 +135,14 @@ def test_verbose_prints_the_summary_table(files, capsys):
 
 
 def test_bad_predictions_are_clear_errors(files, tmp_path):
-    gt_json, _, preds = files
+    gt_json, pred_json, preds = files
     with pytest.raises(FormatError, match="image id 123, which is not in the ground truth"):
         coco_instance_metrics(gt_json, [{**preds[0], "image_id": 123}])
     with pytest.raises(FormatError, match="unknown category id 999"):
         coco_instance_metrics(gt_json, [{**preds[0], "category_id": 999}])
-    assert coco_instance_metrics(gt_json, [{**preds[0], "category_id": 999}], class_agnostic=True)["AR@100"] >= 0
+    proposals = [{**p, "category_id": 999} for p in preds]  # class-agnostic: any category id, all of them counted
+    assert_equals_reference(coco_instance_metrics(gt_json, proposals, class_agnostic=True),
+                            reference_coco(gt_json, pred_json, use_cats=False))
     with pytest.raises(FormatError, match="mask is 10x10 but image"):
         coco_instance_metrics(gt_json, [{**preds[0], "segmentation": {"size": [10, 10], "counts": "0"}}])
     with pytest.raises(FormatError, match="needs image_id"):

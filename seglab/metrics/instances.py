@@ -1,8 +1,8 @@
 """COCO instance-mask metrics: COCOeval's matching and accumulation, run by faster-coco-eval's C++ engine.
 
 ``faster_coco_eval.COCOeval_faster`` gives pycocotools' COCOeval numbers exactly (the tests check all 12
-against pycocotools, which stays the reference) in a third of its time at val2017 size; its matching is never
-reimplemented here. Numbers are in percent (AP 100 is perfect); COCOeval's -1 ("no ground truth in this area
+against pycocotools, which stays the reference) in about a third of its CPU time and half its peak memory at
+val2017 size (``benchmarks.metric_speed``); COCOeval's matching is never reimplemented here. Numbers are in percent (AP 100 is perfect); COCOeval's -1 ("no ground truth in this area
 range") becomes NaN. Class-agnostic mode (the SAM paper's zero-shot proposal recall, AR@100) relabels every
 ground-truth annotation and every prediction to one category, "object", and evaluates as usual: the common
 practice for class-agnostic masks (CutLER, UnSAM, EntitySeg). COCOeval's ``params.useCats = 0`` gives the same
