@@ -1,14 +1,15 @@
 """COCO instance-mask metrics: COCOeval's matching and accumulation, run by faster-coco-eval's C++ engine.
 
-``faster_coco_eval.COCOeval_faster`` gives pycocotools' COCOeval numbers exactly (the tests check all 12
-against pycocotools, which stays the reference) in about a third of its CPU time and half its peak memory at
-val2017 size (``benchmarks.metric_speed``); COCOeval's matching is never reimplemented here. Numbers are in percent (AP 100 is perfect); COCOeval's -1 ("no ground truth in this area
-range") becomes NaN. Class-agnostic mode (the SAM paper's zero-shot proposal recall, AR@100) relabels every
-ground-truth annotation and every prediction to one category, "object", and evaluates as usual: the common
-practice for class-agnostic masks (CutLER, UnSAM, EntitySeg). COCOeval's ``params.useCats = 0`` gives the same
-numbers up to the order ties are broken in, but silently drops predictions whose category id is not a
-ground-truth category, which proposals often lack. The engine writes ``ignore`` and ``rle`` into every
-annotation it evaluates, so it gets copies: the caller's ground truth and results are never edited.
+``faster_coco_eval.COCOeval_faster`` gives pycocotools' COCOeval numbers exactly (the tests check all 12 against
+pycocotools, which stays the reference) in about a third of its CPU time and half its peak memory at val2017 size
+(``benchmarks.metric_speed``); COCOeval's matching is never reimplemented here. Numbers are in percent (AP 100 is
+perfect); COCOeval's -1 ("no ground truth in this area range") becomes NaN. Class-agnostic mode (the SAM paper's
+zero-shot proposal recall, AR@100) relabels every ground-truth annotation and every prediction to one category,
+"object", and evaluates as usual: the common practice for class-agnostic masks (CutLER, UnSAM, EntitySeg).
+COCOeval's ``params.useCats = 0`` gives the same numbers up to the order ties are broken in, but silently drops
+predictions whose category id is not a ground-truth category, which proposals often lack. The engine writes
+``ignore`` and ``rle`` into every annotation it evaluates, so it gets copies: the caller's ground truth and results
+are never edited.
 """
 from __future__ import annotations
 
