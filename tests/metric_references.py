@@ -3,7 +3,7 @@ instance predictions of the real slice: what the metric tests check seglab's met
 
 Tests import it as ``metric_references`` (``tests/`` is on their path). The perturbed panoptic copies of the real
 slice are also what ``benchmarks.metric_speed`` times, so they live in ``benchmarks.metric_data`` (benchmarks never
-import tests); the names re-exported here keep one import line for every test that uses them.
+import tests); they are re-exported here for the tests that import them from this module.
 """
 from __future__ import annotations
 

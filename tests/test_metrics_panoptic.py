@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from metric_references import reference_pq, save_id_png, write_perturbed_panoptic
+from benchmarks.metric_data import save_id_png, write_perturbed_panoptic
+from metric_references import reference_pq
 from seglab import PanopticMap
 from seglab.formats import FormatError, read_panoptic_png
 from seglab.metrics import PanopticEvaluator, pq_compute_files
