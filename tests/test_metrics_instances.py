@@ -66,6 +66,17 @@ def test_equals_pycocotools_on_a_larger_synthetic_set(synthetic, agnostic, iou_t
     assert 10 < ours["AP"] < ours["AR@100"] < 90
 
 
+def test_tied_scores_are_broken_as_pycocotools_breaks_them(synthetic):
+    gt, preds = synthetic
+    tied = [{**p, "score": round(p["score"], 1)} for p in preds]  # ten distinct scores
+    assert_equals_reference(coco_instance_metrics(gt, tied), reference_coco(copy.deepcopy(gt), tied))
+    # class-agnostic: pycocotools on the relabelled set (useCats = 0 orders tied detections by category first)
+    relabelled = {**gt, "annotations": [{**a, "category_id": 1} for a in gt["annotations"]],
+                  "categories": [{"id": 1, "name": "object"}]}
+    assert_equals_reference(coco_instance_metrics(gt, tied, class_agnostic=True),
+                            reference_coco(relabelled, [{**p, "category_id": 1} for p in tied]))
+
+
 @pytest.mark.parametrize("agnostic", [False, True])
 def test_image_ids_restriction_and_an_image_without_predictions(synthetic, agnostic):
     gt, preds = synthetic
