@@ -1,124 +1,29 @@
-"""Perturbed predictions and the reference tools' numbers: what the metric tests and ``benchmarks.metric_speed``
-check seglab's metrics against (panopticapi's ``pq_compute``, plain pycocotools ``COCOeval``).
+"""The reference tools' numbers (panopticapi's ``pq_compute``, plain pycocotools ``COCOeval``) and perturbed
+instance predictions of the real slice: what the metric tests check seglab's metrics against.
 
-Tests import it as ``metric_references`` (``tests/`` is on their path), the benchmark as ``tests.metric_references``.
+Tests import it as ``metric_references`` (``tests/`` is on their path). The perturbed panoptic copies of the real
+slice are also what ``benchmarks.metric_speed`` times, so they live in ``benchmarks.metric_data`` (benchmarks never
+import tests); they are re-exported here for the tests that import them from this module.
 """
 from __future__ import annotations
 
 import contextlib
 import io
-import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from seglab.formats import read_panoptic_png, write_json
-from seglab.results import id_to_rgb
+from benchmarks.metric_data import perturb_panoptic, save_id_png, write_perturbed_panoptic
+
+__all__ = ["crowd_gt", "perturb_instances", "perturb_panoptic", "reference_coco", "reference_pq", "save_id_png",
+           "write_perturbed_panoptic"]
 
 
 # ----------------------------------------------------------------------------- perturbations
-
-def perturb_panoptic(ids: np.ndarray, segments: list[dict], category_ids: list[int],
-                     rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:
-    """A plausible wrong prediction: drop, shift, cut, relabel and merge segments, add false positives,
-    leave some pixels void, and give every segment a fresh random id."""
-    out = ids.astype(np.int64).copy()
-    h, w = out.shape
-    cats = {s["id"]: s["category_id"] for s in segments}
-    for s in segments:
-        _perturb_segment(out, s, cats, category_ids, rng)
-    by_cat: dict[int, list[int]] = {}
-    for sid in np.unique(out):
-        if sid:
-            by_cat.setdefault(cats[int(sid)], []).append(int(sid))
-    for group in by_cat.values():  # merge
-        if len(group) > 1 and rng.random() < 0.4:
-            out[out == group[1]] = group[0]
-    for _ in range(int(rng.integers(1, 4))):  # false positives
-        y0, x0 = rng.integers(0, h - 20), rng.integers(0, w - 20)
-        new = int(out.max()) + 1
-        out[y0:y0 + int(rng.integers(10, h // 3)), x0:x0 + int(rng.integers(10, w // 3))] = new
-        cats[new] = int(rng.choice(category_ids))
-    present, area = np.unique(out, return_counts=True)
-    fresh = rng.choice(np.arange(1, 2**24), size=len(present), replace=False)
-    remap = {int(p): int(f) for p, f in zip(present, fresh) if p}
-    lut_keys, inv = np.unique(out, return_inverse=True)
-    out = np.array([remap.get(int(k), 0) for k in lut_keys], np.int64)[inv].reshape(h, w)
-    info = [{"id": remap[int(p)], "category_id": cats[int(p)], "iscrowd": 0, "area": int(a)}
-            for p, a in zip(present, area) if p]
-    return out, info
-
-
-def _perturb_segment(out: np.ndarray, s: dict, cats: dict[int, int], category_ids: list[int],
-                     rng: np.random.Generator) -> None:
-    """Drop, shift, relabel or cut one segment of the id map ``out`` in place (``cats``: id -> category)."""
-    m = out == s["id"]
-    if not m.any():  # covered by an earlier shift
-        return
-    r = rng.random()
-    if r < 0.12:  # drop
-        out[m] = 0
-    elif r < 0.27:  # shift over its neighbours
-        dy, dx = rng.integers(-25, 26, 2)
-        out[m] = 0
-        out[np.roll(m, (dy, dx), (0, 1))] = s["id"]
-    elif r < 0.37:  # relabel
-        cats[s["id"]] = int(rng.choice(category_ids))
-    elif r < 0.5:  # cut a band off, to land near IoU 0.5
-        ys = np.flatnonzero(m.any(1))
-        cut = ys[0] + int((ys[-1] - ys[0]) * rng.uniform(0.3, 0.7))
-        m[:cut] = False
-        if rng.random() < 0.5:
-            out[m] = 0
-        else:  # split: the band becomes its own segment
-            new = int(out.max()) + 1
-            out[m], cats[new] = new, s["category_id"]
-
-
-def mark_crowd(segments: list[dict], things: set[int], rng: np.random.Generator, p: float = 0.25) -> list[dict]:
-    """Ground truth with some thing segments marked as crowd."""
-    return [{**s, "iscrowd": 1} if s["category_id"] in things and rng.random() < p else dict(s) for s in segments]
-
-
-def save_id_png(path: Path, ids: np.ndarray) -> None:
-    """Write a panoptic id map as panopticapi does (PIL, RGB, id = R + 256 G + 256^2 B)."""
-    Image.fromarray(id_to_rgb(ids)).save(path)
-
-
-def write_perturbed_panoptic(root: Path, out: Path, copies: int = 0, seed: int = 0) -> tuple[Path, Path]:
-    """Ground truth (the real slice with some crowds, plus ``copies`` perturbed copies of each image) and a
-    perturbed prediction of it, as two COCO panoptic JSON + PNG folders under ``out``. Returns both JSONs."""
-    rng = np.random.default_rng(seed)
-    gt = json.loads((root / "annotations" / "panoptic_val2017.json").read_text())
-    category_ids = [c["id"] for c in gt["categories"]]
-    things = {c["id"] for c in gt["categories"] if c["isthing"]}
-    sizes = {im["id"]: im for im in gt["images"]}
-    (out / "gt").mkdir(parents=True, exist_ok=True)
-    (out / "pred").mkdir(parents=True, exist_ok=True)
-    images, gt_anns, pred_anns = [], [], []
-    for copy in range(copies + 1):
-        for ann in gt["annotations"]:
-            ids = read_panoptic_png(root / "annotations" / "panoptic_val2017" / ann["file_name"]).astype(np.int64)
-            segs = ann["segments_info"]
-            if copy:  # a new ground-truth image: a perturbed copy, its areas from its pixels
-                ids, segs = perturb_panoptic(ids, segs, category_ids, rng)
-            image_id = ann["image_id"] + 10**7 * copy
-            name = f"{image_id:012d}.png"
-            segs = mark_crowd(segs, things, rng)
-            pred_ids, pred_segs = perturb_panoptic(ids, segs, category_ids, rng)
-            save_id_png(out / "gt" / name, ids)
-            save_id_png(out / "pred" / name, pred_ids)
-            images.append({**sizes[ann["image_id"]], "id": image_id, "file_name": name.replace(".png", ".jpg")})
-            gt_anns.append({"image_id": image_id, "file_name": name, "segments_info": segs})
-            pred_anns.append({"image_id": image_id, "file_name": name, "segments_info": pred_segs})
-    write_json(out / "gt.json", {"images": images, "annotations": gt_anns, "categories": gt["categories"]})
-    write_json(out / "pred.json", {"images": images, "annotations": pred_anns, "categories": gt["categories"]})
-    return out / "gt.json", out / "pred.json"
-
 
 def perturb_instances(gt: COCO, rng: np.random.Generator) -> list[dict]:
     """COCO results for ``gt``: masks dropped, shifted, merged, relabelled, random scores, false positives."""
@@ -167,12 +72,28 @@ def reference_pq(gt_json: Path, pred_json: Path) -> dict:
         return pq_compute(str(gt_json), str(pred_json))
 
 
-def reference_coco(gt_json: Path, pred_json: Path, use_cats: bool = True) -> np.ndarray:
-    """Plain pycocotools: COCO, loadRes, COCOeval (``useCats`` as given); its 12 stats."""
+def reference_coco(gt: Path | dict, predictions: Path | list[dict], use_cats: bool = True, iou_type: str = "segm",
+                   image_ids: Iterable[int] | None = None) -> np.ndarray:
+    """Plain pycocotools: COCO, loadRes, COCOeval (``useCats``, ``iouType`` and ``imgIds`` as given); its 12 stats.
+
+    ``gt``: a JSON path or a dataset dict (used as is); ``predictions``: a JSON path or entries (copied, as loadRes
+    edits them). An empty list becomes a results COCO with no annotations: loadRes cannot read one.
+    """
     with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(str(gt_json))
-        ev = COCOeval(gt, gt.loadRes(str(pred_json)), "segm")
+        coco = COCO(str(gt)) if isinstance(gt, Path) else COCO()
+        if not isinstance(gt, Path):
+            coco.dataset = gt
+            coco.createIndex()
+        if isinstance(predictions, list) and not predictions:
+            dt = COCO()
+            dt.dataset = {"images": coco.dataset["images"], "categories": coco.dataset["categories"], "annotations": []}
+            dt.createIndex()
+        else:
+            dt = coco.loadRes(str(predictions) if isinstance(predictions, Path) else [dict(p) for p in predictions])
+        ev = COCOeval(coco, dt, iou_type)
         ev.params.useCats = int(use_cats)
+        if image_ids is not None:
+            ev.params.imgIds = sorted(set(image_ids))
         ev.evaluate()
         ev.accumulate()
         ev.summarize()

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from metric_references import reference_pq, save_id_png, write_perturbed_panoptic
+from benchmarks.metric_data import save_id_png, write_perturbed_panoptic
+from metric_references import reference_pq
 from seglab import PanopticMap
 from seglab.formats import FormatError, read_panoptic_png
 from seglab.metrics import PanopticEvaluator, pq_compute_files
@@ -121,25 +122,3 @@ def test_png_size_mismatch_and_missing_folder(real_gt, tmp_path):
                              processes=processes)
     with pytest.raises(FormatError, match="PNG folder .* does not exist"):
         pq_compute_files(gt_json, tmp_path / "pred.json", folder, tmp_path / "nowhere")
-
-
-def test_metric_speed_prints_every_ratio_and_checks_agreement(coco_root, capsys):
-    from benchmarks import metric_speed
-
-    metric_speed.main(["--data", str(coco_root), "--copies", "1", "--repeats", "1"])
-    out = capsys.readouterr().out
-    for line in ("PQ, real slice (3 images)", "PQ, 1 perturbed copies (6 images)", "identical to panopticapi (1e-9)",
-                 "whole process wall:", "in-process call:", "one core, per image:", "(Pillow) and",
-                 "AR@100 class-agnostic", "AP (per class)", "all 12 numbers identical to pycocotools (1e-9)"):
-        assert line in out, line
-    assert out.count("speed-up") == 8  # 3 per PQ set (wall, in-process, one core) and 1 per COCO number
-
-
-def test_metric_speed_without_panopticapi_says_how_to_get_it(monkeypatch):
-    import sys
-
-    from benchmarks import metric_speed
-
-    monkeypatch.setitem(sys.modules, "panopticapi", None)  # as if not installed
-    with pytest.raises(SystemExit, match="pip install --no-deps panopticapi-lite==0.2.0"):
-        metric_speed.main([])
