@@ -6,7 +6,8 @@ family's module can be added without touching this file's callers. Each family m
 
 - ``convert(state_dict, family) -> state_dict``: official keys renamed to the transformers layout;
 - ``empty_model(state_dict, family) -> model``: the transformers model whose config the shapes imply;
-- ``processor(family) -> processor``: the matching processor, built locally (no Hub).
+- ``processor(family) -> processor``: the matching processor, built locally (no Hub), where the checkpoint
+  holds all the model needs (Grounding DINO's tokenizer is not in its checkpoint: :func:`official_model` alone).
 
     model, processor = load_official("sam_vit_b_01ec64.pth", "sam")
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 from ..errors import WeightsUnavailableError
 
-FAMILY_MODULES: dict[str, str] = {"sam": "sam", "sam-hq": "sam", "sam2": "sam2"}
+FAMILY_MODULES: dict[str, str] = {"sam": "sam", "sam-hq": "sam", "sam2": "sam2", "grounding-dino": "grounding_dino"}
 SUFFIXES = (".pth", ".pt")
 
 
@@ -78,6 +79,11 @@ def check_state_dict(model: Any, state_dict: dict[str, Any], path: str | Path) -
 
 def load_official(path: str | Path, family: str) -> tuple[Any, Any]:
     """(transformers model in eval mode, processor) from the official checkpoint at ``path``, loaded strictly."""
+    return official_model(path, family), family_module(family).processor(family)
+
+
+def official_model(path: str | Path, family: str) -> Any:
+    """The transformers model in eval mode from the official checkpoint at ``path``, loaded strictly."""
     module = family_module(family)
     official = read_state_dict(path)
     try:
@@ -92,4 +98,4 @@ def load_official(path: str | Path, family: str) -> tuple[Any, Any]:
     unset = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
     if unset:
         raise WeightsUnavailableError(f"{path}: {unset[0]!r} of {type(model).__name__} is not in the checkpoint")
-    return model.eval(), module.processor(family)
+    return model.eval()
