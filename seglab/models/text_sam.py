@@ -79,7 +79,7 @@ def official_size(h: int, w: int, size: int = SHORT_SIDE, max_size: int = LONG_S
     ``max_size``, the other side truncated (the official ``get_size_with_aspect_ratio``)."""
     short, long = min(h, w), max(h, w)
     if long / short * size > max_size:
-        size = int(round(max_size * short / long))
+        size = round(max_size * short / long)
     if short == size:
         return h, w
     return (int(size * h / w), size) if w < h else (size, int(size * w / h))
