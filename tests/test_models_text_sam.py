@@ -151,7 +151,8 @@ def test_detector_boxes_reach_sam_with_phrases_and_scores(adapter_name, text, re
     assert [result.label_name(i) for i in range(len(result))] == names
     assert set(result.class_names.values()) <= {"cat", "dog"}
     h, w = coco_image.shape[:2]
-    assert (boxes[:, [0, 2]] <= w).all() and (boxes[:, [1, 3]] <= h).all() and (boxes >= 0).all()
+    if adapter.family == "owlv2":  # clipped to the image; Grounding DINO's go to SAM as predicted (Grounded-SAM)
+        assert (boxes[:, [0, 2]] <= w).all() and (boxes[:, [1, 3]] <= h).all() and (boxes >= 0).all()
     assert result.note == ""
 
 

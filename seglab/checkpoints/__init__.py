@@ -7,7 +7,8 @@ family's module can be added without touching this file's callers. Each family m
 - ``convert(state_dict, family) -> state_dict``: official keys renamed to the transformers layout;
 - ``empty_model(state_dict, family, **config) -> model``: the transformers model whose config the shapes imply
   (``config``: what they cannot tell, such as a Depth Anything checkpoint's metric head);
-- ``processor(family) -> processor``: the matching processor, built locally (no Hub).
+- ``processor(family) -> processor``: the matching processor, built locally (no Hub), where the checkpoint
+  holds all the model needs (Grounding DINO's tokenizer is not in its checkpoint: :func:`official_model` alone).
 
     model, processor = load_official("sam_vit_b_01ec64.pth", "sam")
 """
@@ -19,7 +20,8 @@ from typing import Any
 
 from ..errors import WeightsUnavailableError
 
-FAMILY_MODULES: dict[str, str] = {"sam": "sam", "sam-hq": "sam", "sam2": "sam2", "depth-anything": "depth_anything"}
+FAMILY_MODULES: dict[str, str] = {"sam": "sam", "sam-hq": "sam", "sam2": "sam2", "depth-anything": "depth_anything",
+                                  "grounding-dino": "grounding_dino"}
 SUFFIXES = (".pth", ".pt")
 
 
@@ -80,6 +82,11 @@ def check_state_dict(model: Any, state_dict: dict[str, Any], path: str | Path) -
 def load_official(path: str | Path, family: str, **config: Any) -> tuple[Any, Any]:
     """(transformers model in eval mode, processor) from the official checkpoint at ``path``, loaded strictly;
     ``config`` goes to the family's ``empty_model`` (settings the tensors cannot tell)."""
+    return official_model(path, family, **config), family_module(family).processor(family)
+
+
+def official_model(path: str | Path, family: str, **config: Any) -> Any:
+    """The transformers model in eval mode from the official checkpoint at ``path``, loaded strictly."""
     module = family_module(family)
     official = read_state_dict(path)
     try:
@@ -94,4 +101,4 @@ def load_official(path: str | Path, family: str, **config: Any) -> tuple[Any, An
     unset = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
     if unset:
         raise WeightsUnavailableError(f"{path}: {unset[0]!r} of {type(model).__name__} is not in the checkpoint")
-    return model.eval(), module.processor(family)
+    return model.eval()
