@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import WeightsUnavailableError
 
 FAMILY_MODULES: dict[str, str] = {"sam": "sam", "sam-hq": "sam", "sam2": "sam2", "depth-anything": "depth_anything"}
+FAMILY_MODULES["sam3"] = "sam3"  # detector + tracker of the official sam3.pt (seglab.checkpoints.sam3)
 SUFFIXES = (".pth", ".pt")
 
 
