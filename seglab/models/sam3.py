@@ -42,6 +42,7 @@ VIT_LAYER_NORM_EPS = 1e-5
 TRACKER_LEVELS = 3
 BPE_FILE = "bpe_simple_vocab_16e6.txt.gz"  # the official CLIP BPE vocabulary (sam3/model_builder.py)
 BPE_PACKAGES = ("sam3", "open_clip")  # where it ships: the official repo's sam3/assets; open-clip-torch's package
+MAX_HOLE_AREA = 256  # the official SAM3InteractiveImagePredictor's max_hole_area (sam3/model/sam1_task_predictor.py)
 TEXT_LENGTH = 32  # the official tokenizer's context length (sam3/model/text_encoder_ve.py)
 PADDING_BOX = -10  # transformers' label of a padding box (modeling_sam3.py: box_mask = labels != -10)
 
@@ -99,6 +100,22 @@ def official_instances(outputs: Any, threshold: float, mask_threshold: float,
     if len(logits):
         logits = torch.nn.functional.interpolate(logits[None], size=size, mode="bilinear", align_corners=False)[0]
     return (logits.sigmoid() > mask_threshold).cpu().numpy().reshape(-1, *size), scores[keep].cpu().numpy()
+
+
+def fill_holes(logits: Any, max_area: int = MAX_HOLE_AREA) -> Any:
+    """Low-resolution tracker logits with background holes (8-connected components of logits <= 0) of at most
+    ``max_area`` pixels set to 10, as the official predictor does before resizing (sam3/model/utils/sam1_utils.py,
+    ``SAM2Transforms.postprocess_masks``); transformers' ``post_process_masks`` ignores ``max_hole_area``."""
+    import cv2
+    import torch
+
+    flat = logits.reshape(-1, *logits.shape[-2:]).clone()
+    for mask in flat:
+        n, labels, stats, _ = cv2.connectedComponentsWithStats((mask <= 0).numpy().astype(np.uint8), connectivity=8)
+        small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] <= max_area)
+        hole = np.isin(labels, small[small > 0])
+        mask[torch.from_numpy(hole)] = 10.0
+    return flat.reshape(logits.shape)
 
 
 def use_official_settings(model: Any, tracker: Any) -> None:
@@ -270,7 +287,8 @@ class Sam3Predictor:
         with torch.inference_mode():
             outputs = self.tracker(image_embeddings=self.tracker_features(image), multimask_output=multimask_output,
                                    **inputs)
-        masks = self.tracker_processor.post_process_masks(outputs.pred_masks.float().cpu(), [[h, w]])[0]
+        low_res = fill_holes(outputs.pred_masks.float().cpu())
+        masks = self.tracker_processor.post_process_masks(low_res, [[h, w]])[0]
         logits = outputs.pred_masks[0].float().cpu().numpy()
         return Masks(masks.reshape(-1, h, w).numpy(), outputs.iou_scores[0].float().cpu().numpy().reshape(-1),
                      logits=logits.reshape(-1, *logits.shape[-2:])).sorted()
