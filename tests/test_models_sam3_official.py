@@ -252,3 +252,12 @@ def test_tracker_masks_need_the_official_hole_filling(official, states, ours, mo
     got = ours.predict(image, prompt.validated(*image.shape[:2]))
     differ = (got.masks != ref_masks.astype(bool)[order]).reshape(len(order), -1).mean(1)
     assert differ.max() > MAX_PIXEL_DIFF
+
+
+def test_unknown_key_in_official_checkpoint_is_one_line_error(checkpoint, tmp_path):
+    data = torch.load(checkpoint, weights_only=True)
+    data["model"]["detector.extra.weight"] = torch.zeros(1)
+    path = tmp_path / "sam3.pt"
+    torch.save(data, path)
+    with pytest.raises(WeightsUnavailableError, match=r"unexpected key 'detector\.extra\.weight'"):
+        seglab.load_model("sam3", device="cpu", location=path)
