@@ -227,7 +227,7 @@ def test_tracker_needs_no_memory_embedding_on_the_1x_level(official, states, our
     image, _, state = states("landscape")
     kwargs, prompt = _tracker_prompts(*image.shape[:2])["click"]
     with Sam3OnCpu():
-        ref_masks, ref_scores, _ = official.predict_inst(state, **kwargs)
+        _, ref_scores, _ = official.predict_inst(state, **kwargs)
     embeddings = ours.tracker_features(image)
     assert len(ours.tracker.vision_encoder.neck.fpn_layers) == adapter.TRACKER_LEVELS
     without = [*embeddings[:-1], embeddings[-1] - ours.tracker.no_memory_embedding[0, 0][:, None, None]]

@@ -69,7 +69,8 @@ def clip_tokenizer(path: str | Path | None = None) -> Any:
     from transformers import CLIPTokenizer
     from transformers.convert_slow_tokenizer import bytes_to_unicode
 
-    lines = gzip.open(path or bpe_path(), "rt", encoding="utf-8").read().split("\n")
+    with gzip.open(path or bpe_path(), "rt", encoding="utf-8") as f:
+        lines = f.read().split("\n")
     merges = [tuple(line.split()) for line in lines[1:49152 - 256 - 2 + 1]]
     symbols = list(bytes_to_unicode().values())
     words = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges]
@@ -111,7 +112,7 @@ def fill_holes(logits: Any, max_area: int = MAX_HOLE_AREA) -> Any:
 
     flat = logits.reshape(-1, *logits.shape[-2:]).clone()
     for mask in flat:
-        n, labels, stats, _ = cv2.connectedComponentsWithStats((mask <= 0).numpy().astype(np.uint8), connectivity=8)
+        _, labels, stats, _ = cv2.connectedComponentsWithStats((mask <= 0).numpy().astype(np.uint8), connectivity=8)
         small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] <= max_area)
         hole = np.isin(labels, small[small > 0])
         mask[torch.from_numpy(hole)] = 10.0
