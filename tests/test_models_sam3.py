@@ -169,3 +169,10 @@ def test_bad_prompts_raise_clear_errors(sam3, coco_image):
         seglab.predict(sam3, coco_image, Prompt(text=" "))
     with pytest.raises(InvalidPromptError, match="not with points"):
         seglab.predict(sam3, coco_image, Prompt.build(text="cat", points=[(10, 10)]))
+
+
+def test_hub_weights_run_with_the_official_vit_layer_norm_eps(sam3):
+    """transformers' Sam3ViTConfig says 1e-6; the official ViT (sam3/model/vitdet.py) uses 1e-5."""
+    norms = [m for m in sam3.model.vision_encoder.backbone.modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert norms and all(m.eps == 1e-5 for m in norms)
+    assert len(sam3.tracker.vision_encoder.neck.fpn_layers) == 3

@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import WeightsUnavailableError
 
 FAMILY_MODULES: dict[str, str] = {"sam": "sam", "sam-hq": "sam", "sam2": "sam2", "depth-anything": "depth_anything",
-                                  "grounding-dino": "grounding_dino"}
+                                  "grounding-dino": "grounding_dino", "sam3": "sam3"}
 SUFFIXES = (".pth", ".pt")
 
 

@@ -8,7 +8,10 @@ The ``facebook/sam3`` checkpoint holds two models that share one ViT backbone:
 - ``Sam3TrackerModel`` (SAM 2-style prompt encoder + mask decoder) answers points and boxes
   without text with one object per box (three masks for a single click).
 
-Both are loaded from the same folder or Hub repo and run on one backbone instance in memory.
+Both are loaded from the same folder or Hub repo, or from the official ``sam3.pt`` (converted by
+:mod:`seglab.checkpoints.sam3`), and run on one backbone instance in memory. Whatever the weights' source,
+they run as the official code (facebookresearch/sam3 at d0b1b9d, ``sam3==0.1.4``) does, where transformers differs
+(:func:`use_official_settings`, and a text-only prompt in :meth:`Sam3Predictor.segment_text`).
 Each image's encoder output is cached per ``(model id, image hash, branch)`` in a byte-bounded
 :class:`~seglab.cache.LRUCache`, so repeated prompts on one image skip the encoder.
 """
@@ -20,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..cache import LRUCache
-from ..errors import InvalidPromptError
+from ..errors import InvalidPromptError, WeightsUnavailableError
 from ..images import image_hash
 from ..prompts import Prompt
 from ..registry import ModelSpec
@@ -31,6 +34,110 @@ from .text_sam import split_phrases
 # the checkpoint stores the tracker under "tracker_model."; transformers' own renaming misses it
 # for Sam3TrackerModel in some versions, so strip the prefix explicitly (a no-op where it works)
 TRACKER_KEYS = {r"^tracker_model\.": ""}
+# the official ViT's LayerNorm eps (sam3/model/vitdet.py: norm_layer "LayerNorm" -> eps=1e-5); transformers'
+# Sam3ViTConfig.layer_norm_eps defaults to 1e-6
+VIT_LAYER_NORM_EPS = 1e-5
+# the official tracker reads the neck levels at scales 4, 2, 1 (sam3/model/vl_combiner.py: SAM3VLBackbone(scalp=1)
+# drops the 0.5 one) and adds no_mem_embed to the last of them (sam3/model/sam3_image.py: predict_inst)
+TRACKER_LEVELS = 3
+BPE_FILE = "bpe_simple_vocab_16e6.txt.gz"  # the official CLIP BPE vocabulary (sam3/model_builder.py)
+BPE_PACKAGES = ("sam3", "open_clip")  # where it ships: the official repo's sam3/assets; open-clip-torch's package
+MAX_HOLE_AREA = 256  # the official SAM3InteractiveImagePredictor's max_hole_area (sam3/model/sam1_task_predictor.py)
+TEXT_LENGTH = 32  # the official tokenizer's context length (sam3/model/text_encoder_ve.py)
+PADDING_BOX = -10  # transformers' label of a padding box (modeling_sam3.py: box_mask = labels != -10)
+
+
+def bpe_path() -> Path:
+    """The official BPE vocabulary file, from the first installed package of :data:`BPE_PACKAGES` that ships it."""
+    import importlib.util
+
+    for package in BPE_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            for path in (Path(folder) / BPE_FILE, Path(folder).parent / "assets" / BPE_FILE):
+                if path.is_file():
+                    return path
+    raise WeightsUnavailableError(f"the SAM 3 text vocabulary {BPE_FILE} is not installed: "
+                                  f"pip install open-clip-torch==3.3.0 --no-deps")
+
+
+def clip_tokenizer(path: str | Path | None = None) -> Any:
+    """The CLIP tokenizer of the official BPE vocabulary (``path``, default :func:`bpe_path`), as the official
+    ``SimpleTokenizer`` builds it: byte symbols, the same with ``</w>``, the 48894 merges, start and end tokens."""
+    import gzip
+
+    from transformers import CLIPTokenizer
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    with gzip.open(path or bpe_path(), "rt", encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    merges = [tuple(line.split()) for line in lines[1:49152 - 256 - 2 + 1]]
+    symbols = list(bytes_to_unicode().values())
+    words = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges]
+    vocab = {w: i for i, w in enumerate(words + ["<|startoftext|>", "<|endoftext|>"])}
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=TEXT_LENGTH)
+
+
+def local_processor() -> Any:
+    """``Sam3Processor`` without the Hub: transformers' default image processor (1008 x 1008, mean = std = 0.5,
+    as the official transform) and :func:`clip_tokenizer`."""
+    from transformers import Sam3ImageProcessor, Sam3Processor
+
+    return Sam3Processor(image_processor=Sam3ImageProcessor(), tokenizer=clip_tokenizer())
+
+
+def official_instances(outputs: Any, threshold: float, mask_threshold: float,
+                       size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(masks, scores) of the detector's queries scoring above ``threshold``, as the official ``Sam3Processor.
+    _forward_grounding`` makes them: score = sigmoid(logit) x sigmoid(presence), mask = sigmoid of the mask *logits*
+    resized bilinearly to ``size`` > ``mask_threshold``. (transformers' ``post_process_instance_segmentation``
+    resizes the probabilities instead: image_processing_sam3.py, ``batch_masks = pred_masks.sigmoid()`` before
+    ``interpolate``, which moves the mask edges.)"""
+    import torch
+
+    scores = (outputs.pred_logits.sigmoid() * outputs.presence_logits.sigmoid())[0].float()
+    keep = scores > threshold
+    logits = outputs.pred_masks[0][keep].float()
+    if len(logits):
+        logits = torch.nn.functional.interpolate(logits[None], size=size, mode="bilinear", align_corners=False)[0]
+    return (logits.sigmoid() > mask_threshold).cpu().numpy().reshape(-1, *size), scores[keep].cpu().numpy()
+
+
+def fill_holes(logits: Any, max_area: int = MAX_HOLE_AREA) -> Any:
+    """Low-resolution tracker logits with background holes (8-connected components of logits <= 0) of at most
+    ``max_area`` pixels set to 10, as the official predictor does before resizing (sam3/model/utils/sam1_utils.py,
+    ``SAM2Transforms.postprocess_masks``); transformers' ``post_process_masks`` ignores ``max_hole_area``."""
+    import cv2
+    import torch
+
+    flat = logits.reshape(-1, *logits.shape[-2:]).clone()
+    for mask in flat:
+        _, labels, stats, _ = cv2.connectedComponentsWithStats((mask <= 0).numpy().astype(np.uint8), connectivity=8)
+        small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] <= max_area)
+        hole = np.isin(labels, small[small > 0])
+        mask[torch.from_numpy(hole)] = 10.0
+    return flat.reshape(logits.shape)
+
+
+def use_official_settings(model: Any, tracker: Any) -> None:
+    """Make transformers' SAM 3 compute what the official code does, for any weights (in place):
+
+    - the ViT's LayerNorms use the official eps :data:`VIT_LAYER_NORM_EPS`;
+    - the tracker's neck keeps the official :data:`TRACKER_LEVELS` levels, so that ``Sam3TrackerModel.
+      get_image_embeddings`` adds ``no_memory_embedding`` to the 1x level, as the official ``predict_inst``
+      (transformers/models/sam3_tracker/modeling_sam3_tracker.py, ``get_image_embeddings``: ``feature_maps[-1] +
+      self.no_memory_embedding``; with four levels that is the unused 0.5x one).
+    """
+    import torch
+
+    for module in model.vision_encoder.backbone.modules():
+        if isinstance(module, torch.nn.LayerNorm):
+            module.eps = VIT_LAYER_NORM_EPS
+    model.config.vision_config.backbone_config.layer_norm_eps = VIT_LAYER_NORM_EPS
+    neck = tracker.vision_encoder.neck
+    if len(neck.fpn_layers) > TRACKER_LEVELS:
+        neck.fpn_layers = neck.fpn_layers[:TRACKER_LEVELS]
+        tracker.config.vision_config.scale_factors = tracker.config.vision_config.scale_factors[:TRACKER_LEVELS]
 
 
 class Sam3Predictor:
@@ -53,11 +160,20 @@ class Sam3Predictor:
     @classmethod
     def load(cls, spec: ModelSpec, location: str | Path | None = None, device: str = "cpu",
              dtype: str = "float32") -> Sam3Predictor:
+        """Detector, tracker and processor from ``location`` (a ``save_pretrained`` folder, or the official
+        ``sam3.pt``) or the Hub repo ``spec.weights``, set to the official behaviour (:func:`use_official_settings`)."""
         from transformers import Sam3Model, Sam3Processor, Sam3TrackerModel, Sam3TrackerProcessor
 
-        processor = hf_load(Sam3Processor, spec, location)
-        model = hf_load(Sam3Model, spec, location)
-        tracker = hf_load(Sam3TrackerModel, spec, location, key_mapping=TRACKER_KEYS)
+        from ..checkpoints import is_official_checkpoint, load_official
+
+        if is_official_checkpoint(location):
+            pair, processor = load_official(location, "sam3")
+            model, tracker = pair["detector"], pair["tracker"]
+        else:
+            processor = hf_load(Sam3Processor, spec, location)
+            model = hf_load(Sam3Model, spec, location)
+            tracker = hf_load(Sam3TrackerModel, spec, location, key_mapping=TRACKER_KEYS)
+        use_official_settings(model, tracker)
         tracker.vision_encoder.backbone = model.vision_encoder.backbone  # the same weights: keep one copy
         dt = torch_dtype(dtype, device)
         return cls(spec, move(model, device, dt), move(tracker, device, dt), processor,
@@ -110,7 +226,13 @@ class Sam3Predictor:
 
     def segment_text(self, image: np.ndarray, text: str, boxes: np.ndarray | None = None,
                      threshold: float | None = None, mask_threshold: float | None = None) -> Masks:
-        """All instances of each phrase of ``text``; ``boxes`` (xyxy pixels) are positive examples."""
+        """All instances of each phrase of ``text``; ``boxes`` (xyxy pixels) are positive examples.
+
+        Without boxes the official model still appends the geometry encoder's CLS token to the prompt
+        (sam3/model/geometry_encoders.py, ``add_cls=True``), whereas transformers' ``Sam3Model.forward`` skips the
+        geometry encoder when no box is given (``has_geometry_prompts``); one padding box (label
+        :data:`PADDING_BOX`, masked out everywhere) makes it run on none, as the official code.
+        """
         import torch
 
         threshold = self.threshold if threshold is None else float(threshold)
@@ -123,17 +245,18 @@ class Sam3Predictor:
             kw: dict[str, Any] = {"original_sizes": [[h, w]]}
             if boxes is not None:
                 kw["input_boxes"] = [np.asarray(boxes, np.float32).tolist()]
+            else:  # the official model runs the geometry encoder on no box: only its CLS token joins the prompt
+                kw.update(input_boxes=[[[0.0, 0.0, float(w), float(h)]]], input_boxes_labels=[[PADDING_BOX]])
             inputs = self.processor(text=phrase, return_tensors="pt", **kw).to(self.device)
             if "input_boxes" in inputs:
                 inputs["input_boxes"] = inputs["input_boxes"].to(self.dtype)
             inputs.pop("original_sizes", None)
             with torch.inference_mode():
                 outputs = self.model(vision_embeds=features, **inputs)
-            found = self.processor.post_process_instance_segmentation(
-                outputs, threshold=threshold, mask_threshold=mask_threshold, target_sizes=[(h, w)])[0]
-            masks.append(found["masks"].bool().cpu().numpy())
-            scores.append(found["scores"].float().cpu().numpy())
-            labels += [label] * len(found["scores"])
+            found, found_scores = official_instances(outputs, threshold, mask_threshold, (h, w))
+            masks.append(found)
+            scores.append(found_scores)
+            labels += [label] * len(found_scores)
         class_names = dict(enumerate(phrases))
         if not labels:
             return Masks.empty(h, w, note=f"no {text!r} found above score {threshold:.2f}; "
@@ -165,7 +288,8 @@ class Sam3Predictor:
         with torch.inference_mode():
             outputs = self.tracker(image_embeddings=self.tracker_features(image), multimask_output=multimask_output,
                                    **inputs)
-        masks = self.tracker_processor.post_process_masks(outputs.pred_masks.float().cpu(), [[h, w]])[0]
+        low_res = fill_holes(outputs.pred_masks.float().cpu())
+        masks = self.tracker_processor.post_process_masks(low_res, [[h, w]])[0]
         logits = outputs.pred_masks[0].float().cpu().numpy()
         return Masks(masks.reshape(-1, h, w).numpy(), outputs.iou_scores[0].float().cpu().numpy().reshape(-1),
                      logits=logits.reshape(-1, *logits.shape[-2:])).sorted()
