@@ -17,6 +17,7 @@ A ``cancel`` event is checked between batches and between masks, so a run stops 
 """
 from __future__ import annotations
 
+import contextvars
 import math
 import sys
 import threading
@@ -41,6 +42,7 @@ FULL_SIZE_CHUNK = 2_000_000  # full-size logit pixels upscaled at a time (8 MB i
 # a proposer proposes on the image at most this many pixels on its long side (the offline default's region trees
 # work at 640): its masks cost (at most) this grid, whatever the photo's size
 PROPOSAL_SIDE = 1280
+CANCEL_POLL_S = 0.05  # how often a cancellable run looks at its cancel event
 ESTIMATED_PROPOSALS = 400  # masks a proposer's estimate counts (the offline default proposes 400)
 
 
@@ -75,7 +77,8 @@ class Cancelled(Exception):
     """Segment everything stopped because its ``cancel`` event was set; says how far it had come."""
 
     def __init__(self, done: int, total: int, unit: str = "batches") -> None:
-        super().__init__(f"cancelled after {done} of {total} {unit}")
+        super().__init__(f"cancelled after {done} of {total} {unit}" if total else
+                         "cancelled before its first batch was done")
         self.done, self.total = done, total
 
 
@@ -124,11 +127,37 @@ class _Batch:
 def segment_everything(predictor: Any, image: np.ndarray, params: EverythingParams | None = None,
                        progress: Progress | None = None, cancel: threading.Event | None = None) -> EverythingResult:
     """All masks in ``image`` (H x W x 3 uint8). ``progress(done, total)`` is called after each batch (a
-    proposer's: each region tree, then each mask brought out of it); a tqdm bar is shown instead when none is
-    given and stderr is a terminal. Raises :class:`Cancelled` soon after ``cancel`` is set."""
+    proposer's: each region tree); a tqdm bar is shown instead when none is given and stderr is a terminal.
+
+    With ``cancel``, the run goes on a worker thread and :class:`Cancelled` is raised within
+    :data:`CANCEL_POLL_S` of the event being set; the worker stops at its next check (between batches, chunks
+    of masks and masks; inside a proposer, between its region trees), its result dropped."""
+    if cancel is None:
+        return _segment_everything(predictor, image, params, progress, _Stop(None))
+    stop, box = _Stop(cancel), {}
+
+    def work() -> None:
+        try:
+            box["out"] = _segment_everything(predictor, image, params, progress, stop)
+        except BaseException as e:  # noqa: BLE001  (handed to the caller below)
+            box["error"] = e
+
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(work,), name="segment-everything",
+                              daemon=True)  # the caller's context (Gradio's progress) goes with it
+    worker.start()
+    while worker.is_alive():
+        worker.join(CANCEL_POLL_S)
+        if cancel.is_set() and worker.is_alive():
+            raise Cancelled(stop.done, stop.total, stop.unit)
+    if "error" in box:
+        raise box["error"]
+    return box["out"]
+
+
+def _segment_everything(predictor: Any, image: np.ndarray, params: EverythingParams | None,
+                        progress: Progress | None, stop: _Stop) -> EverythingResult:
     params = params or default_params(predictor)
     start = time.perf_counter()
-    stop = _Stop(cancel)
     if isinstance(predictor, Proposer):
         return _proposals(predictor, image, params, progress, stop, start)
     plan = _plan(predictor, image, params)
@@ -138,8 +167,8 @@ def segment_everything(predictor: Any, image: np.ndarray, params: EverythingPara
         for done, (batch, found) in enumerate(zip(plan, _run(predictor, image, plan, params, stop)), 1):
             per_crop.setdefault(batch.crop, []).append(found)
             stop.done = done
-            progress(done, len(plan))
             stop.check(len(plan))
+            progress(done, len(plan))
     finally:
         close()
     parts, crop_areas = [], []
@@ -164,15 +193,13 @@ def segment_everything(predictor: Any, image: np.ndarray, params: EverythingPara
 
 def estimate_seconds(predictor: Any, image: np.ndarray, params: EverythingParams | None = None) -> float:
     """Seconds :func:`segment_everything` will take, measured on ``image``: one batch (and crop embedding) run
-    and timed; a proposer's first region tree built and timed, and the masks it will bring out counted at
-    the time one takes.
+    and timed; for a proposer, see :func:`_proposer_seconds`.
 
     Embeddings and region trees are cached, so the work done here is reused by the run that follows.
     """
     params = params or default_params(predictor)
     if isinstance(predictor, Proposer):
-        small = proposal_image(image)
-        return predictor.estimate_propose_seconds(small) + _bring_out_seconds(small)
+        return _proposer_seconds(predictor, proposal_image(image))
     plan = _plan(predictor, image, params)
     crops = list(dict.fromkeys(b.crop for b in plan))
     embed_s = 0.0
@@ -208,8 +235,8 @@ def _proposals(predictor: Proposer, image: np.ndarray, params: EverythingParams,
     def step(done: int, total: int) -> None:
         trees[0] = total
         stop.done = done
-        report(done, total)
         stop.check(total, "region trees")
+        report(done, total)
 
     try:
         proposed = predictor.propose(small, step)
@@ -238,6 +265,18 @@ def _proposals(predictor: Proposer, image: np.ndarray, params: EverythingParams,
     note = f"{len(found)} masks from {n_proposed} proposals in {seconds:.1f} s"
     out = RleMasks(tuple(found.rles), found.scores.numpy(), (h, w), note).sorted(params.sort_by)
     return EverythingResult(out, seconds, 0, max(trees[0], 1))
+
+
+def _proposer_seconds(predictor: Proposer, small: np.ndarray) -> float:
+    """What is left of a proposer's run once its estimate has run: the estimate is asked twice (each call
+    builds, caches and times one piece of the work it lacks, a region tree, and multiplies); the first call
+    also does the work every piece shares (the offline default's saliency), so the second's figure is the
+    steady one, less the piece it built. Then the masks to draw and encode (:func:`_bring_out_seconds`)."""
+    if predictor.estimate_propose_seconds(small) == 0:  # nothing left to build
+        return _bring_out_seconds(small)
+    t = time.perf_counter()
+    rest = predictor.estimate_propose_seconds(small)
+    return max(rest - (time.perf_counter() - t), 0.0) + _bring_out_seconds(small)
 
 
 def _bring_out_seconds(small: np.ndarray) -> float:
@@ -291,12 +330,14 @@ def _plan(predictor: Any, image: np.ndarray, params: EverythingParams) -> list[_
 
 # --- running batches ------------------------------------------------------------------------------
 class _Stop:
-    """The cancel event, checked between batches and masks; ``done`` is the work finished so far."""
+    """The cancel event, checked between batches and masks; ``done`` of ``total`` ``unit`` is the work
+    finished at the last check."""
 
     def __init__(self, event: threading.Event | None) -> None:
-        self.event, self.done = event, 0
+        self.event, self.done, self.total, self.unit = event, 0, 0, "batches"
 
     def check(self, total: int, unit: str = "batches") -> None:
+        self.total, self.unit = total, unit
         if self.event is not None and self.event.is_set():
             raise Cancelled(self.done, total, unit)
 

@@ -288,8 +288,8 @@ class RleMasks:
     def _areas(self) -> np.ndarray:
         if not self.rles:
             return np.zeros(0, np.int64)
-        if self.rle_size == self.image_size:
-            return mask_utils.area(list(self.rles)).astype(np.int64)
+        if self.rle_size == self.image_size:  # one at a time: pycocotools 2.0.11's area() of 256+ RLEs overflows
+            return np.array([mask_utils.area(r) for r in self.rles], np.int64)
         rows, cols = (np.bincount(_nearest(s, t), minlength=s) for s, t in zip(self.rle_size, self.image_size))
         return np.array([rows @ mask_utils.decode(r).astype(np.int64) @ cols for r in self.rles], np.int64)
 
