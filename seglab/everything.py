@@ -39,9 +39,9 @@ from .results import Masks, RleMasks
 
 Progress = Callable[[int, int], None]
 FULL_SIZE_CHUNK = 2_000_000  # full-size logit pixels upscaled at a time (8 MB in float32: stays in cache)
-# a proposer proposes on the image at most this many pixels on its long side (the offline default's region trees
-# work at 640): its masks cost (at most) this grid, whatever the photo's size
-PROPOSAL_SIDE = 1280
+# a proposer proposes on the image at most this many pixels on its long side: the offline default's region trees
+# work at 640 (REGION_SIDE), so more pixels give it no finer mask, only 400 larger arrays to draw and encode
+PROPOSAL_SIDE = 640
 CANCEL_POLL_S = 0.05  # how often a cancellable run looks at its cancel event
 ESTIMATED_PROPOSALS = 400  # masks a proposer's estimate counts (the offline default proposes 400)
 

@@ -198,10 +198,10 @@ def test_a_12_megapixel_photo_keeps_every_mask_in_megabytes():
     out = segment_everything(proposer, photo, EverythingParams(box_nms_thresh=0.7, score_thresh=0.0))
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert proposer.sizes == [(960, 1280)]  # proposed on the image at PROPOSAL_SIDE
+    assert proposer.sizes == [(480, 640)]  # proposed on the image at PROPOSAL_SIDE
     assert len(out.masks) == 90 and out.masks.image_size == (3000, 4000)
     assert out.masks.nbytes < 2**20  # 90 full-size bool masks: 1 GB
-    assert peak < 400 * 2**20  # the proposals at 1280 x 960 (110 MB) and their copies, never full size
+    assert peak < 200 * 2**20  # the proposals at 640 x 480 (28 MB) and their copies, never full size (1 GB)
     full = out.masks.mask(0)
     assert full.shape == (3000, 4000) and full.sum() == out.masks.areas[0]
 
