@@ -187,7 +187,7 @@ def build(h: EverythingHandlers, image: gr.Image, session: gr.State, model: gr.D
           outs: list, initial_model: str) -> None:
     """The accordion's widgets and events (inside the tab's input column)."""
     shown = controls(initial_model)
-    with gr.Accordion("Segment everything", open=False):
+    with gr.Accordion("Segment everything", open=False, elem_id="segment-everything-accordion"):
         note = gr.Markdown(shown[-1], elem_id="segment-everything-controls")
         sliders = [gr.Slider(lo, hi, value=default, step=step, label=label, visible=update["visible"],
                              elem_id=f"segment-everything-{name.replace('_', '-')}")
