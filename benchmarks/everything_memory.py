@@ -54,7 +54,7 @@ def one(megapixels: float, model: str) -> dict:
     handlers.source.load(model)
     settings = slider_defaults(model)
     session = handlers.new_image(str(path), model)[0]
-    session.image  # noqa: B018  (read, as the upload does)
+    session.image
     base = _kib("VmRSS") / 1024
     t = time.perf_counter()
     estimate_line = handlers.estimate(str(path), session, model, *settings)
@@ -90,12 +90,12 @@ def main() -> None:
             out = subprocess.run([sys.executable, "-m", "benchmarks.everything_memory", "--one", str(size),
                                   "--model", args.model], capture_output=True, text=True, check=True)
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        med = lambda key: statistics.median(r[key] for r in rows)  # noqa: E731
-        low = lambda key: min(r[key] for r in rows)  # noqa: E731
+        med = {key: statistics.median(r[key] for r in rows) for key in rows[0] if isinstance(rows[0][key], float)}
+        low = {key: min(r[key] for r in rows) for key in med}
         r = rows[0]
         print(f"{r['size']:<10} {r['megapixels']:<6} {r['masks']:<6} {r['json_masks']:<8} "
-              f"{med('estimating_s'):<13.1f} {med('estimate_s'):<11.1f} {low('run_s'):.1f} / {med('run_s'):<14.1f} "
-              f"{med('downloads_s'):<12.1f} {med('base_mb'):<12.0f} {low('peak_mb'):.0f} / {med('peak_mb'):.0f}",
+              f"{med['estimating_s']:<13.1f} {med['estimate_s']:<11.1f} {low['run_s']:.1f} / {med['run_s']:<14.1f} "
+              f"{med['downloads_s']:<12.1f} {med['base_mb']:<12.0f} {low['peak_mb']:.0f} / {med['peak_mb']:.0f}",
               flush=True)
     print("(each size in a fresh process; the estimate is of the run that follows it, the run reusing its work)")
 
