@@ -188,13 +188,12 @@ def _photo(coco_image_path: Path, folder: Path, size: tuple[int, int]) -> Path:
 
 def test_segment_everything_on_a_photo_keeps_every_mask_in_its_downloads(app_url, browser, coco_image_path,
                                                                        tmp_path):
-    """A 2-megapixel photo (12 megapixels take minutes on a shared 2-core machine: their memory is
-    checked by tests/test_everything.py and benchmarks/everything_memory.py): the offline model's settings,
-    the estimate, the masks drawn, and a JSON download holding as many masks as the status says."""
+    """A 12-megapixel phone photo (4000 x 3000 JPEG): the offline model's settings, the estimate, the masks
+    drawn, and a JSON download holding as many masks as the status says, at the photo's size."""
     wait, slow = WebDriverWait(browser, WAIT_S), WebDriverWait(browser, 300)
     browser.get(app_url)
     upload = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#segment-input input[type=file]")))
-    upload.send_keys(str(_photo(coco_image_path, tmp_path, (1632, 1224))))
+    upload.send_keys(str(_photo(coco_image_path, tmp_path, (4000, 3000))))
     status = browser.find_element(By.ID, "segment-status")
     wait.until(lambda _: "Click on the image" in status.text)
     before = browser.find_element(By.CSS_SELECTOR, "#segment-canvas img").get_attribute("src")
@@ -215,7 +214,7 @@ def test_segment_everything_on_a_photo_keeps_every_mask_in_its_downloads(app_url
                                       if a.get_attribute("href").endswith("segment.json")), None))
     with urllib.request.urlopen(link.get_attribute("href"), timeout=WAIT_S) as response:
         written = json.loads(response.read())
-    assert written["image_size"] == [1224, 1632] and len(written["masks"]) == masks
+    assert written["image_size"] == [3000, 4000] and len(written["masks"]) == masks
 
 
 def test_cancel_stops_segment_everything_and_says_so(app_url, browser, coco_image_path, tmp_path):
