@@ -132,22 +132,29 @@ def segment_everything(predictor: Any, image: np.ndarray, params: EverythingPara
     With ``cancel``, the run goes on a worker thread and :class:`Cancelled` is raised within
     :data:`CANCEL_POLL_S` of the event being set; the worker stops at its next check (between batches, chunks
     of masks and masks; inside a proposer, between its region trees), its result dropped."""
-    if cancel is None:
-        return _segment_everything(predictor, image, params, progress, _Stop(None))
-    stop, box = _Stop(cancel), {}
+    stop = _Stop(cancel)
+    return _cancellable(lambda: _segment_everything(predictor, image, params, progress, stop), stop)
 
-    def work() -> None:
+
+def _cancellable(work: Callable[[], Any], stop: _Stop) -> Any:
+    """``work()``, or with a cancel event, ``work()`` on a worker thread (in the caller's context, so that
+    Gradio's progress goes with it) and :class:`Cancelled` within :data:`CANCEL_POLL_S` of the event."""
+    if stop.event is None:
+        return work()
+    box: dict[str, Any] = {}
+
+    def run() -> None:
         try:
-            box["out"] = _segment_everything(predictor, image, params, progress, stop)
+            box["out"] = work()
         except BaseException as e:  # noqa: BLE001  (handed to the caller below)
             box["error"] = e
 
-    worker = threading.Thread(target=contextvars.copy_context().run, args=(work,), name="segment-everything",
-                              daemon=True)  # the caller's context (Gradio's progress) goes with it
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(run,), name="segment-everything",
+                              daemon=True)
     worker.start()
     while worker.is_alive():
         worker.join(CANCEL_POLL_S)
-        if cancel.is_set() and worker.is_alive():
+        if stop.event.is_set() and worker.is_alive():
             raise Cancelled(stop.done, stop.total, stop.unit)
     if "error" in box:
         raise box["error"]
@@ -191,12 +198,17 @@ def _segment_everything(predictor: Any, image: np.ndarray, params: EverythingPar
     return EverythingResult(out, seconds, points, len(plan))
 
 
-def estimate_seconds(predictor: Any, image: np.ndarray, params: EverythingParams | None = None) -> float:
+def estimate_seconds(predictor: Any, image: np.ndarray, params: EverythingParams | None = None,
+                     cancel: threading.Event | None = None) -> float:
     """Seconds :func:`segment_everything` will take, measured on ``image``: one batch (and crop embedding) run
-    and timed; for a proposer, see :func:`_proposer_seconds`.
+    and timed; for a proposer, see :func:`_proposer_seconds`. ``cancel`` as for :func:`segment_everything`.
 
     Embeddings and region trees are cached, so the work done here is reused by the run that follows.
     """
+    return _cancellable(lambda: _estimate_seconds(predictor, image, params), _Stop(cancel))
+
+
+def _estimate_seconds(predictor: Any, image: np.ndarray, params: EverythingParams | None) -> float:
     params = params or default_params(predictor)
     if isinstance(predictor, Proposer):
         return _proposer_seconds(predictor, proposal_image(image))

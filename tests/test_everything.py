@@ -265,3 +265,12 @@ def test_cancel_returns_within_2_s_even_inside_a_long_step(image):
     with pytest.raises(Cancelled, match="cancelled before its first batch was done"):
         segment_everything(EllipseProposer(n=30, pause=5.0), image, cancel=cancel)  # 5 s inside each 'tree'
     assert time.perf_counter() - start < 0.3 + 2
+
+
+def test_the_estimate_is_cancelled_within_2_s_too(image):
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    start = time.perf_counter()
+    with pytest.raises(Cancelled):
+        estimate_seconds(SlowDecoder(5.0), image, EverythingParams(points_per_side=4), cancel=cancel)
+    assert time.perf_counter() - start < 0.3 + 2

@@ -118,16 +118,19 @@ class EverythingHandlers:
                  box_nms_thresh: float, crop_n_layers: int, min_mask_region_area: int,
                  request: gr.Request = None) -> str:
         """How long segment everything will take with these settings, measured on this image (one batch, or
-        the offline model's first region tree). Starts the run that Cancel stops."""
-        from seglab.everything import estimate_seconds
+        the offline model's first region trees). Starts the run that Cancel stops."""
+        from seglab.everything import Cancelled, estimate_seconds
 
         settings = (points_per_side, fallback_points_per_side, pred_iou_thresh, stability_score_thresh,
                     box_nms_thresh, crop_n_layers, min_mask_region_area)
-        self._start(request, fresh=True)
+        event = self._start(request, fresh=True)
         session = self._session_for(image, session)
         adapter, _ = self.source.load(model_id)
-        with model_slot(model_id):
-            seconds = estimate_seconds(adapter, session.image, everything_params(*settings))
+        try:
+            with model_slot(model_id):
+                seconds = estimate_seconds(adapter, session.image, everything_params(*settings), event)
+        except Cancelled:
+            return "Segment everything cancelled while its time was measured."
         return f"About **{seconds:.1f} s** with **{model_id}** (measured on this image)…"
 
     @user_errors(keep=OUTPUTS + 1)
