@@ -8,12 +8,19 @@ and small disconnected regions and holes are removed. Any predictor with
 takes the batched path; a model that proposes its own objects (:class:`Proposer`, the offline
 default) has its proposals de-duplicated by the same NMS; any other promptable model answers a
 coarse grid of single-point ``predict`` calls (skipping points that an earlier mask already
-covers), de-duplicated the same way.
+covers), de-duplicated the same way. The score threshold, box NMS and small-region removal apply on every path.
+
+Masks are kept as COCO RLE (:class:`~seglab.results.RleMasks`) from the batch that found them on, so a
+12-megapixel photo's hundred masks take megabytes, not gigabytes; a proposer proposes on the image brought to
+at most :data:`PROPOSAL_SIDE` pixels a side and its masks stay at that resolution (upsampled on decoding).
+A ``cancel`` event is checked between batches and between masks, so a run stops within a fraction of a second.
 """
 from __future__ import annotations
 
+import contextvars
 import math
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,11 +32,18 @@ import numpy as np
 import torch
 from torchvision.ops import batched_nms
 
+from pycocotools import mask as mask_utils
+
 from .prompts import Prompt
-from .results import Masks
+from .results import Masks, RleMasks
 
 Progress = Callable[[int, int], None]
 FULL_SIZE_CHUNK = 2_000_000  # full-size logit pixels upscaled at a time (8 MB in float32: stays in cache)
+# a proposer proposes on the image at most this many pixels on its long side: the offline default's region trees
+# work at 640 (REGION_SIDE), so more pixels give it no finer mask, only 400 larger arrays to draw and encode
+PROPOSAL_SIDE = 640
+CANCEL_POLL_S = 0.05  # how often a cancellable run looks at its cancel event
+ESTIMATED_PROPOSALS = 400  # masks a proposer's estimate counts (the offline default proposes 400)
 
 
 @dataclass(frozen=True)
@@ -38,7 +52,8 @@ class EverythingParams:
 
     points_per_side: int = 32
     points_per_batch: int = 64
-    pred_iou_thresh: float = 0.88
+    pred_iou_thresh: float = 0.88  # a batched point decoder's (SAM family) masks: their predicted IoU
+    score_thresh: float = 0.0  # every other model's masks (proposals, point answers): their own score
     stability_score_thresh: float = 0.95
     stability_score_offset: float = 1.0
     mask_threshold: float = 0.0
@@ -58,11 +73,20 @@ def default_params(predictor: Any) -> EverythingParams:
     return EverythingParams(**getattr(predictor, "everything_defaults", {}))
 
 
+class Cancelled(Exception):
+    """Segment everything stopped because its ``cancel`` event was set; says how far it had come."""
+
+    def __init__(self, done: int, total: int, unit: str = "batches") -> None:
+        super().__init__(f"cancelled after {done} of {total} {unit}" if total else
+                         "cancelled before its first batch was done")
+        self.done, self.total = done, total
+
+
 @dataclass(frozen=True)
 class EverythingResult:
     """The masks (best first by ``sort_by``) and what the run cost."""
 
-    masks: Masks
+    masks: RleMasks
     seconds: float
     points: int
     batches: int
@@ -101,51 +125,93 @@ class _Batch:
 
 
 def segment_everything(predictor: Any, image: np.ndarray, params: EverythingParams | None = None,
-                       progress: Progress | None = None) -> EverythingResult:
-    """All masks in ``image`` (H x W x 3 uint8). ``progress(done, total)`` is called after each batch
-    (a tqdm bar is shown instead when none is given and stderr is a terminal)."""
+                       progress: Progress | None = None, cancel: threading.Event | None = None) -> EverythingResult:
+    """All masks in ``image`` (H x W x 3 uint8). ``progress(done, total)`` is called after each batch (a
+    proposer's: each region tree); a tqdm bar is shown instead when none is given and stderr is a terminal.
+
+    With ``cancel``, the run goes on a worker thread and :class:`Cancelled` is raised within
+    :data:`CANCEL_POLL_S` of the event being set; the worker stops at its next check (between batches, chunks
+    of masks and masks; inside a proposer, between its region trees), its result dropped."""
+    stop = _Stop(cancel)
+    return _cancellable(lambda: _segment_everything(predictor, image, params, progress, stop), stop)
+
+
+def _cancellable(work: Callable[[], Any], stop: _Stop) -> Any:
+    """``work()``, or with a cancel event, ``work()`` on a worker thread (in the caller's context, so that
+    Gradio's progress goes with it) and :class:`Cancelled` within :data:`CANCEL_POLL_S` of the event."""
+    if stop.event is None:
+        return work()
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["out"] = work()
+        except BaseException as e:  # noqa: BLE001  (handed to the caller below)
+            box["error"] = e
+
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(run,), name="segment-everything",
+                              daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(CANCEL_POLL_S)
+        if stop.event.is_set() and worker.is_alive():
+            raise Cancelled(stop.done, stop.total, stop.unit)
+    if "error" in box:
+        raise box["error"]
+    return box["out"]
+
+
+def _segment_everything(predictor: Any, image: np.ndarray, params: EverythingParams | None,
+                        progress: Progress | None, stop: _Stop) -> EverythingResult:
     params = params or default_params(predictor)
     start = time.perf_counter()
     if isinstance(predictor, Proposer):
-        return _proposals(predictor, image, params, progress, start)
+        return _proposals(predictor, image, params, progress, stop, start)
     plan = _plan(predictor, image, params)
     progress, close = _progress_or_tqdm(progress, len(plan))
-    per_crop: dict[tuple[int, int, int, int], list[tuple[torch.Tensor, torch.Tensor]]] = {}
-    for done, (batch, (masks, scores)) in enumerate(zip(plan, _run(predictor, image, plan, params)), 1):
-        per_crop.setdefault(batch.crop, []).append((masks, scores))
-        progress(done, len(plan))
-    close()
-    h, w = image.shape[:2]
-    masks, scores, crop_areas = [], [], []
-    for crop, parts in per_crop.items():
-        m, s = _nms(torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]), params.box_nms_thresh)
-        m = _uncrop(m, crop, h, w)
-        masks.append(m)
-        scores.append(s)
-        crop_areas.append(torch.full_like(s, float((crop[2] - crop[0]) * (crop[3] - crop[1]))))
-    masks_t, scores_t = torch.cat(masks), torch.cat(scores)
+    per_crop: dict[tuple[int, int, int, int], list[_Found]] = {}
+    try:
+        for done, (batch, found) in enumerate(zip(plan, _run(predictor, image, plan, params, stop)), 1):
+            per_crop.setdefault(batch.crop, []).append(found)
+            stop.done = done
+            stop.check(len(plan))
+            progress(done, len(plan))
+    finally:
+        close()
+    parts, crop_areas = [], []
+    for crop, found in per_crop.items():
+        kept = _Found.cat(found).nms(params.box_nms_thresh)
+        parts.append(kept)
+        crop_areas.append(torch.full_like(kept.scores, float((crop[2] - crop[0]) * (crop[3] - crop[1]))))
+    found = _Found.cat(parts)
     if len(per_crop) > 1:  # prefer masks from smaller crops, as the reference generator does
-        keep = _nms_keep(masks_t, 1.0 / torch.cat(crop_areas), params.crop_nms_thresh)
-        masks_t, scores_t = masks_t[keep], scores_t[keep]
-    masks_np, scores_np = masks_t.numpy(), scores_t.numpy()
+        found = found.take(_box_nms_keep(found.boxes, 1.0 / torch.cat(crop_areas), params.crop_nms_thresh))
+    if not isinstance(predictor, PointBatchPredictor) and params.score_thresh > 0:  # the decoder filters its own
+        found = found.take(torch.nonzero(found.scores >= params.score_thresh).flatten())
+    h, w = image.shape[:2]
     if params.min_mask_region_area > 0:
-        masks_np, scores_np = remove_small_regions(masks_np, scores_np, params.min_mask_region_area,
-                                                   params.box_nms_thresh)
+        found = _remove_small(found, (h, w), params.min_mask_region_area, params.box_nms_thresh, stop, len(plan))
     seconds = time.perf_counter() - start
     points = sum(len(b.points) for b in plan)
-    note = f"{len(masks_np)} masks from {points} point prompts ({len(plan)} batches) in {seconds:.1f} s"
-    out = Masks(masks_np, scores_np, note=note).sorted(params.sort_by)
+    note = f"{len(found)} masks from {points} point prompts ({len(plan)} batches) in {seconds:.1f} s"
+    out = RleMasks(tuple(found.rles), found.scores.numpy(), (h, w), note).sorted(params.sort_by)
     return EverythingResult(out, seconds, points, len(plan))
 
 
-def estimate_seconds(predictor: Any, image: np.ndarray, params: EverythingParams | None = None) -> float:
-    """Seconds :func:`segment_everything` will take, from one measured batch (and crop embedding).
+def estimate_seconds(predictor: Any, image: np.ndarray, params: EverythingParams | None = None,
+                     cancel: threading.Event | None = None) -> float:
+    """Seconds :func:`segment_everything` will take, measured on ``image``: one batch (and crop embedding) run
+    and timed; for a proposer, see :func:`_proposer_seconds`. ``cancel`` as for :func:`segment_everything`.
 
-    Embeddings are cached, so the work done here is reused by the run that follows.
+    Embeddings and region trees are cached, so the work done here is reused by the run that follows.
     """
+    return _cancellable(lambda: _estimate_seconds(predictor, image, params), _Stop(cancel))
+
+
+def _estimate_seconds(predictor: Any, image: np.ndarray, params: EverythingParams | None) -> float:
     params = params or default_params(predictor)
     if isinstance(predictor, Proposer):
-        return predictor.estimate_propose_seconds(image)
+        return _proposer_seconds(predictor, proposal_image(image))
     plan = _plan(predictor, image, params)
     crops = list(dict.fromkeys(b.crop for b in plan))
     embed_s = 0.0
@@ -155,22 +221,93 @@ def estimate_seconds(predictor: Any, image: np.ndarray, params: EverythingParams
         predictor.embed(np.ascontiguousarray(image[y0:y1, x0:x1]))
         embed_s = time.perf_counter() - t
     t = time.perf_counter()
-    next(_run(predictor, image, plan[:1], params))  # embeds the full image first when not yet cached
+    next(_run(predictor, image, plan[:1], params, _Stop(None)))  # embeds the full image first when not yet cached
     batch_s = time.perf_counter() - t
     return batch_s * len(plan) + embed_s * max(len(crops) - 1, 0)
 
 
+def proposal_image(image: np.ndarray) -> np.ndarray:
+    """The image a proposer proposes on: at most :data:`PROPOSAL_SIDE` pixels on its long side (INTER_AREA)."""
+    h, w = image.shape[:2]
+    scale = PROPOSAL_SIDE / max(h, w)
+    if scale >= 1:
+        return image
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
 def _proposals(predictor: Proposer, image: np.ndarray, params: EverythingParams, progress: Progress | None,
-               start: float) -> EverythingResult:
-    """A proposer's masks, de-duplicated by the NMS of the point path."""
-    progress, close = _progress_or_tqdm(progress, 1)
-    proposed = predictor.propose(image, progress)
-    close()
-    writable = [np.require(a, requirements="W") for a in (proposed.masks, proposed.scores)]  # copies read-only ones
-    masks, scores = _nms(*map(torch.from_numpy, writable), params.box_nms_thresh)
+               stop: _Stop, start: float) -> EverythingResult:
+    """A proposer's masks on :func:`proposal_image`, filtered by score, de-duplicated by the NMS of the point
+    path and cleaned of small regions (at the proposal grid, the area scaled), kept as RLE of that grid."""
+    small = proposal_image(image)
+    h, w = image.shape[:2]
+    trees = [0]
+    report, close = _progress_or_tqdm(progress, 1)
+
+    def step(done: int, total: int) -> None:
+        trees[0] = total
+        stop.done = done
+        stop.check(total, "region trees")
+        report(done, total)
+
+    try:
+        proposed = predictor.propose(small, step)
+    finally:
+        close()
+    n_proposed = len(proposed)
+    if params.score_thresh > 0:
+        proposed = proposed.select(np.flatnonzero(proposed.scores >= params.score_thresh))
+    scores = torch.from_numpy(proposed.scores.copy())
+    boxes = torch.from_numpy(proposed.boxes.copy()) - torch.tensor([0.0, 0.0, 1.0, 1.0])  # inclusive, as SAM's
+    boxes = boxes * torch.from_numpy(proposed.areas > 0)[:, None]
+    keep = _box_nms_keep(boxes, scores, params.box_nms_thresh).numpy()
+    kept = proposed.select(keep)
+    masks = [np.asarray(m) for m in kept.masks]
+    scale = small.shape[0] * small.shape[1] / (h * w)
+    rles, total = [], len(masks)
+    for i, m in enumerate(masks):
+        stop.done = i
+        stop.check(total, "masks")
+        rles.append(mask_utils.encode(np.asfortranarray(m, dtype=np.uint8)))
+    found = _Found(rles, _rle_boxes(rles), torch.from_numpy(kept.scores.copy()))
+    if params.min_mask_region_area > 0:
+        area = max(1, round(params.min_mask_region_area * scale))
+        found = _remove_small(found, small.shape[:2], area, params.box_nms_thresh, stop, total)
     seconds = time.perf_counter() - start
-    note = f"{len(masks)} masks from {len(proposed)} proposals in {seconds:.1f} s"
-    return EverythingResult(Masks(masks.numpy(), scores.numpy(), note=note).sorted(params.sort_by), seconds, 0, 1)
+    note = f"{len(found)} masks from {n_proposed} proposals in {seconds:.1f} s"
+    out = RleMasks(tuple(found.rles), found.scores.numpy(), (h, w), note).sorted(params.sort_by)
+    return EverythingResult(out, seconds, 0, max(trees[0], 1))
+
+
+def _proposer_seconds(predictor: Proposer, small: np.ndarray) -> float:
+    """What is left of a proposer's run once its estimate has run: the estimate is asked twice (each call
+    builds, caches and times one piece of the work it lacks, a region tree, and multiplies); the first call
+    also does the work every piece shares (the offline default's saliency), so the second's figure is the
+    steady one, less the piece it built. Then the masks to draw and encode (:func:`_bring_out_seconds`)."""
+    if predictor.estimate_propose_seconds(small) == 0:  # nothing left to build
+        return _bring_out_seconds(small)
+    t = time.perf_counter()
+    rest = predictor.estimate_propose_seconds(small)
+    return max(rest - (time.perf_counter() - t), 0.0) + _bring_out_seconds(small)
+
+
+def _bring_out_seconds(small: np.ndarray) -> float:
+    """Time to bring out a proposer's masks: one proposal treated as the offline default treats each (its
+    superpixels picked from a label map of the grid, reduced to its box and area, RLE-encoded) timed, times
+    :data:`ESTIMATED_PROPOSALS`; and a third of them (those NMS keeps, about) drawn once for a view of twice
+    the grid's side (decoded, resized, encoded, painted). The grid caps the work: it does not grow with the photo."""
+    h, w = small.shape[:2]
+    labels = (np.arange(h * w, dtype=np.int32) // 97).reshape(h, w)
+    t = time.perf_counter()
+    grid = np.isin(labels, np.arange(0, int(labels.max()) + 1, 7)).view(np.uint8)
+    grid.sum(), grid.any(0), grid.any(1)  # noqa: B018  (its area and box)
+    rle = mask_utils.encode(np.asfortranarray(grid))
+    propose_s = time.perf_counter() - t
+    t = time.perf_counter()
+    view = cv2.resize(mask_utils.decode(rle), (2 * w, 2 * h), interpolation=cv2.INTER_LINEAR)
+    mask_utils.decode(mask_utils.encode(np.asfortranarray(view)))
+    view_s = time.perf_counter() - t
+    return (propose_s + view_s / 3) * ESTIMATED_PROPOSALS
 
 
 # --- the plan: crops and batches of grid points -------------------------------------------------
@@ -211,45 +348,107 @@ def _plan(predictor: Any, image: np.ndarray, params: EverythingParams) -> list[_
 
 
 # --- running batches ------------------------------------------------------------------------------
-def _run(predictor: Any, image: np.ndarray, plan: list[_Batch], params: EverythingParams
-         ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Per batch: (masks (N, h, w) bool in crop pixels, scores (N,)) that pass the filters."""
+class _Stop:
+    """The cancel event, checked between batches and masks; ``done`` of ``total`` ``unit`` is the work
+    finished at the last check."""
+
+    def __init__(self, event: threading.Event | None) -> None:
+        self.event, self.done, self.total, self.unit = event, 0, 0, "batches"
+
+    def check(self, total: int, unit: str = "batches") -> None:
+        self.total, self.unit = total, unit
+        if self.event is not None and self.event.is_set():
+            raise Cancelled(self.done, total, unit)
+
+
+@dataclass
+class _Found:
+    """Masks found so far: RLEs in image pixels, (N, 4) inclusive xyxy boxes (as the NMS takes them), scores."""
+
+    rles: list[dict[str, Any]]
+    boxes: torch.Tensor
+    scores: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.rles)
+
+    @staticmethod
+    def cat(parts: list[_Found]) -> _Found:
+        return _Found([r for p in parts for r in p.rles], torch.cat([p.boxes for p in parts]).reshape(-1, 4),
+                      torch.cat([p.scores for p in parts]).float())
+
+    def take(self, keep: torch.Tensor) -> _Found:
+        idx = keep.tolist()
+        return _Found([self.rles[i] for i in idx], self.boxes[keep], self.scores[keep])
+
+    def nms(self, iou_thresh: float) -> _Found:
+        return self.take(_box_nms_keep(self.boxes, self.scores, iou_thresh))
+
+
+def _rle_boxes(rles: list[dict[str, Any]]) -> torch.Tensor:
+    """(N, 4) float xyxy boxes of RLEs, right/bottom inclusive as :func:`mask_boxes`; zeros for empty masks."""
+    if not rles:
+        return torch.zeros((0, 4))
+    x, y, w, h = torch.from_numpy(mask_utils.toBbox(rles).reshape(-1, 4)).float().T
+    boxes = torch.stack([x, y, x + w - 1, y + h - 1], 1)
+    return boxes * (w > 0)[:, None]
+
+
+def _encode(masks: torch.Tensor, crop: tuple[int, int, int, int], size: tuple[int, int]) -> list[dict[str, Any]]:
+    """RLEs in image pixels of (N, h, w) bool masks in ``crop`` pixels (pasted into one reused H x W buffer)."""
+    x0, y0, x1, y1 = crop
+    if (x1 - x0, y1 - y0) == (size[1], size[0]):
+        return [mask_utils.encode(np.asfortranarray(m.numpy(), dtype=np.uint8)) for m in masks]
+    full = np.zeros(size, np.uint8, order="F")
+    out = []
+    for m in masks:
+        full[y0:y1, x0:x1] = m.numpy()
+        out.append(mask_utils.encode(full))
+    return out
+
+
+def _run(predictor: Any, image: np.ndarray, plan: list[_Batch], params: EverythingParams, stop: _Stop
+         ) -> Iterator[_Found]:
+    """Per batch: the masks (in image pixels) that pass the decoder's filters."""
     h, w = image.shape[:2]
     covered = np.zeros((h, w), bool)  # the prompt path skips points that a mask found so far covers
     for batch in plan:
         x0, y0, x1, y1 = batch.crop
         crop = image if (x1 - x0, y1 - y0) == (w, h) else np.ascontiguousarray(image[y0:y1, x0:x1])
         if isinstance(predictor, PointBatchPredictor):
-            yield _decoder_batch(predictor, crop, batch, params, (w, h))
+            yield _decoder_batch(predictor, crop, batch, params, (w, h), stop, len(plan))
         else:
             masks, scores = _prompt_batch(predictor, crop, batch, covered)
             if len(masks):
                 covered |= masks.any(0).numpy()
-            yield masks, scores
+            yield _Found(_encode(masks, batch.crop, (h, w)), mask_boxes(masks), scores)
 
 
 def _decoder_batch(predictor: PointBatchPredictor, crop: np.ndarray, batch: _Batch, params: EverythingParams,
-                   image_wh: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+                   image_wh: tuple[int, int], stop: _Stop, total: int) -> _Found:
     embedding = predictor.embed(crop)
     # as the reference generator: a predicted-IoU threshold <= 0 turns the filter off
     min_iou = params.pred_iou_thresh if params.pred_iou_thresh > 0 else None
     logits, iou = predictor.predict_points_batch(embedding, batch.points, min_iou)
-    masks, scores = [], []
+    parts = []
     chunk = max(1, FULL_SIZE_CHUNK // (crop.shape[0] * crop.shape[1]))
+    offset = torch.tensor(batch.crop[:2] * 2, dtype=torch.float32)
     for part, part_iou in zip(torch.split(logits, chunk), torch.split(iou, chunk)):
+        stop.check(total)
         full = predictor.upscale_logits(embedding, part)
         if params.stability_score_thresh > 0:
             stable = stability_score(full, params.mask_threshold, params.stability_score_offset)
             ok = stable >= params.stability_score_thresh
             full, part_iou = full[ok], part_iou[ok]
-        masks.append((full > params.mask_threshold).cpu())
-        scores.append(part_iou.cpu())
-    masks_t = torch.cat(masks) if masks else torch.zeros((0, *crop.shape[:2]), dtype=torch.bool)
-    scores_t = torch.cat(scores) if scores else torch.zeros(0)
-    if batch.crop != (0, 0, *image_wh):
-        inside = ~near_crop_edge(mask_boxes(masks_t), batch.crop, image_wh)
-        masks_t, scores_t = masks_t[inside], scores_t[inside]
-    return masks_t, scores_t.float()
+        masks = (full > params.mask_threshold).cpu()
+        boxes = mask_boxes(masks)
+        if batch.crop != (0, 0, *image_wh):
+            inside = ~near_crop_edge(boxes, batch.crop, image_wh)
+            masks, boxes, part_iou = masks[inside], boxes[inside], part_iou[inside.to(part_iou.device)]
+        nonempty = masks.flatten(1).any(1, keepdim=True) if len(masks) else torch.zeros((0, 1), dtype=torch.bool)
+        parts.append(_Found(_encode(masks, batch.crop, image_wh[::-1]), (boxes + offset) * nonempty,
+                            part_iou.cpu().float()))
+    return _Found.cat(parts) if parts else _Found([], torch.zeros((0, 4)), torch.zeros(0))
 
 
 def _prompt_batch(predictor: Any, crop: np.ndarray, batch: _Batch, covered: np.ndarray
@@ -313,21 +512,14 @@ def near_crop_edge(boxes: torch.Tensor, crop: tuple[int, int, int, int], image_w
     return (near_crop & ~near_image).any(1)
 
 
+def _box_nms_keep(boxes: torch.Tensor, scores: torch.Tensor, iou_thresh: float) -> torch.Tensor:
+    """Indices kept by box NMS, best score first; empty masks (zero boxes) take part, as in the reference."""
+    return batched_nms(boxes.float(), scores.float(), torch.zeros(len(boxes), dtype=torch.int64), iou_thresh)
+
+
 def _nms_keep(masks: torch.Tensor, scores: torch.Tensor, iou_thresh: float) -> torch.Tensor:
-    """Indices kept by box NMS, best score first; empty masks take part (zero boxes), as in the reference."""
-    return batched_nms(mask_boxes(masks), scores, torch.zeros(len(masks), dtype=torch.int64), iou_thresh)
-
-
-def _nms(masks: torch.Tensor, scores: torch.Tensor, iou_thresh: float) -> tuple[torch.Tensor, torch.Tensor]:
-    keep = _nms_keep(masks, scores, iou_thresh)
-    return masks[keep], scores[keep]
-
-
-def _uncrop(masks: torch.Tensor, crop: tuple[int, int, int, int], height: int, width: int) -> torch.Tensor:
-    x0, y0, x1, y1 = crop
-    if (x0, y0, x1, y1) == (0, 0, width, height):
-        return masks
-    return torch.nn.functional.pad(masks, (x0, width - x1, y0, height - y1))
+    """:func:`_box_nms_keep` on the masks' boxes."""
+    return _box_nms_keep(mask_boxes(masks), scores, iou_thresh)
 
 
 def _fill_small(mask: np.ndarray, min_area: int, holes: bool) -> tuple[np.ndarray, bool]:
@@ -344,6 +536,13 @@ def _fill_small(mask: np.ndarray, min_area: int, holes: bool) -> tuple[np.ndarra
     return np.isin(regions, big if len(big) else [int(np.argmax(sizes)) + 1]), True
 
 
+def _cleaned(mask: np.ndarray, min_area: int) -> tuple[np.ndarray, bool]:
+    """The mask with holes filled and islands removed under ``min_area`` pixels, and whether it changed."""
+    mask, holes_changed = _fill_small(mask, min_area, holes=True)
+    mask, islands_changed = _fill_small(mask, min_area, holes=False)
+    return mask, holes_changed or islands_changed
+
+
 def remove_small_regions(masks: np.ndarray, scores: np.ndarray, min_area: int,
                          nms_thresh: float) -> tuple[np.ndarray, np.ndarray]:
     """Remove islands and fill holes under ``min_area`` pixels, then de-duplicate again, preferring
@@ -352,10 +551,24 @@ def remove_small_regions(masks: np.ndarray, scores: np.ndarray, min_area: int,
         return masks, scores
     cleaned, unchanged = [], []
     for m in masks:
-        m, holes_changed = _fill_small(m, min_area, holes=True)
-        m, islands_changed = _fill_small(m, min_area, holes=False)
+        m, changed = _cleaned(m, min_area)
         cleaned.append(m)
-        unchanged.append(not (holes_changed or islands_changed))
+        unchanged.append(not changed)
     out = torch.from_numpy(np.stack(cleaned))
     keep = _nms_keep(out, torch.tensor(unchanged, dtype=torch.float32), nms_thresh).numpy()
     return out.numpy()[keep], scores[keep]
+
+
+def _remove_small(found: _Found, size: tuple[int, int], min_area: int, nms_thresh: float, stop: _Stop,
+                  total: int) -> _Found:
+    """:func:`remove_small_regions` on RLEs of ``size`` (H, W), one mask decoded at a time."""
+    rles, unchanged = [], []
+    for rle in found.rles:
+        stop.check(total)
+        mask, changed = _cleaned(mask_utils.decode(rle).astype(bool), min_area)
+        rles.append(mask_utils.encode(np.asfortranarray(mask, dtype=np.uint8)) if changed else rle)
+        unchanged.append(not changed)
+    if not rles:
+        return found
+    cleaned = _Found(rles, _rle_boxes(rles), found.scores)
+    return cleaned.take(_box_nms_keep(cleaned.boxes, torch.tensor(unchanged, dtype=torch.float32), nms_thresh))

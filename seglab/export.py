@@ -3,6 +3,7 @@ COCO panoptic PNG + JSON, 16-bit depth PNG, PLY point clouds, and an overlay PNG
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import singledispatch
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from .render import colorize_depth, overlay
-from .results import DepthMap, Masks, PanopticMap, SemanticMap
+from .results import DepthMap, Masks, PanopticMap, RleMasks, SemanticMap
 
 
 def mask_to_polygons(mask: np.ndarray, min_points: int = 3) -> list[list[float]]:
@@ -47,7 +48,7 @@ def _save_json(path: Path, obj: object) -> Path:
     return path
 
 
-def write_result(result: Masks | SemanticMap | PanopticMap | DepthMap, out_dir: str | Path,
+def write_result(result: Masks | RleMasks | SemanticMap | PanopticMap | DepthMap, out_dir: str | Path,
                  image: np.ndarray | None = None, stem: str = "result", image_id: int = 0) -> list[Path]:
     """Write every exchange format of ``result`` into ``out_dir``; returns the paths written.
 
@@ -71,19 +72,32 @@ def _write(result: object, out: Path, stem: str, image_id: int) -> list[Path]:
 @_write.register
 def _(result: Masks, out: Path, stem: str, image_id: int) -> list[Path]:
     ranked = result.sorted("score")
+    return _write_masks(ranked, lambda i: ranked.masks[i], out, stem, image_id)
+
+
+@_write.register
+def _(result: RleMasks, out: Path, stem: str, image_id: int) -> list[Path]:
+    ranked = result.sorted("score")
+    return _write_masks(ranked, ranked.mask, out, stem, image_id)
+
+
+def _write_masks(ranked: Masks | RleMasks, mask: Callable[[int], np.ndarray], out: Path, stem: str,
+                 image_id: int) -> list[Path]:
+    """JSON (RLE + polygons), the best mask's PNG and an index map of masks sorted best first; ``mask(i)``
+    gives one H x W mask at a time (an RLE result is never decoded whole)."""
     entries = ranked.to_coco(image_id)
-    for e, m in zip(entries, ranked.masks):
-        if result.labels is not None:
-            e["label"] = result.class_names.get(e["category_id"], str(e["category_id"]))
-        e["polygons"] = mask_to_polygons(m)
-    h, w = result.image_size
-    paths = [_save_json(out / f"{stem}.json", {"image_size": [h, w], "note": result.note, "masks": entries})]
-    best = ranked.masks[0] if len(ranked) else np.zeros((h, w), bool)
+    h, w = ranked.image_size
+    index = np.zeros((h, w), np.uint16)  # 1 + rank of the best-scoring mask covering the pixel, 0 = none
+    for i in range(len(ranked) - 1, -1, -1):
+        m = mask(i)
+        if ranked.labels is not None:
+            entries[i]["label"] = ranked.class_names.get(entries[i]["category_id"], str(entries[i]["category_id"]))
+        entries[i]["polygons"] = mask_to_polygons(m)
+        index[m] = i + 1
+    paths = [_save_json(out / f"{stem}.json", {"image_size": [h, w], "note": ranked.note, "masks": entries})]
+    best = (index == 1) if len(ranked) else np.zeros((h, w), bool)  # mask 0 is drawn last: whole in the map
     paths.append(_save_png(out / f"{stem}_mask.png", best.astype(np.uint8) * 255))
-    if len(ranked) > 1:  # index map: 1 + rank of the best-scoring mask covering the pixel, 0 = none
-        index = np.zeros((h, w), np.uint16)
-        for i in range(len(ranked) - 1, -1, -1):
-            index[ranked.masks[i]] = i + 1
+    if len(ranked) > 1:
         paths.append(_save_png(out / f"{stem}_masks.png", index if len(ranked) > 255 else index.astype(np.uint8)))
     return paths
 

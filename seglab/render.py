@@ -6,13 +6,14 @@ H x W x 3 uint8 RGB array and never changes its input.
 from __future__ import annotations
 
 import colorsys
+from dataclasses import replace
 from functools import singledispatch
 
 import cv2
 import numpy as np
 
 from .prompts import Prompt
-from .results import DepthMap, Masks, PanopticMap, SemanticMap
+from .results import DepthMap, Masks, PanopticMap, RleMasks, SemanticMap
 
 
 def palette(n: int, seed: int = 0) -> np.ndarray:
@@ -69,6 +70,33 @@ def _(result: Masks, image: np.ndarray, alpha: float = 0.5) -> np.ndarray:
 
 
 @overlay.register
+def _(result: RleMasks, image: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """Many masks at once, drawn as a map: each pixel in the colour of the smallest mask over it, blended once,
+    with a thin white line where that mask changes (hundreds of overlapping masks stay readable)."""
+    index = mask_index(result, image.shape[:2])
+    lut = np.vstack([np.zeros((1, 3), np.uint8), palette(len(result))])
+    out = _blend(image, lut[index], index > 0, alpha)
+    edges = np.zeros(index.shape, bool)
+    edges[:-1] |= index[:-1] != index[1:]
+    edges[:, :-1] |= index[:, :-1] != index[:, 1:]
+    out[edges] = 255
+    return out
+
+
+def mask_index(result: RleMasks, shape: tuple[int, int]) -> np.ndarray:
+    """H x W uint16 map at ``shape``: 1 + the index of the smallest mask over each pixel, 0 where there is none.
+    Built at the masks' working size (one mask decoded at a time) and brought to ``shape`` once."""
+    h, w = result.rle_size
+    index = np.zeros((h, w), np.uint16)
+    at_work_size = replace(result, image_size=(h, w), boxes=None, areas=None)
+    for i in np.argsort(-result.areas, kind="stable"):  # largest first: smaller masks end on top
+        index[at_work_size.mask(int(i))] = i + 1
+    if (h, w) == tuple(shape):
+        return index
+    return cv2.resize(index, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+
+
+@overlay.register
 def _(result: SemanticMap, image: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     colours = palette(max(len(result.class_names), int(result.labels.max(initial=0)) + 1))
     labels = result.labels
@@ -112,9 +140,9 @@ def colorize_depth(depth: DepthMap) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
-def legend(result: Masks | SemanticMap | PanopticMap) -> list[tuple[str, str]]:
+def legend(result: Masks | RleMasks | SemanticMap | PanopticMap) -> list[tuple[str, str]]:
     """(label, hex colour) pairs matching :func:`overlay`'s colours."""
-    if isinstance(result, Masks):
+    if isinstance(result, Masks | RleMasks):
         cols = palette(len(result))
         return [(f"{result.label_name(i)} {result.scores[i]:.2f}", hex_color(cols[i])) for i in range(len(result))]
     if isinstance(result, SemanticMap):
@@ -173,12 +201,12 @@ def label_scores(image: np.ndarray, masks: Masks, avoid: Prompt | None = None) -
     return out
 
 
-def annotate(result: Masks | SemanticMap | PanopticMap | DepthMap, image: np.ndarray, prompt: Prompt | None = None,
+def annotate(result: Masks | RleMasks | SemanticMap | PanopticMap | DepthMap, image: np.ndarray, prompt: Prompt | None = None,
              max_labels: int = 12) -> np.ndarray:
     """What the app and the CLI show: the result over the image, each mask's score (up to ``max_labels``
     masks) where no marker is, and the prompt's points, boxes and region on top."""
     out = overlay(result, image)
-    if isinstance(result, Masks) and 0 < len(result) <= max_labels:
+    if isinstance(result, Masks | RleMasks) and 0 < len(result) <= max_labels:
         out = label_scores(out, result, avoid=prompt)
     return draw_prompt(out, prompt) if prompt is not None else out
 

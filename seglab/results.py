@@ -22,10 +22,12 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def encode_rle(mask: np.ndarray) -> dict[str, Any]:
-    """COCO RLE of one H x W mask, with ``counts`` as str so it is JSON-ready."""
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    rle["counts"] = rle["counts"].decode("ascii")
+def encode_rle(mask: np.ndarray, text: bool = True) -> dict[str, Any]:
+    """COCO RLE of one H x W mask, with ``counts`` as str so it is JSON-ready (bytes, pycocotools' own, when
+    not ``text``)."""
+    rle = mask_utils.encode(np.asfortranarray(mask, dtype=np.uint8))
+    if text:
+        rle["counts"] = rle["counts"].decode("ascii")
     return rle
 
 
@@ -157,6 +159,144 @@ def masks_to_boxes(masks: np.ndarray) -> np.ndarray:
         if len(ys):
             boxes[i] = (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1)
     return boxes
+
+
+
+@dataclass(frozen=True)
+class RleMasks:
+    """N binary masks kept as COCO RLE, with scores: what segment everything returns, a few kilobytes a mask
+    where :class:`Masks` holds H x W bytes (141 masks of a 12-megapixel photo: 1.7 GB as bool).
+
+    The RLEs may be at a model's working resolution (``rle_size``, smaller than ``image_size``): a mask is then
+    that grid brought to the image's size by nearest-neighbour indexing (image row ``i`` is working row
+    ``i * h // H``), and ``areas``, ``boxes`` and :meth:`to_coco` are exact for it. It reads like :class:`Masks`
+    (``len``, ``scores``, ``boxes``, ``areas``, ``image_size``, ``select``, ``sorted``, ``to_coco``);
+    ``mask(i)`` decodes one mask at the image's size, ``masks`` all of them (N x H x W bytes).
+    """
+
+    rles: tuple[dict[str, Any], ...]  # pycocotools RLE: {"size": [h, w], "counts": bytes}
+    scores: np.ndarray  # (N,) float32
+    image_size: tuple[int, int]  # (H, W)
+    note: str = ""
+    boxes: np.ndarray | None = None  # (N, 4) float32 xyxy in image pixels, exclusive right/bottom as Masks'
+    areas: np.ndarray | None = None  # (N,) int64 pixels at the image's size
+    class_names: dict[int, str] = field(default_factory=dict)
+    labels = None  # no category ids (read as Masks' are)
+
+    def __post_init__(self) -> None:
+        rles = tuple(self.rles)
+        object.__setattr__(self, "rles", rles)
+        object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
+        sizes = {tuple(r["size"]) for r in rles}
+        if len(sizes) > 1:
+            raise ValueError(f"RLEs of several sizes {sorted(sizes)}; one result has one working size")
+        scores = np.asarray(self.scores, dtype=np.float32).reshape(-1)
+        if scores.shape[0] != len(rles):
+            raise ValueError(f"{len(rles)} masks but {scores.shape[0]} scores")
+        object.__setattr__(self, "scores", _readonly(scores))
+        boxes = self.boxes if self.boxes is not None else self._boxes()
+        object.__setattr__(self, "boxes", _readonly(np.asarray(boxes, np.float32).reshape(len(rles), 4)))
+        areas = self.areas if self.areas is not None else self._areas()
+        object.__setattr__(self, "areas", _readonly(np.asarray(areas, np.int64).reshape(len(rles))))
+
+    @classmethod
+    def encode(cls, masks: Masks | np.ndarray, scores: np.ndarray | None = None, note: str = "",
+               image_size: tuple[int, int] | None = None) -> RleMasks:
+        """The compact form of :class:`Masks` (or of an N x H x W bool array with ``scores``); ``image_size``
+        when the masks are at a working resolution below the image's."""
+        if isinstance(masks, Masks):
+            masks, scores, note = masks.masks, masks.scores, note or masks.note
+        masks = np.asarray(masks, bool)
+        return cls(tuple(encode_rle(m, text=False) for m in masks), scores, image_size or masks.shape[1:], note)
+
+    def __len__(self) -> int:
+        return len(self.rles)
+
+    @property
+    def rle_size(self) -> tuple[int, int]:
+        """(h, w) of the RLEs: the image's size, or the model's working resolution."""
+        return tuple(self.rles[0]["size"]) if self.rles else self.image_size
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the RLE strings and the per-mask numbers."""
+        return sum(len(r["counts"]) for r in self.rles) + self.scores.nbytes + self.boxes.nbytes + self.areas.nbytes
+
+    def mask(self, i: int) -> np.ndarray:
+        """Mask ``i`` at the image's size, H x W bool."""
+        m = mask_utils.decode(self.rles[i]).astype(bool)
+        if m.shape == self.image_size:
+            return m
+        rows, cols = (_nearest(s, t) for s, t in zip(m.shape, self.image_size))
+        return m[rows][:, cols]
+
+    @property
+    def masks(self) -> np.ndarray:
+        """Every mask decoded, N x H x W bool (N x H x W bytes: for small images and few masks)."""
+        if not self.rles:
+            return np.zeros((0, *self.image_size), bool)
+        return np.stack([self.mask(i) for i in range(len(self))])
+
+    def label_name(self, i: int) -> str:
+        return f"mask {i}"
+
+    def select(self, index: np.ndarray | list[int] | slice) -> RleMasks:
+        """A subset (by index array, bool array or slice), keeping every field aligned."""
+        idx = np.arange(len(self))[index]
+        return replace(self, rles=tuple(self.rles[i] for i in idx), scores=self.scores[idx], boxes=self.boxes[idx],
+                       areas=self.areas[idx])
+
+    def sorted(self, by: Literal["score", "area"] = "score") -> RleMasks:
+        """Best first: highest score, or largest area."""
+        key = self.scores if by == "score" else self.areas
+        return self.select(np.argsort(-key, kind="stable"))
+
+    def resized(self, shape: tuple[int, int]) -> RleMasks:
+        """The masks at another (display) size, as RLE of that size (nothing to do at the working size)."""
+        shape = tuple(shape)
+        if shape == self.rle_size:
+            return replace(self, image_size=shape, boxes=None, areas=None)
+        h, w = shape
+        small = [cv2.resize(mask_utils.decode(r), (w, h), interpolation=cv2.INTER_LINEAR) > 0 for r in self.rles]
+        return replace(self, rles=tuple(encode_rle(m, text=False) for m in small), image_size=shape, boxes=None,
+                       areas=None)
+
+    def full_rle(self, i: int) -> dict[str, Any]:
+        """Mask ``i``'s RLE at the image's size, ``counts`` as str (JSON-ready)."""
+        rle = self.rles[i] if self.rle_size == self.image_size else mask_utils.encode(
+            np.asfortranarray(self.mask(i), dtype=np.uint8))
+        return {"size": list(rle["size"]), "counts": rle["counts"].decode("ascii")}
+
+    def to_coco(self, image_id: int = 0, category_id: int = 1) -> list[dict[str, Any]]:
+        """COCO results JSON entries (RLE segmentation, xywh bbox, score), best first, as :meth:`Masks.to_coco`."""
+        out = []
+        for i in np.argsort(-self.scores, kind="stable"):
+            x0, y0, x1, y1 = (float(v) for v in self.boxes[i])
+            out.append({"image_id": int(image_id), "category_id": category_id, "segmentation": self.full_rle(i),
+                        "bbox": [x0, y0, x1 - x0, y1 - y0], "area": int(self.areas[i]),
+                        "score": float(self.scores[i])})
+        return out
+
+    def _boxes(self) -> np.ndarray:
+        if not self.rles:
+            return np.zeros((0, 4), np.float32)
+        x, y, bw, bh = mask_utils.toBbox(list(self.rles)).reshape(-1, 4).T.astype(np.int64)
+        (h, w), (big_h, big_w) = self.rle_size, self.image_size
+        up = lambda v, s, t: -(-v * t // s)  # noqa: E731  first image index whose working index is >= v
+        return np.stack([up(x, w, big_w), up(y, h, big_h), up(x + bw, w, big_w), up(y + bh, h, big_h)], 1)
+
+    def _areas(self) -> np.ndarray:
+        if not self.rles:
+            return np.zeros(0, np.int64)
+        if self.rle_size == self.image_size:  # one at a time: pycocotools 2.0.11's area() of 256+ RLEs overflows
+            return np.array([mask_utils.area(r) for r in self.rles], np.int64)
+        rows, cols = (np.bincount(_nearest(s, t), minlength=s) for s, t in zip(self.rle_size, self.image_size))
+        return np.array([rows @ mask_utils.decode(r).astype(np.int64) @ cols for r in self.rles], np.int64)
+
+
+def _nearest(small: int, size: int) -> np.ndarray:
+    """For each of ``size`` image rows (or columns), the row of a ``small``-row grid it takes (nearest)."""
+    return np.arange(size, dtype=np.int64) * small // size
 
 
 @dataclass(frozen=True)
@@ -328,4 +468,4 @@ class DepthMap:
         return pts, (image[ys, xs] if image is not None else None)
 
 
-Result = Masks | SemanticMap | PanopticMap | DepthMap
+Result = Masks | RleMasks | SemanticMap | PanopticMap | DepthMap

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -286,7 +288,8 @@ def test_segment_everything_stops_when_cancelled(handlers, loaded):
 
     outputs = handlers.everything(loaded.path, loaded, "sam-vit-base", 16, 2, 0.0, 0.0, 0.7, 0, 0,
                                   request=request, progress=press_cancel)
-    assert skipped(outputs[:-1] + (outputs[-2],)) and outputs[-1].startswith("Segment everything cancelled after 2 of ")
+    # noticed inside the second batch (between its masks), so one batch was done
+    assert skipped(outputs[:-1] + (outputs[-2],)) and outputs[-1].startswith("Segment everything cancelled after 1 of ")
 
 
 def test_everything_slider_defaults_are_the_library_defaults():
@@ -306,9 +309,11 @@ def test_changing_the_model_sets_the_sliders_to_its_familys_defaults(handlers, t
     _, *values = handlers.model_changed(SegmentSession(), "sam2.1-hiera-tiny")
     assert dict(zip(names, values)) == {name: getattr(default_params(sam2), name) for name in names}
     assert dict(zip(names, values))["pred_iou_thresh"] == 0.8
-    for model_id in ("sam-vit-base", "embedded-u2netp-grabcut", "no-such-model"):  # SAM's own defaults
+    for model_id in ("sam-vit-base", "no-such-model"):  # SAM's own defaults
         _, *values = handlers.model_changed(SegmentSession(), model_id)
         assert dict(zip(names, values)) == {name: default for name, _, default, *_ in EVERYTHING_SETTINGS}
+    _, *values = handlers.model_changed(SegmentSession(), "embedded-u2netp-grabcut")  # its scores are no IoU
+    assert dict(zip(names, values))["pred_iou_thresh"] == 0.0
 
 
 def test_a_model_name_typed_in_is_a_warning_not_an_error(handlers, monkeypatch):
@@ -339,3 +344,81 @@ def test_a_click_shows_a_timer_on_the_canvas_and_a_long_run_one_loader_on_its_re
                         ("panoptic", "panoptic-result"), ("depth", "depth-result"), ("compare", "compare-gallery")):
         # seconds long: the full loader, on the result only (each loader costs the browser CPU while it waits)
         assert progress(name) == ("full", [ids[shown]]), name
+
+
+# --- segment everything: controls per model, filters on the offline model, cancel, a dropped result ------------
+NAMES = [name for name, *_ in EVERYTHING_SETTINGS]
+
+
+def test_only_the_settings_a_model_uses_are_shown():
+    from ui.everything import controls
+
+    *offline, line = controls(EMBEDDED)
+    shown = {name for name, update in zip(NAMES, offline) if update["visible"]}
+    assert shown == {"pred_iou_thresh", "box_nms_thresh", "min_mask_region_area"}
+    assert "its own object proposals" in line and "hidden: points per side, stability score threshold" in line
+    *sam, _ = controls("sam-vit-base")
+    assert {name for name, update in zip(NAMES, sam) if update["visible"]} == set(NAMES) - {"fallback_points_per_side"}
+    *box_only, _ = controls("baseline-grabcut")  # answers single-point prompts: its own coarse grid
+    assert {name for name, u in zip(NAMES, box_only) if u["visible"]} == {
+        "fallback_points_per_side", "pred_iou_thresh", "box_nms_thresh", "min_mask_region_area"}
+
+
+@pytest.fixture(scope="module")
+def small_photo(coco_image, tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("small") / "small.png"
+    Image.fromarray(np.ascontiguousarray(coco_image[::3, ::3])).save(path)
+    return str(path)
+
+
+def test_every_shown_setting_changes_the_offline_models_result(handlers, small_photo):
+    from ui.everything import slider_defaults
+
+    defaults = dict(zip(NAMES, slider_defaults(EMBEDDED)))
+
+    def run(**changed):
+        session, *_, done = handlers.everything(small_photo, None, EMBEDDED, *{**defaults, **changed}.values())
+        assert done.startswith("Done: "), done
+        return session.result
+
+    plain = run()
+    scored = run(pred_iou_thresh=0.5)
+    assert len(scored) < len(plain) and (scored.scores >= 0.5).all()
+    assert len(run(box_nms_thresh=0.3)) < len(plain) < len(run(box_nms_thresh=0.95))
+    cleaned = run(min_mask_region_area=400)
+    assert cleaned.masks.tolist() != plain.masks.tolist()  # holes filled, islands removed, duplicates merged
+
+
+def test_cancel_stops_segment_everything_within_2_s_and_says_so(handlers, coco_image, tmp_path):
+    path = tmp_path / "new.png"
+    Image.fromarray(np.ascontiguousarray(coco_image[:, ::-1])).save(path)  # a new image: nothing of it cached
+    request = gr.Request(session_hash="user-cancel")
+    assert handlers.cancel(request) == "Nothing to cancel: segment everything is not running."
+    pressed = []
+
+    def press() -> None:
+        pressed.append(time.perf_counter())
+        assert handlers.cancel(request) == "Cancelling…"
+
+    threading.Timer(1.0, press).start()
+    outputs = handlers.everything(str(path), None, EMBEDDED, *dict(zip(NAMES, [32, 3, 0.0, 0.95, 0.7, 0, 0])).values(),
+                                  request=request)
+    assert pressed and time.perf_counter() - pressed[0] < 2
+    assert skipped(outputs) and outputs[-1].startswith("Segment everything cancelled")
+
+
+def test_a_result_the_store_let_go_is_said_not_hidden(handlers, loaded, monkeypatch):
+    from seglab import LRUCache
+    import ui.session as session_module
+
+    monkeypatch.setattr(session_module, "STORE", LRUCache(100_000, session_module._size))  # no room for 2 masks of 640 x 427
+    session = loaded.with_result(seglab.Masks(np.ones((2, *loaded.shape), bool), [0.9, 0.8]))
+    *_, status = click(handlers, session, 10, 10, autorun=False)
+    assert session.result is None and "The last result no longer fits in the server's memory" in status
+
+
+def test_the_score_setting_is_every_models_score_threshold():
+    from ui.everything import everything_params
+
+    params = everything_params(32, 3, 0.4, 0.95, 0.7, 0, 0)
+    assert (params.pred_iou_thresh, params.score_thresh) == (0.4, 0.4)

@@ -174,3 +174,60 @@ def test_a_click_on_an_example_selects_its_object(app_url, browser, coco_root):
         mask = np.asarray(Image.open(io.BytesIO(response.read()))) > 0
     assert mask.shape == gt.shape
     assert mask_iou(mask, gt) >= 0.5
+
+
+def _photo(coco_image_path: Path, folder: Path, size: tuple[int, int]) -> Path:
+    """The COCO image enlarged to ``size`` (W, H) and written as a JPEG, as a phone writes its photos."""
+    import cv2
+
+    path = folder / f"photo-{size[0]}x{size[1]}.jpg"
+    image = cv2.imread(str(coco_image_path))
+    cv2.imwrite(str(path), cv2.resize(image, size, interpolation=cv2.INTER_CUBIC), [cv2.IMWRITE_JPEG_QUALITY, 92])
+    return path
+
+
+def test_segment_everything_on_a_photo_keeps_every_mask_in_its_downloads(app_url, browser, coco_image_path,
+                                                                       tmp_path):
+    """A 12-megapixel phone photo (4000 x 3000 JPEG): the offline model's settings, the estimate, the masks
+    drawn, and a JSON download holding as many masks as the status says, at the photo's size."""
+    wait, slow = WebDriverWait(browser, WAIT_S), WebDriverWait(browser, 300)
+    browser.get(app_url)
+    upload = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#segment-input input[type=file]")))
+    upload.send_keys(str(_photo(coco_image_path, tmp_path, (4000, 3000))))
+    status = browser.find_element(By.ID, "segment-status")
+    wait.until(lambda _: "Click on the image" in status.text)
+    before = browser.find_element(By.CSS_SELECTOR, "#segment-canvas img").get_attribute("src")
+    browser.find_element(By.CSS_SELECTOR, "#segment-everything-accordion button").click()  # open it
+    controls = wait.until(ec.visibility_of_element_located((By.ID, "segment-everything-controls")))
+    assert "its own object proposals" in controls.text
+    assert browser.find_element(By.ID, "segment-everything-pred-iou-thresh").is_displayed()
+    assert not any(e.is_displayed() for e in browser.find_elements(By.ID, "segment-everything-points-per-side"))
+    browser.find_element(By.ID, "segment-everything").click()
+    line = browser.find_element(By.ID, "segment-everything-status")
+    wait.until(lambda _: "About" in line.text or "Done" in line.text)
+    slow.until(lambda _: "Done: " in line.text)
+    masks = int(re.search(r"Done: (\d+) masks", line.text).group(1))
+    assert masks > 1
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#segment-canvas img").get_attribute("src") != before)
+    browser.find_element(By.ID, "segment-downloads").click()
+    link = slow.until(lambda d: next((a for a in d.find_elements(By.CSS_SELECTOR, "a[download]")
+                                      if a.get_attribute("href").endswith("segment.json")), None))
+    with urllib.request.urlopen(link.get_attribute("href"), timeout=WAIT_S) as response:
+        written = json.loads(response.read())
+    assert written["image_size"] == [3000, 4000] and len(written["masks"]) == masks
+
+
+def test_cancel_stops_segment_everything_and_says_so(app_url, browser, coco_image_path, tmp_path):
+    wait = WebDriverWait(browser, WAIT_S)
+    browser.get(app_url)
+    upload = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#segment-input input[type=file]")))
+    upload.send_keys(str(_photo(coco_image_path, tmp_path, (1000, 750))))  # a new image: nothing of it cached
+    status = browser.find_element(By.ID, "segment-status")
+    wait.until(lambda _: "Click on the image" in status.text)
+    browser.find_element(By.CSS_SELECTOR, "#segment-everything-accordion button").click()
+    wait.until(ec.element_to_be_clickable((By.ID, "segment-everything"))).click()
+    line = browser.find_element(By.ID, "segment-everything-status")
+    wait.until(lambda _: "About" in line.text)  # the estimate is shown: the run has started
+    browser.find_element(By.ID, "segment-everything-cancel").click()
+    WebDriverWait(browser, 5).until(lambda _: "cancelled" in line.text)
+    assert "Done" not in line.text

@@ -3,13 +3,17 @@ are known; then the real paths on a tiny SAM and on the offline default model.""
 from __future__ import annotations
 
 import math
+import threading
+import time
+import tracemalloc
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
 import seglab
-from seglab.everything import (EverythingParams, PointBatchPredictor, crop_boxes, estimate_seconds, mask_boxes,
+from seglab.everything import (Cancelled, EverythingParams, PointBatchPredictor, crop_boxes, estimate_seconds, mask_boxes,
                                near_crop_edge, point_grid, remove_small_regions, segment_everything,
                                stability_score)
 from seglab.results import decode_rle
@@ -161,3 +165,112 @@ def test_offline_default_answers_segment_everything(coco_image):
     assert out.points == 0  # it proposes its own objects (a Proposer), no point grid
     assert len(out.masks) >= 1 and out.masks.image_size == small.shape[:2]
     assert math.isfinite(estimate_seconds(embedded, small, params))
+
+
+# --- compact masks, cancel, estimate and progress ------------------------------------------------------------
+class EllipseProposer:
+    """A proposer stand-in: ``n`` ellipses on whatever image it is given, scored 1 - i / n, one 'tree' per
+    third of them (``progress`` after each); ``pause`` seconds inside each tree."""
+
+    def __init__(self, n=90, pause=0.0):
+        self.n, self.pause, self.sizes = n, pause, []
+
+    def propose(self, image, progress=None):
+        h, w = image.shape[:2]
+        self.sizes.append((h, w))
+        masks = np.zeros((self.n, h, w), np.uint8)
+        for i in range(self.n):
+            centre = (int(w * (0.1 + 0.8 * (i % 10) / 9)), int(h * (0.1 + 0.8 * (i // 10) / 8)))
+            cv2.ellipse(masks[i], centre, (w // 25 + i % 3, h // 30), 0, 0, 360, 1, -1)
+            if progress is not None and (i + 1) % (self.n // 3) == 0:
+                time.sleep(self.pause)
+                progress((i + 1) // (self.n // 3), 3)
+        return seglab.Masks(masks.astype(bool), 1 - np.arange(self.n) / self.n)
+
+    def estimate_propose_seconds(self, image):
+        return 3 * self.pause
+
+
+def test_a_12_megapixel_photo_keeps_every_mask_in_megabytes():
+    photo = np.zeros((3000, 4000, 3), np.uint8)
+    proposer = EllipseProposer()
+    tracemalloc.start()
+    out = segment_everything(proposer, photo, EverythingParams(box_nms_thresh=0.7, score_thresh=0.0))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert proposer.sizes == [(480, 640)]  # proposed on the image at PROPOSAL_SIDE
+    assert len(out.masks) == 90 and out.masks.image_size == (3000, 4000)
+    assert out.masks.nbytes < 2**20  # 90 full-size bool masks: 1 GB
+    assert peak < 200 * 2**20  # the proposals at 640 x 480 (28 MB) and their copies, never full size (1 GB)
+    full = out.masks.mask(0)
+    assert full.shape == (3000, 4000) and full.sum() == out.masks.areas[0]
+
+
+def test_every_generic_filter_acts_on_a_proposer(image):
+    proposer = EllipseProposer(n=30)
+    plain = segment_everything(proposer, image, EverythingParams(score_thresh=0.0, box_nms_thresh=1.0))
+    scored = segment_everything(proposer, image, EverythingParams(score_thresh=0.5, box_nms_thresh=1.0))
+    assert len(plain.masks) == 30 and 0 < len(scored.masks) < 30 and (scored.masks.scores >= 0.5).all()
+    merged = segment_everything(proposer, image, EverythingParams(score_thresh=0.0, box_nms_thresh=0.05))
+    assert len(merged.masks) < 30  # neighbours' boxes overlap a little
+    # a mask with a hole and a speck: both go under min_mask_region_area
+    holed = np.zeros((1, SIZE, SIZE), bool)
+    holed[0, 10:40, 10:40], holed[0, 20:22, 20:22], holed[0, 50:52, 50:52] = True, False, True
+
+    class One(EllipseProposer):
+        def propose(self, image, progress=None):
+            return seglab.Masks(holed, [0.9])
+
+    cleaned = segment_everything(One(), image, EverythingParams(min_mask_region_area=10)).masks.mask(0)
+    expected = np.zeros((SIZE, SIZE), bool)
+    expected[10:40, 10:40] = True
+    np.testing.assert_array_equal(cleaned, expected)
+
+
+def test_a_proposer_reports_progress_per_tree(image):
+    calls = []
+    segment_everything(EllipseProposer(), image, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
+class SlowDecoder(SquareDecoder):
+    def __init__(self, pause):
+        super().__init__()
+        self.pause = pause
+
+    def predict_points_batch(self, embedding, points, min_iou=None):
+        time.sleep(self.pause)
+        return super().predict_points_batch(embedding, points, min_iou)
+
+
+def test_the_estimate_is_within_2x_of_the_run(image):
+    # 4 batches, each a 0.3 s decoder call (as a real decoder's time dominates; the shared test machine's noise does not)
+    dec, params = SlowDecoder(0.3), EverythingParams(points_per_side=4, points_per_batch=4)
+    estimate = estimate_seconds(dec, image, params)
+    real = segment_everything(dec, image, params).seconds
+    assert 0.5 <= estimate / real <= 2
+
+
+def test_cancel_stops_between_batches_and_says_how_far_it_came(image):
+    cancel = threading.Event()
+    with pytest.raises(Cancelled, match="cancelled after 1 of 8 batches"):
+        segment_everything(SlowDecoder(0.05), image, EverythingParams(points_per_side=8, points_per_batch=8),
+                           progress=lambda d, t: cancel.set(), cancel=cancel)
+
+
+def test_cancel_returns_within_2_s_even_inside_a_long_step(image):
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    start = time.perf_counter()
+    with pytest.raises(Cancelled, match="cancelled before its first batch was done"):
+        segment_everything(EllipseProposer(n=30, pause=5.0), image, cancel=cancel)  # 5 s inside each 'tree'
+    assert time.perf_counter() - start < 0.3 + 2
+
+
+def test_the_estimate_is_cancelled_within_2_s_too(image):
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    start = time.perf_counter()
+    with pytest.raises(Cancelled):
+        estimate_seconds(SlowDecoder(5.0), image, EverythingParams(points_per_side=4), cancel=cancel)
+    assert time.perf_counter() - start < 0.3 + 2

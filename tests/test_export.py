@@ -8,6 +8,7 @@ from pycocotools import mask as mask_utils
 
 from seglab import DepthMap, Masks, PanopticMap, Segment, SemanticMap
 from seglab.export import mask_to_polygons, write_result
+from seglab.results import RleMasks, decode_rle
 
 
 def _img():
@@ -72,3 +73,20 @@ def test_depth_png16_npy_and_ply(tmp_path):
     assert b"element vertex 300" in header and len(body) == 300 * 15
     rel = write_result(DepthMap(d, kind="relative"), tmp_path / "rel", stem="r")
     assert not any(p.name.endswith("depth16.png") for p in rel)
+
+
+def test_rle_masks_export_holds_every_mask(tmp_path):
+    small = np.zeros((300, 15, 20), bool)  # 300 masks at a working resolution half the image's
+    for i in range(300):
+        small[i, i % 15, (i // 15) % 20] = True
+    result = RleMasks.encode(small, np.linspace(1, 0.1, 300), image_size=(30, 40))
+    paths = write_result(result, tmp_path, _img())
+    assert sorted(p.name for p in paths) == ["result.json", "result_mask.png", "result_masks.png",
+                                             "result_overlay.png"]
+    data = json.loads((tmp_path / "result.json").read_text())
+    assert len(data["masks"]) == 300 and data["image_size"] == [30, 40]
+    for entry, i in zip(data["masks"], range(300)):  # best first: mask i has the i-th highest score
+        np.testing.assert_array_equal(decode_rle(entry["segmentation"]), result.mask(i))
+    index = np.array(Image.open(tmp_path / "result_masks.png"))
+    assert index.dtype == np.uint16 and set(np.unique(index)) == set(range(1, 301))  # each mask its pixels
+    np.testing.assert_array_equal(np.array(Image.open(tmp_path / "result_mask.png")) > 0, result.mask(0))

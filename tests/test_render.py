@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from seglab import DepthMap, Masks, PanopticMap, Prompt, Segment, SemanticMap
+from seglab.results import RleMasks
 from seglab.render import annotate, colorize_depth, draw_prompt, hex_color, label_scores, legend, overlay, palette
 
 
@@ -91,3 +92,19 @@ def test_score_labels_sit_inside_their_mask_and_clear_of_the_point_markers():
     assert 30 < xs.min() and xs.max() < 170 and 20 < ys.min() and ys.max() < 90
     assert np.hypot(xs - 100, ys - 55).min() > 6  # clear of the marker (radius 4)
     assert (annotate(result, image, clicked)[55, 100] == [40, 220, 60]).all()  # the marker drawn on top
+
+
+def test_many_masks_are_drawn_as_a_map_with_the_smallest_on_top():
+    img = _img()
+    m = np.zeros((3, 40, 60), bool)
+    m[0, 5:35, 5:55] = True  # large
+    m[1, 10:20, 10:20] = True  # small, inside the large one
+    m[2, 30:38, 40:50] = True  # overlaps the large one's bottom edge
+    result = RleMasks.encode(m, [0.9, 0.8, 0.7])
+    out = overlay(result, img)
+    colours = palette(3).astype(int)
+    assert (img == 100).all() and (out[0, 0] == 100).all()  # no mask there; the input is unchanged
+    for (y, x), i in (((25, 30), 0), ((15, 15), 1), ((36, 45), 2)):  # one blend of the smallest mask's colour
+        np.testing.assert_allclose(out[y, x], (100 + colours[i]) / 2, atol=1)
+    assert (out[9, 12] == 255).all() and (out[4, 30] == 255).all()  # white where the smallest mask changes
+    np.testing.assert_array_equal(overlay(result.resized((20, 30)), img[::2, ::2])[12, 15], out[25, 30])

@@ -4,7 +4,7 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from seglab import DepthMap, Masks, PanopticMap, Segment, SemanticMap
-from seglab.results import decode_rle, encode_rle, id_to_rgb, masks_to_boxes, rgb_to_id
+from seglab.results import RleMasks, decode_rle, encode_rle, id_to_rgb, masks_to_boxes, rgb_to_id
 
 
 def _masks() -> Masks:
@@ -136,3 +136,43 @@ def test_class_names_are_an_id_to_name_dict_in_every_result():
     assert sem.name(7) == "7" and SemanticMap(sem.labels, {0: "sky"}).class_names == {0: "sky"}
     pan = PanopticMap(np.ones((2, 2), np.int32), (Segment(1, 5, True),), {5: "dog"})
     assert type(sem.class_names) is type(pan.class_names) is type(_masks().class_names) is dict
+
+
+def test_rle_masks_round_trip_and_read_as_masks():
+    masks = _masks()
+    rle = RleMasks.encode(masks)
+    np.testing.assert_array_equal(rle.masks, masks.masks)
+    np.testing.assert_array_equal(rle.boxes, masks.boxes)
+    np.testing.assert_array_equal(rle.areas, masks.areas)
+    assert rle.image_size == (40, 60) and len(rle) == 3 and rle.note == masks.note
+    assert [e["area"] for e in rle.to_coco()] == [e["area"] for e in masks.to_coco()]
+    assert [e["segmentation"] for e in rle.to_coco()] == [e["segmentation"] for e in masks.to_coco()]
+    np.testing.assert_array_equal(rle.sorted("area").masks, masks.sorted("area").masks)
+    np.testing.assert_array_equal(rle.select([2, 0]).masks, masks.masks[[2, 0]])
+    with pytest.raises(ValueError, match="3 masks but 2 scores"):
+        RleMasks(rle.rles, [1, 2], (40, 60))
+
+
+def test_rle_masks_at_a_working_resolution_are_exact_at_the_image_size():
+    rng = np.random.default_rng(0)
+    small = rng.random((4, 13, 17)) > 0.6
+    small[3] = False  # an empty mask
+    rle = RleMasks.encode(small, np.arange(4), image_size=(40, 51))
+    rows, cols = np.arange(40) * 13 // 40, np.arange(51) * 17 // 51  # nearest: image row i is working row i*h//H
+    expected = small[:, rows][:, :, cols]
+    np.testing.assert_array_equal(rle.masks, expected)
+    np.testing.assert_array_equal(rle.areas, expected.sum((1, 2)))
+    np.testing.assert_array_equal(rle.boxes, masks_to_boxes(expected))
+    for entry in rle.to_coco():  # full-size RLE in the downloads
+        assert entry["segmentation"]["size"] == [40, 51] and decode_rle(entry["segmentation"]).sum() == entry["area"]
+    display = rle.resized((13, 17))
+    assert display.rle_size == (13, 17) and display.image_size == (13, 17)
+
+
+def test_rle_masks_of_a_12_megapixel_photo_take_kilobytes():
+    m = np.zeros((20, 3000, 4000), bool)
+    for i in range(20):
+        m[i, 100 * i:100 * i + 900, 150 * i:150 * i + 1500] = True
+    rle = RleMasks.encode(m, np.ones(20))
+    assert rle.nbytes < 200_000 < m.nbytes // 1000  # 240 MB as bool
+    np.testing.assert_array_equal(rle.mask(7), m[7])

@@ -9,7 +9,6 @@ session's image) also work from gradio_client.
 """
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import replace
 from typing import Any
@@ -19,22 +18,19 @@ import gradio as gr
 import numpy as np
 
 import seglab
-from seglab.registry import EVERYTHING_DEFAULTS
 from seglab.render import annotate, draw_prompt
+from seglab.results import RleMasks
 
+from . import everything as everything_tab
 from .common import (CONCURRENCY, ModelSource, downloads, gpu, image_input, model_slot, parse_prompt, prompt_json,
-                     require_task, timing, user_errors, warn_if_missing)
+                     require_task, timing, user_errors)
+from .everything import EVERYTHING_SETTINGS, OUTPUTS, EverythingHandlers, slider_defaults  # noqa: F401 (re-exported)
 from .session import SegmentSession
 
 MODES = ("positive point", "negative point", "box (two clicks)")
 MAX_TIMES_SHOWN = 6
 MAX_PICKS = 12
 READY = "Click on the image to add a point."
-OUTPUTS = 6  # session, canvas, prompt JSON, mask picks, downloads, status
-
-
-class Cancelled(Exception):
-    """Segment everything was cancelled by its user."""
 
 
 def canvas(session: SegmentSession, pick: str = "best") -> np.ndarray | None:
@@ -43,9 +39,9 @@ def canvas(session: SegmentSession, pick: str = "best") -> np.ndarray | None:
     if view is None:
         return None
     prompt = session.prompt(scale=session.scale)
-    shown = selected(session.result, pick)
+    shown = selected(session.view_result, pick)
     if shown is not None and len(shown):
-        out = annotate(resized(shown, view.shape[:2]), view, prompt, MAX_PICKS)
+        out = annotate(shown, view, prompt, MAX_PICKS)
     else:
         out = draw_prompt(view, prompt)
     if session.corner is not None:
@@ -55,16 +51,7 @@ def canvas(session: SegmentSession, pick: str = "best") -> np.ndarray | None:
     return out
 
 
-def resized(masks: seglab.Masks, shape: tuple[int, int]) -> seglab.Masks:
-    """The masks at another (display) size."""
-    if masks.image_size == shape:
-        return masks
-    h, w = shape
-    small = np.stack([cv2.resize(m.view(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR) > 0 for m in masks.masks])
-    return seglab.Masks(small, masks.scores, labels=masks.labels, class_names=masks.class_names)
-
-
-def selected(result: seglab.Masks | None, pick: str) -> seglab.Masks | None:
+def selected(result: seglab.Masks | RleMasks | None, pick: str) -> seglab.Masks | RleMasks | None:
     if result is None or len(result) == 0 or pick == "all":
         return result
     if pick == "best":
@@ -72,7 +59,7 @@ def selected(result: seglab.Masks | None, pick: str) -> seglab.Masks | None:
     return result.select([int(pick)])
 
 
-def mask_choices(result: seglab.Masks | None, show_all: bool) -> dict[str, Any]:
+def mask_choices(result: seglab.Masks | RleMasks | None, show_all: bool) -> dict[str, Any]:
     """A gr.Radio update listing the masks (score, label), with the best one or all preselected;
     hidden for one mask, and for more than :data:`MAX_PICKS` (segment everything) where all are shown."""
     if result is None or len(result) < 2:
@@ -99,17 +86,15 @@ def prompt_summary(session: SegmentSession) -> str:
     return "\n".join([text, *lines] if text else lines)
 
 
-class SegmentHandlers:
-    """The tab's event handlers as plain functions over (session, widget values)."""
-
-    def __init__(self, source: ModelSource) -> None:
-        self.source = source
-        self._cancelled: set[str] = set()
-        self._lock = threading.Lock()
+class SegmentHandlers(EverythingHandlers):
+    """The tab's event handlers as plain functions over (session, widget values); segment everything's
+    come from :class:`ui.everything.EverythingHandlers`."""
 
     def _outputs(self, session: SegmentSession, status: str = "", show_all: bool = False) -> tuple:
         picks = mask_choices(session.result, show_all or sum(k == "box" for k, _ in session.steps) > 1)
         lines = "\n".join(f"- {t}" for t in session.times[-MAX_TIMES_SHOWN:])
+        if session.dropped:
+            status = " ".join(x for x in (status, f"⚠️ {session.dropped}") if x)
         return (session, canvas(session, picks.get("value") or "best"), prompt_summary(session), picks, None,
                 "\n\n".join(x for x in (status, lines) if x))
 
@@ -251,97 +236,6 @@ class SegmentHandlers:
             raise seglab.InvalidImageError("no image: upload one or pick an example first")
         return session if session is not None and session.path == str(image) else SegmentSession.open(image)
 
-    @user_errors
-    @gpu
-    def estimate(self, image: str | None, session: SegmentSession | None, model_id: str, points_per_side: int,
-                 fallback_points_per_side: int, pred_iou_thresh: float, stability_score_thresh: float,
-                 box_nms_thresh: float, crop_n_layers: int, min_mask_region_area: int) -> str:
-        """How long segment-everything will take with these settings (one batch is measured)."""
-        from seglab.everything import estimate_seconds
-
-        session = self._session_for(image, session)
-        adapter, _ = self.source.load(model_id)
-        params = everything_params(points_per_side, fallback_points_per_side, pred_iou_thresh,
-                                   stability_score_thresh, box_nms_thresh, crop_n_layers, min_mask_region_area)
-        with model_slot(model_id):
-            seconds = estimate_seconds(adapter, session.image, params)
-        return f"About **{seconds:.1f} s** with **{model_id}** (estimated from one batch)…"
-
-    @user_errors(keep=OUTPUTS + 1)
-    @gpu
-    def everything(self, image: str | None, session: SegmentSession | None, model_id: str, points_per_side: int,
-                   fallback_points_per_side: int, pred_iou_thresh: float, stability_score_thresh: float,
-                   box_nms_thresh: float, crop_n_layers: int, min_mask_region_area: int,
-                   request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> tuple:
-        """The ``/segment_everything`` endpoint: a grid of point prompts, filtered and de-duplicated; the
-        Cancel button stops it after the batch that is running."""
-        from seglab.everything import segment_everything
-
-        session = self._session_for(image, session)
-        params = everything_params(points_per_side, fallback_points_per_side, pred_iou_thresh,
-                                   stability_score_thresh, box_nms_thresh, crop_n_layers, min_mask_region_area)
-        user = getattr(request, "session_hash", None) or ""
-        with self._lock:
-            self._cancelled.discard(user)
-
-        def step(done: int, total: int) -> None:
-            if user in self._cancelled:
-                raise Cancelled(f"cancelled after {done} of {total} batches")
-            progress((done, total), desc="Segment everything")
-
-        adapter, load_s = self.source.load(model_id)
-        try:
-            with model_slot(model_id):
-                out = segment_everything(adapter, session.image, params, progress=step)
-        except Cancelled as e:
-            return (*(gr.skip() for _ in range(OUTPUTS)), f"Segment everything {e}.")
-        line = timing(model_id, load_s, out.seconds, f"everything: {out.masks.note}")
-        session = session.cleared().with_result(out.masks, line)
-        return (*self._outputs(session, show_all=True), f"Done: {out.masks.note}.")
-
-    def cancel(self, request: gr.Request = None) -> str:
-        """Stop this user's segment-everything run after its current batch."""
-        with self._lock:
-            self._cancelled.add(getattr(request, "session_hash", None) or "")
-        return "Cancelling…"
-
-    def model_changed(self, session: SegmentSession, model_id: str) -> tuple:
-        """Say what happens with a model whose weights are not here; prepare the image for one that is; set the
-        segment-everything sliders to the model family's defaults."""
-        warn_if_missing(self.source, model_id)
-        return self.prepare(session, model_id), *slider_defaults(model_id)
-
-
-# (EverythingParams field, label, default as in seglab.everything.EverythingParams, minimum, maximum, step);
-# the defaults are written here so that building the tab imports no torch (a test checks they agree)
-EVERYTHING_SETTINGS = (
-    ("points_per_side", "Points per side (SAM-family models)", 32, 4, 64, 4),
-    ("fallback_points_per_side", "Points per side (other models: one call per point)", 3, 2, 8, 1),
-    ("pred_iou_thresh", "Predicted IoU threshold", 0.88, 0.0, 1.0, 0.01),
-    ("stability_score_thresh", "Stability score threshold", 0.95, 0.0, 1.0, 0.01),
-    ("box_nms_thresh", "Box NMS IoU threshold", 0.7, 0.1, 1.0, 0.05),
-    ("crop_n_layers", "Crop layers (0 = whole image only)", 0, 0, 2, 1),
-    ("min_mask_region_area", "Remove regions and holes smaller than (px)", 0, 0, 2000, 50),
-)
-
-
-def slider_defaults(model_id: str) -> list[float]:
-    """The segment-everything sliders' values for ``model_id``: :data:`EVERYTHING_SETTINGS`' defaults with its
-    family's own, as ``seglab.everything.default_params`` gives them (SAM 2's predicted-IoU threshold is 0.8)."""
-    try:
-        own = EVERYTHING_DEFAULTS.get(seglab.get_spec(model_id).family, {})
-    except seglab.SeglabError:
-        own = {}
-    return [own.get(name, default) for name, _, default, *_ in EVERYTHING_SETTINGS]
-
-
-def everything_params(*values: float) -> Any:
-    """EverythingParams from the sliders' values, in :data:`EVERYTHING_SETTINGS` order."""
-    from seglab.everything import EverythingParams
-
-    return EverythingParams(**{name: type(default)(value)
-                               for (name, _, default, *_), value in zip(EVERYTHING_SETTINGS, values)})
-
 
 def _json_part(text: str | None) -> str:
     """The prompt box without the brushed-region summary lines :func:`prompt_summary` adds."""
@@ -384,13 +278,7 @@ def build(source: ModelSource, examples: list[str]) -> gr.Dropdown:
                                         layers=gr.LayerOptions(allow_additional_layers=False, layers=["region", "box"]),
                                         brush=gr.Brush(colors=["#ffc800"], color_mode="fixed"))
                 use_editor = gr.Button("Add the drawing to the prompt")
-            with gr.Accordion("Segment everything", open=False):
-                sliders = [gr.Slider(lo, hi, value=default, step=step, label=label)
-                           for _, label, default, lo, hi, step in EVERYTHING_SETTINGS]
-                with gr.Row():
-                    everything = gr.Button("Segment everything", elem_id="segment-everything")
-                    cancel = gr.Button("Cancel", elem_id="segment-everything-cancel")
-                progress = gr.Markdown(elem_id="segment-everything-status")
+            everything_slot = gr.Column()
         with gr.Column(scale=3):
             view = gr.Image(label="Click to prompt: masks and prompts drawn here", interactive=False, type="numpy",
                             format="jpeg", elem_id="segment-canvas", buttons=["download", "fullscreen"])
@@ -422,12 +310,6 @@ def build(source: ModelSource, examples: list[str]) -> gr.Dropdown:
                 api_visibility="undocumented", **busy, **quick)
     api_only = gr.Button(visible=False)  # /segment: image + prompt in one call, for API clients
     api_only.click(h.segment, [image, prompt, model, text, session], outs, api_name="segment", **busy, **quick)
-    grid = [image, session, model, *sliders]
-    estimated = everything.click(h.estimate, grid, progress, api_name="segment_everything_estimate", **busy)
-    finished = estimated.success(h.everything, grid, outs + [progress], api_name="segment_everything",
-                                 show_progress_on=[progress], scroll_to_output=True, **busy)
-    cancel.click(h.cancel, None, progress, api_name="segment_everything_cancel", api_visibility="undocumented",
-                 cancels=[estimated, finished])
-    model.change(h.model_changed, [session, model], [status, *sliders], api_name="segment_model",
-                 api_visibility="private", show_progress="minimal", show_progress_on=[status])  # as segment_prepare
+    with everything_slot:
+        everything_tab.build(h, image, session, model, view, outs, model.value)
     return model

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 import seglab
+from seglab.results import RleMasks
 
 # images, their display copies and results of every session together stay under this many bytes
 STORE_BYTES = int(float(os.environ.get("SEGLAB_APP_SESSION_CACHE_MB", "512")) * 2**20)
@@ -21,7 +22,7 @@ VIEW_SIDE = 1280
 
 
 def _size(value: Any) -> int:
-    return int(value.masks.nbytes if isinstance(value, seglab.Masks) else value.nbytes)
+    return int(value.masks.nbytes if isinstance(value, seglab.Masks) else value.nbytes)  # RleMasks: its RLE bytes
 
 
 STORE = seglab.LRUCache(STORE_BYTES, size=_size)
@@ -74,11 +75,29 @@ class SegmentSession:
                                     lambda: cv2.resize(self.image, size, interpolation=cv2.INTER_AREA))
 
     @property
-    def result(self) -> seglab.Masks | None:
-        """The last result (None once the store has let it go)."""
+    def result(self) -> seglab.Masks | RleMasks | None:
+        """The last result (None once the store has let it go: :attr:`dropped` says so)."""
         return STORE.get(("result", self.result_key)) if self.result_key else None
 
-    def with_result(self, result: seglab.Masks | None, line: str | None = None) -> SegmentSession:
+    @property
+    def view_result(self) -> seglab.Masks | RleMasks | None:
+        """The last result at display size (computed once: a 12-megapixel result is not decoded per redraw)."""
+        result = self.result
+        if result is None or result.image_size == self.view.shape[:2]:
+            return result
+        return STORE.get_or_compute(("view-result", self.result_key), lambda: _resized(result, self.view.shape[:2]))
+
+    @property
+    def dropped(self) -> str:
+        """Why the last result is gone, when the store let it go ('' while it is here)."""
+        if not self.result_key or ("result", self.result_key) in STORE:
+            return ""
+        return (f"The last result no longer fits in the server's memory for results ({STORE_BYTES // 2**20} MB shared "
+                "by every open session; others' images and masks took it): segment again to see it.")
+
+    def with_result(self, result: seglab.Masks | RleMasks | None, line: str | None = None) -> SegmentSession:
+        """The session with a new result (put in the store; a result larger than the whole store is kept compact
+        or not at all, and :attr:`dropped` says so)."""
         key = ""
         if result is not None:
             key = uuid.uuid4().hex
@@ -125,3 +144,12 @@ class SegmentSession:
                                                                                    prompt.point_labels)]
         steps += [("box", tuple(float(v) for v in b)) for b in (prompt.boxes if prompt.boxes is not None else [])]
         return replace(self, steps=tuple(steps), result_key="")
+
+
+def _resized(masks: seglab.Masks | RleMasks, shape: tuple[int, int]) -> seglab.Masks | RleMasks:
+    """The masks at the display size (RLE results stay RLE)."""
+    if isinstance(masks, RleMasks):
+        return masks.resized(shape)
+    h, w = shape
+    small = np.stack([cv2.resize(m.view(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR) > 0 for m in masks.masks])
+    return seglab.Masks(small, masks.scores, labels=masks.labels, class_names=masks.class_names)
