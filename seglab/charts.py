@@ -2,7 +2,8 @@
 
 Every figure is a vertical stack of facets, one metric per axis, each facet as wide as the figure.
 Rows are labelled above their bar or box (inside the plot), so long model names never take width
-from the axis; colours are explained in a legend under the plot. Log axes get 1-2-5 ticks with units.
+from the axis; a label longer than a phone's plot is cut in the middle, its full text on hover. Colours are
+explained in a legend under the plot. Log axes get 1-2-5 ticks with units.
 ``seglab.report`` turns results tables into these figures; nothing here reads files.
 """
 from __future__ import annotations
@@ -22,6 +23,9 @@ TITLE_PX = 56
 AXIS_PX = 48  # the x axis' ticks and title under each facet
 MIN_SPAN = 8  # a log axis spans at least this factor
 SCATTER_PX = 220  # the plot height of one scatter or line facet
+# row labels longer than this are cut in the middle: at 12 px a character is about 6.3 px wide, and a facet is
+# about 270 px wide in a 400 px window (headless Chromium), where 48 characters took 304 px
+LABEL_CHARS = 40
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
           "#17becf")
 REPRODUCED, PUBLISHED = "#1f77b4", "#bbbbbb"
@@ -95,15 +99,27 @@ def stacked(facets: Sequence[tuple[str, int]], title: str, legend: Sequence[str]
     return fig
 
 
+def short_label(text: str, max_chars: int = LABEL_CHARS) -> str:
+    """``text`` cut in the middle to ``max_chars`` characters ("mask2former-swin-lar…ary-vistas-semantic"): as
+    few characters as must go, so that names differing only in a middle word ("tiny" / "large") stay apart.
+    Short text as it is."""
+    if len(text) <= max_chars:
+        return text
+    keep = max_chars - 1
+    return text[:(keep + 1) // 2] + "…" + text[len(text) - keep // 2:]
+
+
 def label_rows(fig: go.Figure, row: int, labels: Sequence[str]) -> None:
     """Rows at y = 0, 1, ... (top to bottom) with each label written left-aligned just above its row's
-    marks, inside the plot, instead of beside the axis where it would take the axis' width."""
+    marks, inside the plot, instead of beside the axis where it would take the axis' width; a label too long
+    for a phone is shortened (:func:`short_label`), its full text on hover."""
     axis = fig.get_subplot(row, 1)
     fig.update_yaxes(row=row, col=1, range=[len(labels) - 0.5, -0.62], showticklabels=False, showgrid=False,
                      zeroline=False, fixedrange=True)
     xname, yname = axis.yaxis.anchor, axis.xaxis.anchor  # e.g. "x2", "y2"
     fig.layout.annotations += tuple(
-        go.layout.Annotation(text=text, x=0, y=i - ROW_MARK / 2, xref=f"{xname} domain", yref=yname, xanchor="left",
+        go.layout.Annotation(text=short_label(text), hovertext=text if len(text) > LABEL_CHARS else None,
+                             x=0, y=i - ROW_MARK / 2, xref=f"{xname} domain", yref=yname, xanchor="left",
                              yanchor="bottom", showarrow=False, font={"size": 12}, align="left")
         for i, text in enumerate(labels))
 

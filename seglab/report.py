@@ -57,7 +57,7 @@ UNITS = {"delta1": "fraction", "AbsRel": "relative", "RMSE": "m", "NoC@85": "cli
 LOWER_IS_BETTER = {"AbsRel", "RMSE", "NoC@85", "NoC@90"}
 # registry ``Published`` metrics that are speeds (shown in the zoo's speed column, not as accuracy)
 SPEED_METRICS = ("FPS",)
-ZOO_COLUMNS = ["model", "task", "published", "protocol", "published speed", "input", "license", "source"]
+ZOO_COLUMNS = ["model", "task", "offline", "published", "protocol", "published speed", "input", "license", "source"]
 SPEED_COLUMNS = {"latency_p50_ms": "p50 ms", "latency_cold_ms": "cold ms", "peak_mem_mb": "peak MB"}
 SUMMARY_COLUMNS = ["model", "task · dataset", "weights", "headline", "published", "protocol", *SPEED_COLUMNS.values(),
                    "images", "other metrics", "note"]
@@ -228,16 +228,17 @@ def published_numbers(task: str | None = None) -> pd.DataFrame:
 
 
 def model_zoo(task: str | None = None) -> pd.DataFrame:
-    """The registry as a table to choose a model by: published numbers (and speed, where published), the protocol
-    each was measured under, where they come from, input size and license; every model (of ``task``), with or without numbers. The speed
-    column is there only when some registry model has a published speed."""
+    """The registry as a table to choose a model by: whether it runs offline (its weights ship with seglab, as the
+    README's Models table says), published numbers (and speed, where published), the protocol each was measured
+    under, where they come from, input size and license; every model (of ``task``), with or without numbers. The
+    speed column is there only when some registry model has a published speed."""
     from .registry import list_models
 
     rows = []
     for spec in list_models(task):
         scores = [p for p in spec.published if p.metric not in SPEED_METRICS]
         speeds = [p for p in spec.published if p.metric in SPEED_METRICS]
-        rows.append({"model": spec.id, "task": spec.task,
+        rows.append({"model": spec.id, "task": spec.task, "offline": "yes" if spec.offline else "no",
                      "published": "; ".join(f"{p.metric} {p.value:g} ({p.dataset})" for p in scores),
                      "protocol": "; ".join(f"{p.metric}: {describe_protocol(p.protocol)}" for p in scores),
                      "published speed": "; ".join(f"{p.value:g} {p.metric} ({p.source})" for p in speeds),

@@ -118,3 +118,43 @@ def test_download_offline_or_failing_says_why_and_keeps_the_tab(nothing_here, on
     monkeypatch.setattr(weights, "is_offline_mode", lambda: True)
     *_, status = needs.download("depth-pro", progress=lambda *a, **k: None)
     assert status.endswith("on a machine with internet run `python -m seglab download depth-pro`")
+
+
+def test_run_is_disabled_saying_why_while_the_model_cannot_run_here(nothing_here):
+    blocked = weights.run_state(ModelSource(), "deeplabv3-mobilenet-v3-large", "Run")
+    assert blocked == gr.update(interactive=False, value=f"Run {weights.BLOCKED}")
+    assert "the Hub is offline" in weights.BLOCKED
+    assert weights.run_state(ModelSource(), EMBEDDED, "Run") == gr.update(interactive=True, value="Run")
+    assert weights.run_state(ModelSource(), "not-a-model", "Run")["interactive"]  # the run names close matches
+
+
+def test_run_is_enabled_online_where_the_first_run_downloads(nothing_here, online):
+    assert weights.run_state(ModelSource(), "depth-pro", "Estimate depth") == gr.update(interactive=True,
+                                                                                        value="Estimate depth")
+
+
+def run_wiring(demo: gr.Blocks, button_id: str) -> dict[str, object]:
+    """{trigger: handler} of the events that set the Run button ``button_id``: "load", "change" (its model list)
+    and "then" (after a download)."""
+    button = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == button_id)
+    found = {}
+    for dep in demo.fns.values():
+        if button in dep.outputs:
+            for block, event in dep.targets:
+                found["then" if block is None and event == "then" else event] = dep.fn
+    return found
+
+
+@pytest.mark.parametrize("task, run_id, label, missing", [
+    ("semantic", "semantic-run", "Run", "segformer-b5-ade"),
+    ("part", "part-run", "Run", "segformer-b5-face-parsing"),
+    ("depth", "depth-run", "Estimate depth", "depth-pro")])
+def test_each_tab_wires_its_run_button_to_its_model_list_and_the_download(nothing_here, monkeypatch, task, run_id,
+                                                                          label, missing):
+    demo = build_demo()
+    handlers = run_wiring(demo, run_id)
+    assert set(handlers) >= {"load", "change"} and len(handlers) == 3
+    for fn in handlers.values():
+        assert fn(missing) == gr.update(interactive=False, value=f"{label} {weights.BLOCKED}")
+    monkeypatch.setattr(seglab, "is_available", lambda model_id: model_id == missing)  # now downloaded
+    assert all(fn(missing) == gr.update(interactive=True, value=label) for fn in handlers.values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import gradio as gr
 import pytest
 
 import seglab
@@ -105,3 +106,47 @@ def test_the_benchmark_tab_draws_its_charts_when_opened_not_when_the_app_starts(
         assert "not measured here" in zoo_note
     assert built == [None]
     benchmark.zoo_chart.cache_clear()
+
+
+def zoo_row(model_id: str) -> gr.SelectData:
+    """The event of a click on a zoo table cell of ``model_id``'s row, as the browser sends it."""
+    zoo = report.model_zoo()
+    row = zoo.index[zoo["model"] == model_id][0]
+    return gr.SelectData(None, {"index": [int(row), 2], "value": zoo.iloc[row, 2],
+                                "row_value": zoo.iloc[row].tolist()})
+
+
+TABS = {"promptable": "segment", "semantic": "semantic", "depth": "depth"}
+
+
+def test_a_zoo_row_opens_its_model_on_its_tab():
+    tab, *models, line = benchmark.zoo_choice(TABS)(zoo_row("segformer-b0-ade"))
+    assert tab.selected == "semantic"
+    assert models == [gr.skip(), gr.update(value="segformer-b0-ade"), gr.skip()]
+    assert "segformer-b0-ade" in line and "Semantic tab" in line
+
+
+def test_a_zoo_row_of_a_task_without_a_tab_says_so():
+    tab, *models, line = benchmark.zoo_choice(TABS)(zoo_row("mask2former-swin-tiny-coco-panoptic"))
+    assert tab == gr.skip() and models == [gr.skip()] * len(TABS)
+    assert line.startswith("**mask2former-swin-tiny-coco-panoptic** is a panoptic model: no tab of the app runs it")
+
+
+def test_the_app_wires_the_zoo_to_every_task_tab_and_its_model_list():
+    from ui import build_demo
+
+    demo = build_demo()
+    (dep,) = [f for f in demo.fns.values() if f.fn is not None and f.fn.__name__ == "choose"]
+    assert [(type(demo.blocks[b]).__name__, e) for b, e in dep.targets] == [("Dataframe", "select")]
+    tabs, *models, line = dep.outputs
+    assert isinstance(tabs, gr.Tabs) and line.elem_id == "zoo-choice"
+    tab_of = {}
+    for model in models:  # each model list sits in its task's tab
+        block = model
+        while not isinstance(block, gr.Tab):
+            block = block.parent
+        tab_of[block.id] = model
+    assert list(tab_of) == ["segment", "semantic", "instance", "panoptic", "parts", "depth"]
+    tab, *updates, _ = dep.fn(zoo_row("depth-pro"))
+    assert tab.selected == "depth" and updates[-1] == gr.update(value="depth-pro")
+    assert all(u == gr.skip() for u in updates[:-1])

@@ -10,7 +10,7 @@ import pytest
 from app_weights import save_tiny_models
 
 import seglab
-from ui import compare
+from ui import compare, weights
 from ui.common import ModelSource
 
 EMBEDDED = "embedded-u2netp-grabcut"
@@ -78,3 +78,26 @@ def test_a_click_on_the_image_adds_a_point_to_the_prompt_and_keeps_its_boxes(sou
     assert len(gallery) == 2  # both models ran on the clicked prompt
     with pytest.raises(gr.Error, match="not valid JSON"):
         click("{points", "positive point", 1, 1)  # a broken prompt is said, not overwritten
+
+
+def test_compare_is_disabled_saying_why_while_no_chosen_model_can_run_here(source, monkeypatch):
+    button, line = compare.compare_state(source, ["sam-vit-large", "sam-vit-huge"])
+    assert button == gr.update(interactive=False, value=f"Compare {compare.BLOCKED}")
+    assert line.startswith("⚠️ sam-vit-large, sam-vit-huge are not downloaded and the Hub is offline")
+    assert line.endswith("run `python -m seglab download sam-vit-large`.")
+    for runnable in (["sam-vit-large", "sam-vit-base"], [EMBEDDED], []):  # one that runs: the run goes on
+        assert compare.compare_state(source, runnable) == (gr.update(interactive=True, value="Compare"), "")
+    monkeypatch.setattr(weights, "is_offline_mode", lambda: False)  # online, the first run downloads them
+    assert compare.compare_state(source, ["sam-vit-large", "sam-vit-huge"])[0]["interactive"]
+
+
+def test_the_compare_button_follows_the_chosen_models():
+    from ui import build_demo
+
+    demo = build_demo()
+    button = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "compare-run")
+    (dep,) = [d for d in demo.fns.values() if button in d.outputs]
+    (target, event), = dep.targets
+    assert demo.blocks[target].elem_id == "compare-models" and event == "change"
+    assert not dep.fn(["sam-vit-large", "sam-vit-huge"])[0]["interactive"]
+    assert dep.fn([EMBEDDED, "sam-vit-huge"])[0]["interactive"]

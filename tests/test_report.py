@@ -14,7 +14,7 @@ import pytest
 
 from benchmarks import plot
 from seglab import Published, get_spec, list_models, registry
-from seglab.charts import ROW_PX, format_ms, log_ticks, ms_axis
+from seglab.charts import LABEL_CHARS, ROW_PX, format_ms, log_ticks, ms_axis, short_label
 from seglab.protocols import get_protocol
 from seglab.report import (
     OFFLINE,
@@ -142,7 +142,7 @@ def test_summary_table_is_compact_with_the_columns_that_matter_first(results_dir
 def test_model_zoo_lists_every_registry_model_with_its_published_numbers():
     zoo = model_zoo()
     assert zoo["model"].tolist() == [s.id for s in list_models()]
-    assert list(zoo.columns[:3]) == ["model", "task", "published"]
+    assert list(zoo.columns[:4]) == ["model", "task", "offline", "published"]
     assert {"input", "license", "source"} <= set(zoo.columns)
     row = zoo.set_index("model").loc["mask2former-swin-large-coco-panoptic"]
     spec = get_spec("mask2former-swin-large-coco-panoptic")
@@ -150,6 +150,15 @@ def test_model_zoo_lists_every_registry_model_with_its_published_numbers():
     assert set(model_zoo("depth")["task"]) == {"depth"}
     assert ("published speed" in zoo.columns) == any(p.metric in SPEED_METRICS for s in list_models()
                                                       for p in s.published)
+
+
+def test_model_zoo_says_what_runs_offline_as_the_readme_does():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    models = readme[readme.index("## Models"):]
+    offline = dict(re.findall(r"^\| `([^`]+)` \|[^|]*\|[^|]*\|[^|]*\| (yes|no) \|", models, flags=re.M))
+    zoo = model_zoo().set_index("model")["offline"]
+    assert len(offline) == len(zoo) and zoo.to_dict() == offline
+    assert zoo["embedded-u2netp-grabcut"] == "yes" and zoo["sam-vit-huge"] == "no"
 
 
 def test_model_zoo_shows_a_published_speed_where_the_registry_has_one(monkeypatch):
@@ -314,8 +323,23 @@ def test_zoo_chart_facets_per_metric_and_dataset_filtered_by_task():
     pub = published_numbers("panoptic")
     fig = zoo_chart("panoptic").figure
     assert sorted(facet_titles(fig)) == sorted({f"{m} · {d}" for m, d in zip(pub["metric"], pub["dataset"])})
-    assert sorted(row_labels(fig)) == sorted(pub["model"])
+    assert sorted(row_labels(fig)) == sorted(short_label(m) for m in pub["model"])
     assert (zoo_chart("depth").figure is None) == published_numbers("depth").empty
+
+
+def test_long_row_labels_are_cut_in_the_middle_with_the_full_name_on_hover():
+    assert short_label("sam-vit-huge") == "sam-vit-huge"
+    tiny, large = "mask2former-swin-tiny-cityscapes-semantic", "mask2former-swin-large-cityscapes-semantic"
+    assert short_label(tiny) != short_label(large)  # names differing in a middle word stay apart
+    cut = short_label("mask2former-swin-large-mapillary-vistas-semantic")
+    assert len(cut) == LABEL_CHARS and cut.startswith("mask2former-swin-") and cut.endswith("-vistas-semantic")
+    assert "…" in cut
+    labels = [a for a in zoo_chart().figure.layout.annotations if a.yref != "paper"]
+    assert max(len(a.text) for a in labels) <= LABEL_CHARS
+    ids = {s.id for s in list_models()}
+    long = [a for a in labels if a.hovertext]
+    assert long and all(a.hovertext in ids and a.text == short_label(a.hovertext) != a.hovertext for a in long)
+    assert all(a.text in ids for a in labels if not a.hovertext)
 
 
 def test_clicks_chart_for_interactive_rows(results_dir: Path):

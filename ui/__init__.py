@@ -39,16 +39,23 @@ def build_demo(weights_dir: str | Path | None = None, results_dir: str | Path | 
                     "(or, online, *Download weights* on their tab).")
         whole_image = {t: (dense.endpoint(t).capitalize(), dense.endpoint(t),
                            functools.partial(dense.build, source, t, examples)) for t in dense.TASKS}
-        tabs = {"promptable": ("Segment", "segment", lambda: segment.build(source, examples)), **whole_image,
-                "depth": ("Depth", "depth", lambda: depth.build(source, examples))}
-        for task, (name, tab_id, build) in tabs.items():
-            with gr.Tab(name, id=tab_id):
-                needs = Needs(source, task)
-                needs.build()  # the tab's first line: what it needs to run here
-                needs.wire(demo, build())
-        with gr.Tab("Compare", id="compare"):
-            compare.build(source, examples)
-        with gr.Tab("Benchmark", id="benchmark") as benchmark_tab:
-            load_results, outputs = benchmark.build(results_dir)
+        # each builder returns (model list, Run button); ui/segment.build returns its model list alone, so the
+        # Segment tab's Run button is not wired yet: pass it as the others do once segment.build returns it
+        tabs = {"promptable": ("Segment", "segment", lambda: (segment.build(source, examples), None)),
+                **whole_image, "depth": ("Depth", "depth", lambda: depth.build(source, examples))}
+        models = {}
+        with gr.Tabs() as tab_set:
+            for task, (name, tab_id, build) in tabs.items():
+                with gr.Tab(name, id=tab_id):
+                    needs = Needs(source, task)
+                    needs.build()  # the tab's first line: what it needs to run here
+                    models[task], run = build()
+                    needs.wire(demo, models[task], run)
+            with gr.Tab("Compare", id="compare"):
+                compare.build(source, examples)
+            with gr.Tab("Benchmark", id="benchmark") as benchmark_tab:
+                load_results, outputs, zoo_table, zoo_line = benchmark.build(results_dir)
         benchmark_tab.select(load_results, None, outputs, api_name="benchmark")
+        choose = benchmark.zoo_choice({task: tab_id for task, (_, tab_id, _) in tabs.items()})
+        zoo_table.select(choose, None, [tab_set, *models.values(), zoo_line], api_visibility="private", queue=False)
     return demo.queue(default_concurrency_limit=None)

@@ -9,12 +9,14 @@ names each row's folder.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import pandas as pd
 
+import seglab
 from seglab import TASKS, report
 
 from .common import user_errors
@@ -32,7 +34,7 @@ DEFAULT_PX = 90
 RESULT_WIDTHS = {"folder": 110, "model": 200, "task · dataset": 170, "weights": 95, "headline": 110, "published": 90,
                  "protocol": 130, "p50 ms": 75, "cold ms": 75, "peak MB": 80, "images": 70, "other metrics": 200,
                  "note": 220}
-ZOO_WIDTHS = {"model": 240, "task": 100, "published": 230, "protocol": 260, "published speed": 160, "input": 90,
+ZOO_WIDTHS = {"model": 240, "task": 100, "offline": 70, "published": 230, "protocol": 260, "published speed": 160, "input": 90,
               "license": 190, "source": 290}
 
 
@@ -143,6 +145,23 @@ def zoo(task: str) -> tuple:
             *zoo_chart_view(task))
 
 
+def zoo_choice(tabs: dict[str, str]) -> Callable[[gr.SelectData], tuple]:
+    """The zoo table's select handler for the app's task tabs ``tabs`` (task -> tab id, in the order of the model
+    lists it sets): (the tab to open, each tab's model list, a line under the zoo). A row opens its model's tab
+    with that model chosen; a model whose task has no tab gets a sentence saying so."""
+    def choose(evt: gr.SelectData) -> tuple:
+        model_id = str(evt.row_value[report.ZOO_COLUMNS.index("model")])
+        task = seglab.get_spec(model_id).task
+        if task not in tabs:
+            return (gr.skip(), *(gr.skip() for _ in tabs),
+                    f"**{model_id}** is a {task} model: no tab of the app runs it; the command line does "
+                    f"(`python -m seglab predict {model_id} IMAGE --out DIR`).")
+        return (gr.Tabs(selected=tabs[task]), *(gr.update(value=model_id) if t == task else gr.skip() for t in tabs),
+                f"**{model_id}** chosen on the {tabs[task].capitalize()} tab.")
+
+    return choose
+
+
 @user_errors(keep=N_OUTPUTS)
 def uploaded(file: str | None) -> tuple:
     """The ``/benchmark_upload`` endpoint: the dashboard of a user's results.csv / results.json. Errors name
@@ -153,15 +172,17 @@ def uploaded(file: str | None) -> tuple:
 
 
 def build(results_dir: str | Path | None = None) -> tuple:
-    """The tab's widgets; returns (loader, outputs) for the app to run when the tab is opened. No chart is
-    drawn before then (nor plotly imported): users of the other tabs never pay for them."""
+    """The tab's widgets; returns (loader, outputs) for the app to run when the tab is opened, and the zoo table
+    and the line under it for the app to wire to its tabs (:func:`zoo_choice`). No chart is drawn before the tab
+    is opened (nor plotly imported): users of the other tabs never pay for them."""
     folder = Path(results_dir) if results_dir else RESULTS
-    gr.Markdown("### Model zoo\nEvery model seglab knows, with the numbers its authors published: choose one "
-                "here, then run it on the other tabs or reproduce its numbers with `benchmarks.run`.")
+    gr.Markdown("### Model zoo\nEvery model seglab knows, with the numbers its authors published: choose a row "
+                "to open that model on its tab, or reproduce its numbers with `benchmarks.run`.")
     task = gr.Radio([ALL, *TASKS], value=ALL, label="Task", elem_id="zoo-task")
     models = report.model_zoo()
     zoo_table = gr.Dataframe(value=models, label="Registry models", elem_id="zoo-table", wrap=True, max_height=420,
                              interactive=False, column_widths=column_widths(list(models), ZOO_WIDTHS), pinned_columns=1)
+    zoo_line = gr.Markdown(elem_id="zoo-choice")
     with gr.Accordion("Published numbers as a chart", open=False) as zoo_accordion:
         zoo_note = gr.Markdown(elem_id="zoo-note")
         zoo_plot = gr.Plot(show_label=False, elem_id="zoo-chart")
@@ -191,4 +212,4 @@ def build(results_dir: str | Path | None = None) -> tuple:
 
     upload.upload(uploaded, upload, outputs, api_name="benchmark_upload")
     reload.click(load_folder, None, outputs, api_name="benchmark_reload", api_visibility="undocumented")
-    return load_folder, outputs
+    return load_folder, outputs, zoo_table, zoo_line

@@ -14,10 +14,13 @@ import seglab
 from seglab.render import colorize_depth, draw_prompt, overlay
 
 from .common import CONCURRENCY, ModelSource, gpu, image_input, parse_prompt, prompt_json, read_image, user_errors
+from .weights import cannot_run
 
 log = logging.getLogger("seglab.app")
 MAX_MODELS = 6
 CLICKS = ("positive point", "negative point")
+LABEL = "Compare"
+BLOCKED = "(none of the chosen models can run here: see below)"
 
 
 def picture(result: Any, image: np.ndarray, prompt: seglab.Prompt | None) -> np.ndarray:
@@ -89,6 +92,19 @@ def run(source: ModelSource, image: Any, model_ids: list[str] | None, prompt: st
     return gallery, times_table(rows, failures)
 
 
+def compare_state(source: ModelSource, model_ids: list[str] | None) -> tuple[dict[str, Any], str]:
+    """(the Compare button, the line under it): not interactive, the line saying why and what to do, when every
+    chosen model cannot run here (not downloaded, the Hub offline); a run goes on past the others' failures."""
+    chosen = [m for m in model_ids or [] if m]
+    blocked = [m for m in chosen if cannot_run(source, m)]
+    if not chosen or len(blocked) < len(chosen):
+        return gr.update(interactive=True, value=LABEL), ""
+    return (gr.update(interactive=False, value=f"{LABEL} {BLOCKED}"),
+            f"⚠️ {', '.join(blocked)} {'is' if len(blocked) == 1 else 'are'} not downloaded and the Hub is offline: "
+            f"add a model that runs here (one not marked *(download needed)*), or on a machine with internet run "
+            f"`python -m seglab download {blocked[0]}`.")
+
+
 @user_errors
 def add_click(prompt: str | None, kind: str, evt: gr.SelectData) -> str:
     """The prompt's JSON with the clicked pixel added as a positive or negative point (its boxes kept)."""
@@ -117,7 +133,8 @@ def build(source: ModelSource, examples: list[str]) -> None:
             click = gr.Radio(list(CLICKS), value=CLICKS[0], label="A click on the image adds a",
                              elem_id="compare-click")
             text = gr.Textbox(label="Text prompt (text-capable models)")
-            button = gr.Button("Compare", variant="primary", elem_id="compare-run")
+            button = gr.Button(LABEL, variant="primary", elem_id="compare-run")
+            needs = gr.Markdown(elem_id="compare-needs")
         with gr.Column(scale=3):
             # two columns even for one picture, each shown whole, every result at the same size; height "100%"
             # (not "auto", which caps it at 55% of the window) lets the gallery grow with its rows, no scroll box
@@ -129,5 +146,7 @@ def build(source: ModelSource, examples: list[str]) -> None:
         return run(source, image, model_ids, prompt, text)
 
     image.select(add_click, [prompt, click], prompt, api_name="compare_click", api_visibility="private")
+    models.change(lambda ids: compare_state(source, ids), models, [button, needs], api_visibility="private",
+                  queue=False)
     button.click(compare, [image, models, prompt, text], [gallery, table], api_name="compare",
                  concurrency_id="compare", concurrency_limit=CONCURRENCY, show_progress_on=[gallery])  # one loader

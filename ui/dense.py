@@ -68,9 +68,9 @@ def run(source: ModelSource, task: str, image: Any, model_id: str, threshold: fl
             timing(model_id, load_s, predict_s, f"{summary(result)} · {protocol_line(model_id)}"))
 
 
-def build(source: ModelSource, task: str, examples: list[str]) -> gr.Dropdown:
+def build(source: ModelSource, task: str, examples: list[str]) -> tuple[gr.Dropdown, gr.Button]:
     """One dense-prediction tab (inside a gr.Tab context); its endpoint is ``/`` + :func:`endpoint`. Returns its
-    model list."""
+    model list and Run button (for ``ui.weights.Needs`` to enable)."""
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
             image = image_input(label="Image", sources=["upload", "clipboard"], height=300)
@@ -96,4 +96,4 @@ def build(source: ModelSource, task: str, examples: list[str]) -> gr.Dropdown:
                  concurrency_limit=CONCURRENCY, show_progress_on=[shown])  # one loader: each costs the browser CPU
     model.change(lambda m: warn_if_missing(source, m), model, None, api_name=f"{endpoint(task)}_model",
                  api_visibility="private")
-    return model
+    return model, button

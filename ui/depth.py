@@ -47,8 +47,9 @@ def run(source: ModelSource, image: Any, model_id: str) -> tuple:
             downloads(depth, array, "depth"), timing(model_id, load_s, predict_s))
 
 
-def build(source: ModelSource, examples: list[str]) -> gr.Dropdown:
-    """The Depth tab's widgets and its ``/depth`` endpoint; returns its model list."""
+def build(source: ModelSource, examples: list[str]) -> tuple[gr.Dropdown, gr.Button]:
+    """The Depth tab's widgets and its ``/depth`` endpoint; returns its model list and Run button (for
+    ``ui.weights.Needs`` to enable)."""
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
             image = image_input(label="Image", sources=["upload", "clipboard"], height=300)
@@ -72,4 +73,4 @@ def build(source: ModelSource, examples: list[str]) -> gr.Dropdown:
     button.click(depth_handler, [image, model], [shown, info, cloud, files, status], api_name="depth",
                  concurrency_id="depth", concurrency_limit=CONCURRENCY, show_progress_on=[shown])  # one loader
     model.change(lambda m: warn_if_missing(source, m), model, None, api_name="depth_model", api_visibility="private")
-    return model
+    return model, button

@@ -1,5 +1,6 @@
-"""What a tab needs to run here: one line at its top (can any of its models run, and if not how to get one)
-and a "Download weights" button for the selected model, doing what ``python -m seglab download MODEL`` does.
+"""What a tab needs to run here: one line at its top (can any of its models run, and if not how to get one),
+a "Download weights" button for the selected model, doing what ``python -m seglab download MODEL`` does, and
+the tab's Run button, not interactive (its label saying why) while the selected model cannot run here.
 
 Whether weights are here comes from ``seglab.is_available`` (the local caches, no network). Online, the
 download size comes from the Hub's API when the line is drawn for a model that is not here (on page load or
@@ -24,6 +25,7 @@ HUB_TIMEOUT_S = 5
 SHOWN = 3  # models named in the line before "and N more"
 LABEL = "Download weights"
 OFFLINE_LABEL = "Download weights (the Hub is offline)"
+BLOCKED = "(not downloaded, the Hub is offline: see above)"  # after a Run button's label while it cannot run
 
 _sizes: dict[str, int] = {}
 _sizes_lock = threading.Lock()
@@ -85,6 +87,21 @@ def needs_line(source: ModelSource, task: str, model_id: str) -> str:
             f"on its first run, or now with *{LABEL}*.")
 
 
+def cannot_run(source: ModelSource, model_id: str) -> bool:
+    """Whether a registry model cannot run here: its weights are not here and the Hub is offline. Unknown ids
+    are left to the run, whose error names close matches."""
+    known = bool(model_id) and model_id in {s.id for s in seglab.MODELS}
+    return known and is_offline_mode() and not source.available(model_id)
+
+
+def run_state(source: ModelSource, model_id: str, label: str, blocked: str = BLOCKED) -> dict[str, Any]:
+    """A tab's Run button (``label``) for the selected model: not interactive, ``blocked`` after its label,
+    when the model :func:`cannot_run` here."""
+    if cannot_run(source, model_id):
+        return gr.update(interactive=False, value=f"{label} {blocked}")
+    return gr.update(interactive=True, value=label)
+
+
 def button_state(source: ModelSource, model_id: str) -> dict[str, Any]:
     """The download button: shown for a registry model whose weights are not here; disabled offline."""
     known = bool(model_id) and model_id in {s.id for s in seglab.MODELS}
@@ -96,7 +113,7 @@ def button_state(source: ModelSource, model_id: str) -> dict[str, Any]:
 
 class Needs:
     """The line and the button at the top of one tab's task: :meth:`build` them first in the tab, then
-    :meth:`wire` them to the tab's model list."""
+    :meth:`wire` them to the tab's model list (and its Run button)."""
 
     def __init__(self, source: ModelSource, task: str) -> None:
         self.source, self.task = source, task
@@ -131,10 +148,21 @@ class Needs:
         button, line = self.refresh(spec.id)
         return button, gr.update(choices=self.source.choices(self.task)), line
 
-    def wire(self, demo: gr.Blocks, model: gr.Dropdown) -> None:
-        """Draw the line on page load and on every model change; the button downloads the selected model."""
+    def wire(self, demo: gr.Blocks, model: gr.Dropdown, run: gr.Button | None = None) -> None:
+        """Draw the line on page load and on every model change; the button downloads the selected model. With
+        the tab's ``run`` button, it is made interactive or not (:func:`run_state`) then too, and after a download."""
         outputs = [self.button, self.line]
         demo.load(self.refresh, model, outputs, api_visibility="private", queue=False)
         model.change(self.refresh, model, outputs, api_visibility="private", queue=False)
-        self.button.click(self.download, model, [self.button, model, self.line], api_name=f"{self.task}_download",
-                          api_visibility="undocumented", concurrency_id="download", concurrency_limit=1)
+        downloaded = self.button.click(self.download, model, [self.button, model, self.line],
+                                       api_name=f"{self.task}_download", api_visibility="undocumented",
+                                       concurrency_id="download", concurrency_limit=1)
+        if run is None:
+            return
+        label = run.value
+
+        def run_button(model_id: str) -> dict[str, Any]:
+            return run_state(self.source, model_id, label)
+
+        for event in (demo.load, model.change, downloaded.then):
+            event(run_button, model, run, api_visibility="private", queue=False)
