@@ -276,11 +276,11 @@ def build_official_sam3(small: bool = True, seed: int = 0) -> torch.nn.Module:
     """The official SAM 3 image model (detector + interactive tracker) with random weights (``seed``) from its own
     builder, its output layers spread by :data:`SAM3_SPREAD`; cut to :data:`SAM3_SMALL` with ``small``.
 
-    The builder needs the official BPE file (:func:`seglab.models.sam3.bpe_path`) and leaves two text-encoder
+    The builder needs the official BPE file (:func:`seglab.checkpoints.sam3.bpe_path`) and leaves two text-encoder
     parameters as ``torch.empty`` (the official checkpoint sets them): they get normal(0, 0.02) here."""
     from unittest import mock
 
-    from seglab.models.sam3 import bpe_path
+    from seglab.checkpoints.sam3 import bpe_path
 
     try:
         builder = importlib.import_module("sam3.model_builder")

@@ -41,6 +41,10 @@ ADAPTERS: dict[str, str] = {
 # family -> the settings its official automatic mask generator sets otherwise than SAM's (the defaults of
 # seglab.everything.EverythingParams); SAM 2's generator keeps masks from predicted IoU 0.8
 EVERYTHING_DEFAULTS: dict[str, dict[str, float]] = {"sam2": {"pred_iou_thresh": 0.8}}
+# family -> the path segment everything takes with it (seglab.everything): a SAM-family decoder batching a point
+# grid, the model's own object proposals, or else a coarse grid of single-point prompts; data, so that the app can
+# show the right settings without importing torch (tests/test_everything.py checks it against the adapters)
+EVERYTHING_PATHS: dict[str, str] = {"sam": "decoder", "sam-hq": "decoder", "sam2": "decoder", "embedded": "proposer"}
 
 
 @dataclass(frozen=True)

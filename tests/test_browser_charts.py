@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -76,7 +77,8 @@ def published_twins(tmp_path: Path) -> Path:
                                      ("mask2former-swin-tiny-coco-panoptic", "panoptic", {"PQ": 52.8}, 110.0),
                                      ("mask2former-swin-large-coco-panoptic", "panoptic", {"PQ": 57.5}, 240.0)):
         report.update_results(tmp_path, {"model": model, "task": task, "dataset": "coco-val2017",
-                                         "weights": "pretrained", "n_images": 5000, "latency_p50_ms": ms, **metrics})
+                                         "weights": "pretrained", "n_images": 5000, "latency_p50_ms": ms,
+                                         "protocol": seglab.get_spec(model).protocol, **metrics})
     return tmp_path / "results.csv"
 
 
@@ -156,6 +158,7 @@ def choose(driver: webdriver.Chrome, model_id: str) -> None:
     option = WebDriverWait(driver, WAIT_S).until(ec.element_to_be_clickable(
         (By.XPATH, f"//ul[@role='listbox']/li[@aria-label='{model_id}' or starts-with(@aria-label, '{model_id} ')]")))
     option.click()
+    box.send_keys(Keys.ESCAPE)  # close the list: it would cover what is under it
 
 
 def test_compare_shows_each_result_at_the_same_size_with_its_caption(app_url, browser, coco_image_path, shots):

@@ -274,3 +274,17 @@ def test_the_estimate_is_cancelled_within_2_s_too(image):
     with pytest.raises(Cancelled):
         estimate_seconds(SlowDecoder(5.0), image, EverythingParams(points_per_side=4), cancel=cancel)
     assert time.perf_counter() - start < 0.3 + 2
+
+
+def test_the_registrys_everything_paths_are_the_adapters_own():
+    """EVERYTHING_PATHS (read by the app without importing torch) names each family's path as its adapter class
+    takes it: a point-batch decoder, its own proposer, or single-point prompts."""
+    from seglab.everything import PointBatchPredictor, Proposer
+    from seglab.loading import adapter_class
+    from seglab.registry import EVERYTHING_PATHS
+
+    for spec in seglab.list_models("promptable"):
+        cls = adapter_class(spec)
+        kind = "decoder" if issubclass(cls, PointBatchPredictor) else "proposer" if issubclass(cls, Proposer) else \
+            "prompts"
+        assert EVERYTHING_PATHS.get(spec.family, "prompts") == kind, spec.id

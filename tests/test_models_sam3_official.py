@@ -25,10 +25,11 @@ pytest.importorskip("sam3.model_builder", reason="the official sam3 0.1.4 packag
                                                  "it imports einops, ftfy, regex, psutil (requirements-dev.txt)")
 
 from benchmarks.sam_official import Sam3OnCpu, build_official_sam3, sam3_checkpoint  # noqa: E402
+from seglab.checkpoints.sam3 import bpe_path  # noqa: E402
 from seglab.models import sam3 as adapter  # noqa: E402
 
 try:
-    adapter.bpe_path()
+    bpe_path()
 except WeightsUnavailableError as e:
     pytest.skip(f"{e} (the official builder and tokenizer need it)", allow_module_level=True)
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import gradio as gr
 
 import seglab
-from seglab.registry import EVERYTHING_DEFAULTS
+from seglab.registry import EVERYTHING_DEFAULTS, EVERYTHING_PATHS
 
 from .common import CONCURRENCY, gpu, model_slot, timing, user_errors
 from .session import SegmentSession
@@ -43,17 +43,13 @@ PATHS = {"decoder": "a grid of point prompts through its batched decoder",
 
 
 def everything_kind(model_id: str) -> Kind:
-    """Which path of ``seglab.everything`` the model takes, from its adapter class (no weights loaded)."""
-    from seglab.everything import PointBatchPredictor, Proposer
-    from seglab.loading import adapter_class
-
+    """Which path of ``seglab.everything`` the model takes (the registry's ``EVERYTHING_PATHS``; nothing is
+    imported, so building the app stays light); an unknown id keeps every setting, and the run says what is wrong."""
     try:
-        cls = adapter_class(seglab.get_spec(model_id))
-    except (seglab.SeglabError, ImportError):
-        return "decoder"  # unknown: every setting stays, the run says what is wrong
-    if issubclass(cls, PointBatchPredictor):
+        family = seglab.get_spec(model_id).family
+    except seglab.SeglabError:
         return "decoder"
-    return "proposer" if issubclass(cls, Proposer) else "prompts"
+    return EVERYTHING_PATHS.get(family, "prompts")
 
 
 def slider_defaults(model_id: str) -> list[float]:

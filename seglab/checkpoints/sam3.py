@@ -21,9 +21,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from ..errors import WeightsUnavailableError
 from . import sam2
+
+BPE_FILE = "bpe_simple_vocab_16e6.txt.gz"  # the official CLIP BPE vocabulary (sam3/model_builder.py)
+BPE_PACKAGES = ("sam3", "open_clip")  # where it ships: the official repo's sam3/assets; open-clip-torch's package
+
+
+def bpe_path() -> Path:
+    """The official BPE vocabulary file, from the first installed package of :data:`BPE_PACKAGES` that ships it."""
+    import importlib.util
+
+    for package in BPE_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            for path in (Path(folder) / BPE_FILE, Path(folder).parent / "assets" / BPE_FILE):
+                if path.is_file():
+                    return path
+    raise WeightsUnavailableError(f"the SAM 3 text vocabulary {BPE_FILE} is not installed: "
+                                  f"pip install open-clip-torch==3.3.0 --no-deps")
 
 VIT_WINDOW = 24  # official ViT: window_size=24, 72 x 72 patches (image 1008, patch 14), sam3/model_builder.py
 TRACKER_SCALES = [4.0, 2.0, 1.0]  # the neck levels the official tracker uses: scale_factors [4, 2, 1, 0.5], scalp=1

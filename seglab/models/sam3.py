@@ -40,34 +40,20 @@ VIT_LAYER_NORM_EPS = 1e-5
 # the official tracker reads the neck levels at scales 4, 2, 1 (sam3/model/vl_combiner.py: SAM3VLBackbone(scalp=1)
 # drops the 0.5 one) and adds no_mem_embed to the last of them (sam3/model/sam3_image.py: predict_inst)
 TRACKER_LEVELS = 3
-BPE_FILE = "bpe_simple_vocab_16e6.txt.gz"  # the official CLIP BPE vocabulary (sam3/model_builder.py)
-BPE_PACKAGES = ("sam3", "open_clip")  # where it ships: the official repo's sam3/assets; open-clip-torch's package
 MAX_HOLE_AREA = 256  # the official SAM3InteractiveImagePredictor's max_hole_area (sam3/model/sam1_task_predictor.py)
 TEXT_LENGTH = 32  # the official tokenizer's context length (sam3/model/text_encoder_ve.py)
 PADDING_BOX = -10  # transformers' label of a padding box (modeling_sam3.py: box_mask = labels != -10)
 
 
-def bpe_path() -> Path:
-    """The official BPE vocabulary file, from the first installed package of :data:`BPE_PACKAGES` that ships it."""
-    import importlib.util
-
-    for package in BPE_PACKAGES:
-        spec = importlib.util.find_spec(package)
-        for folder in (spec.submodule_search_locations or []) if spec else []:
-            for path in (Path(folder) / BPE_FILE, Path(folder).parent / "assets" / BPE_FILE):
-                if path.is_file():
-                    return path
-    raise WeightsUnavailableError(f"the SAM 3 text vocabulary {BPE_FILE} is not installed: "
-                                  f"pip install open-clip-torch==3.3.0 --no-deps")
-
-
 def clip_tokenizer(path: str | Path | None = None) -> Any:
-    """The CLIP tokenizer of the official BPE vocabulary (``path``, default :func:`bpe_path`), as the official
+    """The CLIP tokenizer of the official BPE vocabulary (``path``, default :func:`seglab.checkpoints.sam3.bpe_path`), as the official
     ``SimpleTokenizer`` builds it: byte symbols, the same with ``</w>``, the 48894 merges, start and end tokens."""
     import gzip
 
     from transformers import CLIPTokenizer
     from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    from ..checkpoints.sam3 import bpe_path
 
     with gzip.open(path or bpe_path(), "rt", encoding="utf-8") as f:
         lines = f.read().split("\n")
