@@ -22,7 +22,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 import seglab
 from app_weights import save_tiny_models
 from seglab import report
-from ui import build_demo
+from ui import build_demo, weights
 from web import chromium, needs_chromium, served
 
 SHIPPED = Path(__file__).resolve().parents[1] / "results"
@@ -40,6 +40,12 @@ return Array.from(document.querySelectorAll('.js-plotly-plot')).filter(g => g.of
   const axes = [...L._subplots.xaxis, ...L._subplots.yaxis].map(a => [a, L[a[0] + 'axis' + a.slice(1)]._length]);
   return {id: g.closest('[id^=chart], [id^=zoo]').id, width: r.width, height: r.height, figure: L.height, axes: axes};
 });"""
+# the row labels and titles written in a chart that reach past its drawing on either side
+CUT_TEXT = """
+const svg = document.querySelector('#' + arguments[0] + ' .main-svg').getBoundingClientRect();
+return Array.from(document.querySelectorAll('#' + arguments[0] + ' .annotation-text')).filter(t => {
+  const r = t.getBoundingClientRect(); return r.left < svg.left - 1 || r.right > svg.right + 1;
+}).map(t => t.textContent);"""
 # the results table: its scroll box's widths and how many lines each header takes
 TABLE = """
 const view = document.querySelector('#benchmark-table .virtual-table-viewport');
@@ -99,6 +105,7 @@ def check_charts(driver: webdriver.Chrome, size: str, folder: Path, expected: se
         assert chart["width"] >= MIN_CHART_PX[size], chart["id"]
         for axis, length in chart["axes"]:
             assert length >= (MIN_X_AXIS_PX if axis.startswith("x") else MIN_Y_AXIS_PX), (chart["id"], axis, length)
+        assert driver.execute_script(CUT_TEXT, chart["id"]) == [], chart["id"]  # every label read whole
         element = driver.find_element(By.ID, chart["id"]).find_element(By.CSS_SELECTOR, ".js-plotly-plot")
         driver.execute_script("arguments[0].scrollIntoView()", element)
         path = folder / f"{chart['id']}-{size}.png"
@@ -140,6 +147,33 @@ def test_benchmark_tab_reads_well_at_desktop_and_phone_width(app_url, browser, s
     assert browser.save_screenshot(str(shots / "benchmark-zoo.png"))
     browser.execute_script("arguments[0].scrollIntoView()", browser.find_element(By.ID, "benchmark-summary"))
     assert browser.save_screenshot(str(shots / "benchmark-tab.png"))
+
+
+def zoo_click(driver: webdriver.Chrome, task: str, model_id: str) -> None:
+    """On the Benchmark tab, the zoo filtered to ``task``, a click on the row of ``model_id``."""
+    open_tab(driver, "Benchmark")
+    driver.find_element(By.XPATH, f"//*[@id='zoo-task']//label[normalize-space()='{task}']").click()
+    cell = WebDriverWait(driver, WAIT_S).until(ec.presence_of_element_located(
+        (By.XPATH, f"//*[@id='zoo-table']//span[normalize-space()='{model_id}']")))  # a cell's text
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
+    cell.click()
+
+
+def test_a_zoo_row_opens_its_model_on_its_tab_where_run_says_if_it_cannot_run(app_url, browser):
+    wait = WebDriverWait(browser, WAIT_S)
+    browser.set_window_size(*SIZES["desktop"])
+    browser.get(app_url)
+    wait.until(ec.presence_of_element_located((By.XPATH, "//button[@role='tab' and normalize-space()='Benchmark']")))
+    zoo_click(browser, "semantic", "segformer-b5-ade")  # not downloaded, and the tests' Hub is offline
+    run = wait.until(ec.visibility_of_element_located((By.ID, "semantic-run")))  # the Semantic tab is open
+    wait.until(lambda d: "segformer-b5-ade" in d.find_element(By.ID, "semantic-needs").text)
+    wait.until(lambda d: not run.is_enabled())
+    assert run.text == f"Run {weights.BLOCKED}"
+    assert "python -m seglab download segformer-b5-ade" in browser.find_element(By.ID, "semantic-needs").text
+    zoo_click(browser, "semantic", "segformer-b0-ade")  # here (tiny weights)
+    wait.until(lambda d: d.find_element(By.ID, "semantic-run").is_displayed()
+               and d.find_element(By.ID, "semantic-run").is_enabled())
+    assert browser.find_element(By.ID, "semantic-run").text == "Run"
 
 
 def thumbnails(driver: webdriver.Chrome) -> list[tuple[float, float, str]]:
