@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import UNKNOWN, DatasetLayoutError, SemanticDataset, SemanticSample, require_dir
+from .base import UNKNOWN, DatasetLayoutError, SemanticDataset, pair_labels, require_dir
 from .labels import get_label_set
 
 LABEL_SET = "ade20k-150"
@@ -41,13 +41,6 @@ def load(root: str | Path, split: str = "val") -> SemanticDataset:
     images = require_dir(root / "images" / folder, f"the {split} images (ADEChallengeData2016.zip unpacked in {root})")
     labels = require_dir(root / "annotations" / folder, f"the {split} annotations (ADEChallengeData2016.zip "
                                                         f"unpacked in {root})")
-    samples = []
-    for image in sorted(images.glob("*.jpg")):
-        label = labels / f"{image.stem}.png"
-        if not label.is_file():
-            raise DatasetLayoutError(f"missing file {label}: expected the annotation of {image.name}")
-        samples.append(SemanticSample(image.stem, image, label))
-    if not samples:
-        raise DatasetLayoutError(f"no images in {images}: expected ADE_*.jpg files")
+    samples = pair_labels(images, labels, "the annotation", "ADE_*.jpg files")
     names, lut = label_table()
-    return SemanticDataset("ade20k", root, split, tuple(samples), names, lut, label_set=LABEL_SET, note=NOTE)
+    return SemanticDataset("ade20k", root, split, samples, names, lut, label_set=LABEL_SET, note=NOTE)

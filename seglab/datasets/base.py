@@ -1,9 +1,9 @@
 """What every semantic data set loader returns: samples (image + label file) and a label table."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from PIL import Image
@@ -113,3 +113,17 @@ def require_file(path: Path, what: str) -> Path:
     if not path.is_file():
         raise DatasetLayoutError(f"missing file {path}: expected {what}")
     return path
+
+
+def pair_labels(images: Path, labels: Path, what: str, expected: str) -> tuple[SemanticSample, ...]:
+    """One sample per ``images/*.jpg`` with its ``labels/<stem>.png``; a missing label or no image is an error
+    naming ``what`` the label is and the ``expected`` image files."""
+    samples = []
+    for image in sorted(images.glob("*.jpg")):
+        label = labels / f"{image.stem}.png"
+        if not label.is_file():
+            raise DatasetLayoutError(f"missing file {label}: expected {what} of {image.name}")
+        samples.append(SemanticSample(image.stem, image, label))
+    if not samples:
+        raise DatasetLayoutError(f"no images in {images}: expected {expected}")
+    return tuple(samples)

@@ -20,10 +20,9 @@ import numpy as np
 from PIL import Image
 
 from . import cityscapes
-from .base import UNKNOWN, DatasetLayoutError, InvalidLabelError, SemanticSample
-from .frames import DepthDataset, DepthSample, FrameDataset, pair_frames
+from .base import UNKNOWN, InvalidLabelError, SemanticSample
+from .frames import DepthDataset, DepthSample, FrameDataset, pair_frames, recording_split
 
-SPLITS = ("all",)
 MAX_DEPTH = 80.0  # metres scored, as KITTI's Eigen split caps driving scenes (the sky is at the far plane, 1000 m)
 NOTE = "CARLA 0.9.14+ semantic tags mapped to Cityscapes' 19 classes; frames at their recorded size"
 DEPTH_NOTE = (f"CARLA depth camera (Raw, decoded to metres), capped at {MAX_DEPTH:g} m; relative models aligned "
@@ -130,15 +129,9 @@ def read_depth(path: Path) -> np.ndarray:
     return (1000 * normalized).astype(np.float32)
 
 
-def _split(split: str) -> str:
-    if split not in SPLITS:
-        raise DatasetLayoutError(f"unknown CARLA split {split!r}: a recording has one split, 'all'")
-    return split
-
-
 def load(root: str | Path, split: str = "all") -> FrameDataset:
     """The semantic frames under ``root``: ``semantic/`` (Raw tags) or else ``semantic_palette/`` (colours)."""
-    root, split = Path(root), _split(split)
+    root, split = Path(root), recording_split(split, "CARLA")
     folder, reader = ("semantic_palette", read_palette) if (root / "semantic_palette").is_dir() and not (
         root / "semantic").is_dir() else ("semantic", read_tags)
     pairs = pair_frames(root, folder, ".png", "the semantic camera's frames saved with carla.ColorConverter.Raw "
@@ -150,7 +143,7 @@ def load(root: str | Path, split: str = "all") -> FrameDataset:
 
 def load_depth(root: str | Path, split: str = "all") -> DepthDataset:
     """The depth pairs under ``root`` (``rgb/`` + ``depth/``, Raw depth PNGs)."""
-    root, split = Path(root), _split(split)
+    root, split = Path(root), recording_split(split, "CARLA")
     pairs = pair_frames(root, "depth", ".png", "the depth camera's frames saved with carla.ColorConverter.Raw")
     return DepthDataset("carla", root, split, tuple(DepthSample(*p) for p in pairs), read_depth, MAX_DEPTH,
                         DEPTH_NOTE)

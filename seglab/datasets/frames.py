@@ -20,6 +20,13 @@ from .base import DatasetLayoutError, InvalidLabelError, SemanticDataset, Semant
 RGB = "rgb"
 
 
+def recording_split(split: str, simulator: str) -> str:
+    """``split`` if it is a recording's one split, ``all``; else a :class:`DatasetLayoutError`."""
+    if split != "all":
+        raise DatasetLayoutError(f"unknown {simulator} split {split!r}: a recording has one split, 'all'")
+    return split
+
+
 def pair_frames(root: Path, sensor: str, suffix: str, what: str) -> list[tuple[str, Path, Path]]:
     """(frame, rgb/<frame>.png, <sensor>/<frame><suffix>) for every colour frame; a missing partner is an error."""
     images = require_dir(root / RGB, "the colour camera's frames (NNNNNN.png)")

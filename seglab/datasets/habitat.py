@@ -22,9 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from .base import UNKNOWN, DatasetLayoutError, InvalidLabelError, SemanticSample, require_file
-from .frames import DepthDataset, DepthSample, FrameDataset, pair_frames
+from .frames import DepthDataset, DepthSample, FrameDataset, pair_frames, recording_split
 
-SPLITS = ("all",)
 MAX_DEPTH = 10.0  # metres scored: indoor scenes, as NYU
 OBJECTS = "objects.json"
 NOTE = "habitat-sim semantic sensor, objects mapped to the 40 mpcat40 categories"
@@ -81,15 +80,9 @@ def read_depth(path: Path) -> np.ndarray:
     return _read_npy(path, "f", "depth").astype(np.float32)
 
 
-def _split(split: str) -> str:
-    if split not in SPLITS:
-        raise DatasetLayoutError(f"unknown Habitat split {split!r}: a recording has one split, 'all'")
-    return split
-
-
 def load(root: str | Path, split: str = "all") -> FrameDataset:
     """The semantic frames under ``root`` with the categories of ``objects.json``."""
-    root, split = Path(root), _split(split)
+    root, split = Path(root), recording_split(split, "Habitat")
     pairs = pair_frames(root, "semantic", ".npy", "the semantic sensor's object ids (NNNNNN.npy)")
     objects = require_file(root / OBJECTS, "the scene's object id -> mpcat40 category table the recording wrote")
     names, lut = label_table(objects)
@@ -99,7 +92,7 @@ def load(root: str | Path, split: str = "all") -> FrameDataset:
 
 def load_depth(root: str | Path, split: str = "all") -> DepthDataset:
     """The depth pairs under ``root`` (``rgb/`` + ``depth/`` float32 ``.npy`` metres)."""
-    root, split = Path(root), _split(split)
+    root, split = Path(root), recording_split(split, "Habitat")
     pairs = pair_frames(root, "depth", ".npy", "the depth sensor's float32 metres (NNNNNN.npy)")
     return DepthDataset("habitat", root, split, tuple(DepthSample(*p) for p in pairs), read_depth, MAX_DEPTH,
                         DEPTH_NOTE)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import UNKNOWN, DatasetLayoutError, SemanticDataset, SemanticSample, require_dir, require_file
+from .base import UNKNOWN, DatasetLayoutError, SemanticDataset, pair_labels, require_dir, require_file
 
 VERSIONS = ("v1.2", "v2.0")
 LABEL_SETS = {"v1.2": "mapillary-vistas-65"}  # seglab.datasets.labels; no registry model predicts v2.0's 124
@@ -55,14 +55,7 @@ def load(root: str | Path, split: str = "val", version: str | None = None) -> Se
     labels = require_dir(folder / version / "labels", f"the {version} label PNGs")
     config = require_file(root / f"config_{version}.json", f"the {version} class list shipped with the release")
     names, lut = label_table(config)
-    samples = []
-    for image in sorted(images.glob("*.jpg")):
-        label = labels / f"{image.stem}.png"
-        if not label.is_file():
-            raise DatasetLayoutError(f"missing file {label}: expected the labels of images/{image.name}")
-        samples.append(SemanticSample(image.stem, image, label))
-    if not samples:
-        raise DatasetLayoutError(f"no images in {images}: expected <key>.jpg files")
+    samples = pair_labels(images, labels, "the labels", "<key>.jpg files")
     name = "mapillary-vistas" if version == "v1.2" else f"mapillary-vistas-{version}"
-    return SemanticDataset(name, root, split, tuple(samples), names, lut, label_set=LABEL_SETS.get(version, ""),
+    return SemanticDataset(name, root, split, samples, names, lut, label_set=LABEL_SETS.get(version, ""),
                            note=f"{version}, {len(names)} classes, images at full resolution")
