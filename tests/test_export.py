@@ -1,6 +1,7 @@
 """Export: every result kind is written in its exchange format and reads back identically."""
 import json
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -40,6 +41,18 @@ def test_polygons_of_two_blobs():
     m = np.zeros((20, 20), bool)
     m[2:5, 2:5] = m[10:15, 10:15] = True
     assert len(mask_to_polygons(m)) == 2
+
+
+def test_polygons_traced_in_the_box_equal_those_of_the_whole_mask(coco_root):
+    """Real COCO instance masks (edges, holes, several parts): the same points as tracing the whole image."""
+    from pycocotools.coco import COCO
+
+    coco = COCO(str(coco_root / "annotations" / "instances_val2017.json"))
+    anns = coco.loadAnns(coco.getAnnIds(imgIds=sorted(coco.getImgIds())[:3], iscrowd=None))
+    empty = np.zeros((5, 7), bool)
+    for m in [coco.annToMask(a).astype(bool) for a in anns] + [empty, ~empty]:
+        whole, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        assert mask_to_polygons(m) == [c.reshape(-1).astype(float).tolist() for c in whole if len(c) >= 3]
 
 
 def test_semantic_and_panoptic_files(tmp_path):
