@@ -16,9 +16,19 @@ equal scores ``topk`` keeps is arbitrary). The model is cut to a 32-wide, one-bl
 ``SwinTransformer`` class), one encoder and two decoder layers and a one-layer BERT: at the official 800 x 1333
 input the full Swin-T alone costs tens of seconds a forward on CPU. The official text position embedding is 256
 wide whatever ``hidden_dim`` says, so the transformer keeps the real width.
+
+The full model (the config's Swin-T, 6 encoder and 6 decoder layers of 2048, a 12-layer bert-base-sized BERT) runs
+on one image. At that depth float32 rounding leaves the encoder's proposal logits up to 4e-5 apart (1e-6 of their
+size, 40), and neighbours among the top 900 can be closer than that: two of them (1.1e-5 apart) swap places in the
+queries' order. The order matters only through the learnt query embeddings (``tgt_embed``, one a position), so the
+full route's model gets one random embedding for all queries: the decoder then treats its queries alike whatever
+their order, and a swap of two near-equal proposals swaps two detections without changing them. With a query
+embedding each and both codes in float64 (their float32 grids and sine embeddings too), the full model's logits and
+boxes agree to float64 rounding, query by query: the same function, the top-900 order included.
 """
 from __future__ import annotations
 
+import copy
 import inspect
 from pathlib import Path
 from typing import Any
@@ -27,8 +37,8 @@ import numpy as np
 import pytest
 
 import seglab
-from seglab.checkpoints import official_model
-from seglab.models.text_sam import match_phrase, official_size, split_phrases
+from seglab.checkpoints import grounding_dino, official_model
+from seglab.models.text_sam import grounding_caption, grounding_pixels, match_phrase, official_size, split_phrases
 
 torch = pytest.importorskip("torch")
 groundingdino = pytest.importorskip("groundingdino", reason="the official Grounding DINO (groundingdino-py, "
@@ -46,10 +56,24 @@ WORDS = ["a", "two", "cat", "cats", "remote", "control", "couch", "person", "dog
 IMAGES = {"000000039769.png": "Two cats. remote control. couch",  # 640 x 480
           "000000037777.jpg": "a person. dog. bus.",  # 352 x 230
           "000000331352.jpg": "Man, cat. remote control"}  # 351 x 500; a comma is no separator
+FULL_IMAGE = "000000039769.png"  # the full model runs on this one
 SMALL_SWIN = {"embed_dim": 32, "depths": [1, 1, 1, 1], "num_heads": [1, 2, 4, 8], "window_size": 7}
 BOX_STD, LOGIT_SCALE = 0.05, 0.15
 # the random model's token probabilities sit high (0.7 - 0.99): a text threshold that picks some words, not all
 TEXT_THRESHOLD = 0.8
+
+
+# modules of both codes that build grids and sine embeddings in float32 whatever the model's dtype
+FLOAT32_MODULES = ("groundingdino.models.GroundingDINO.transformer", "groundingdino.models.GroundingDINO.utils",
+                   "groundingdino.models.GroundingDINO.backbone.position_encoding",
+                   "transformers.models.grounding_dino.modeling_grounding_dino")
+
+
+class Float64Torch:
+    """``torch`` for :data:`FLOAT32_MODULES`, with ``torch.float32`` read as float64."""
+
+    def __getattr__(self, name: str) -> Any:
+        return torch.float64 if name == "float32" else getattr(torch, name)
 
 
 class BertShim(torch.nn.Module):
@@ -75,31 +99,36 @@ def small_swin(modelname: str, pretrain_img_size: int, **kw: Any) -> Any:
     return SwinTransformer(pretrain_img_size=pretrain_img_size, **SMALL_SWIN, **kw)
 
 
-def save_bert(folder: Path) -> None:
-    """A random one-layer BERT and a BERT tokenizer whose vocabulary spells :data:`WORDS`."""
+def save_bert(folder: Path, full: bool = False) -> None:
+    """A random one-layer BERT (``full``: bert-base's 12 layers of 768) and a BERT tokenizer whose vocabulary
+    spells :data:`WORDS`."""
     from transformers import BertConfig, BertModel, BertTokenizer
 
     folder.mkdir(parents=True)
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "?"] + WORDS
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
     BertTokenizer(vocab=str(folder / "vocab.txt")).save_pretrained(folder)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=64, num_hidden_layers=1, num_attention_heads=1,
-                        intermediate_size=64)
+    small = {} if full else {"hidden_size": 64, "num_hidden_layers": 1, "num_attention_heads": 1,
+                             "intermediate_size": 64}
+    config = BertConfig(vocab_size=len(vocab), **small)
     BertModel(config).save_pretrained(folder)
 
 
-def build_official(bert: Path) -> Any:
-    """The official Grounding DINO of ``GroundingDINO_SwinT_OGC.py``, cut down (see the module's doc)."""
+def build_official(bert: Path, full: bool = False) -> Any:
+    """The official Grounding DINO of ``GroundingDINO_SwinT_OGC.py``, cut down unless ``full`` (see the module's
+    doc)."""
     from groundingdino.models import build_model
     from groundingdino.util.slconfig import SLConfig
 
     args = SLConfig.fromfile(str(Path(groundingdino.__file__).parent / "config" / "GroundingDINO_SwinT_OGC.py"))
     args.text_encoder_type, args.device = str(bert), "cpu"
-    args.enc_layers, args.dec_layers, args.dim_feedforward = 1, 2, 64
+    if not full:
+        args.enc_layers, args.dec_layers, args.dim_feedforward = 1, 2, 64
     args.use_checkpoint = args.use_transformer_ckpt = False  # gradient checkpointing: training only
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("groundingdino.models.GroundingDINO.groundingdino.BertModelWarper", BertShim)
-        mp.setattr("groundingdino.models.GroundingDINO.backbone.backbone.build_swin_transformer", small_swin)
+        if not full:
+            mp.setattr("groundingdino.models.GroundingDINO.backbone.backbone.build_swin_transformer", small_swin)
         model = build_model(args)
     with torch.no_grad():
         for head in (model.bbox_embed[0], model.transformer.enc_out_bbox_embed):  # bbox_embed: shared by layers
@@ -109,6 +138,8 @@ def build_official(bert: Path) -> Any:
         model.transformer.decoder.norm.bias.mul_(LOGIT_SCALE)
         model.transformer.enc_output.bias.zero_()
         model.transformer.enc_output_norm.bias.zero_()
+        if full:  # one query embedding for all: the queries' order cannot matter (see the module's doc)
+            model.transformer.tgt_embed.weight.copy_(model.transformer.tgt_embed.weight[:1].clone())
     return model.eval()
 
 
@@ -129,6 +160,21 @@ def official(tmp_path_factory) -> dict[str, Any]:
     torch.save(sam.state_dict(), root / "weights" / "sam" / "sam_vit_b_01ec64.pth")
     ours = seglab.load_model(MODEL_ID, location=root / "weights")
     return {"detector": detector, "sam": segment_anything.SamPredictor(sam), "ours": ours, "root": root}
+
+
+@pytest.fixture(scope="module")
+def official_full(official) -> dict[str, Any]:
+    """The same with the full official detector (:data:`FULL_IMAGE` only) and the same SAM."""
+    root = official["root"] / "full"
+    torch.manual_seed(0)
+    save_bert(root / "bert", full=True)
+    detector = build_official(root / "bert", full=True)
+    (root / "weights" / "detector").mkdir(parents=True)
+    torch.save({"model": detector.state_dict()}, root / "weights" / "detector" / "groundingdino_swint_ogc.pth")
+    detector.tokenizer.save_pretrained(root / "weights" / "detector")
+    (root / "weights" / "sam").symlink_to(official["root"] / "weights" / "sam", target_is_directory=True)
+    ours = seglab.load_model(MODEL_ID, location=root / "weights")
+    return {"detector": detector, "sam": official["sam"], "ours": ours, "root": root}
 
 
 def official_detections(detector: Any, image: np.ndarray, caption: str, box_threshold: float,
@@ -171,14 +217,13 @@ def load_slice_image(coco_root: Path, name: str) -> np.ndarray:
     return seglab.load_image(coco_root / "val2017" / name)
 
 
-@pytest.fixture(scope="module")
-def routes(official, coco_root) -> dict[str, Any]:
+def compare_routes(pair: dict[str, Any], coco_root: Path, names: list[str]) -> dict[str, Any]:
     """Per image: the official route's output and seglab's ``predict`` with the boxes it gave SAM."""
     out = {}
-    ours = official["ours"]
-    for name, caption in IMAGES.items():
-        image = load_slice_image(coco_root, name)
-        threshold, *theirs = official_route(official, image, caption, TEXT_THRESHOLD)
+    ours = pair["ours"]
+    for name in names:
+        image, caption = load_slice_image(coco_root, name), IMAGES[name]
+        threshold, *theirs = official_route(pair, image, caption, TEXT_THRESHOLD)
         received: list[np.ndarray] = []
         segment = ours.sam.segment
         ours.sam.segment = lambda e, p, *a, got=received, run=segment, **k: (got.append(np.array(p.boxes)), run(e, p, *a, **k))[1]
@@ -191,9 +236,25 @@ def routes(official, coco_root) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize("name", list(IMAGES))
-def test_boxes_scores_and_phrases_equal_the_official_detector(routes, name):
-    r = routes[name]
+@pytest.fixture(scope="module")
+def routes(official, coco_root) -> dict[str, Any]:
+    """:func:`compare_routes` of the cut-down model on every image."""
+    return compare_routes(official, coco_root, list(IMAGES))
+
+
+@pytest.fixture(scope="module")
+def routes_full(official_full, coco_root) -> dict[str, Any]:
+    """:func:`compare_routes` of the full model on :data:`FULL_IMAGE`."""
+    return compare_routes(official_full, coco_root, [FULL_IMAGE])
+
+
+# (routes fixture, image): the cut-down model on every image, the full one on one
+CASES = [("routes", name) for name in IMAGES] + [("routes_full", FULL_IMAGE)]
+
+
+@pytest.mark.parametrize("depth,name", CASES)
+def test_boxes_scores_and_phrases_equal_the_official_detector(request, depth, name):
+    r = request.getfixturevalue(depth)[name]
     boxes, scores, _, phrases = r["theirs"]
     assert 5 <= len(scores) <= 20  # the threshold keeps a dozen detections, not none or all
     assert len(r["ours"]) == len(scores)
@@ -203,14 +264,56 @@ def test_boxes_scores_and_phrases_equal_the_official_detector(routes, name):
     assert [r["ours"].label_name(i) for i in range(len(r["ours"]))] == found
 
 
+def test_the_full_model_in_float64_is_the_official_function_query_order_included(official_full, coco_root):
+    """The full model with a query embedding each (as trained ones have), both codes in float64 throughout (their
+    float32 grids and sine embeddings, and the official logits' ``torch.full``, too): every query's logits and box
+    agree to float64 rounding, so the top-900 choice and order are the same and the float32 differences are
+    rounding."""
+    theirs, ours = copy.deepcopy(official_full["detector"]), copy.deepcopy(official_full["ours"].detector)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        torch.nn.init.normal_(theirs.transformer.tgt_embed.weight)
+    ours.load_state_dict(grounding_dino.convert(theirs.state_dict()), strict=True)  # the checkpoint's key table
+    caption = grounding_caption(IMAGES[FULL_IMAGE])
+    tokens = official_full["ours"].processor.tokenizer(caption, return_tensors="pt")
+    pixels = grounding_pixels(load_slice_image(coco_root, FULL_IMAGE)).double()
+    default = torch.get_default_dtype()
+    with pytest.MonkeyPatch.context() as mp, torch.no_grad():
+        for name in FLOAT32_MODULES:
+            mp.setattr(f"{name}.torch", Float64Torch())
+        torch.set_default_dtype(torch.float64)
+        try:
+            expected = theirs.double().eval()(pixels, captions=[caption])
+            got = ours.double().eval()(pixel_values=pixels, **tokens)
+        finally:
+            torch.set_default_dtype(default)
+    n = tokens["input_ids"].shape[1]
+    assert expected["pred_logits"].dtype == got.logits.dtype == torch.float64
+    assert (expected["pred_logits"][0, :, :n] - got.logits[0, :, :n]).abs().max() < 1e-10
+    assert (expected["pred_boxes"] - got.pred_boxes).abs().max() * max(pixels.shape[-2:]) < 1e-8  # pixels
+
+
+def test_the_full_model_has_every_layer_of_the_official_config(official_full):
+    """The architecture read back from the full checkpoint is the official model's, layer counts and widths."""
+    theirs, cfg = official_full["detector"], official_full["ours"].detector.config
+    swin = theirs.backbone[0]
+    assert [len(stage.blocks) for stage in swin.layers] == cfg.backbone_config.depths == [2, 2, 6, 2]
+    assert swin.embed_dim == cfg.backbone_config.embed_dim
+    assert len(theirs.transformer.encoder.layers) == cfg.encoder_layers == 6
+    assert len(theirs.transformer.decoder.layers) == cfg.decoder_layers == 6
+    assert theirs.transformer.encoder.layers[0].linear1.out_features == cfg.encoder_ffn_dim == 2048
+    assert len(theirs.bert.encoder.layer) == cfg.text_config.num_hidden_layers == 12
+    assert theirs.num_queries == cfg.num_queries == 900
+
+
 def test_the_phrases_of_the_captions_are_told_apart(routes):
     found = {n for r in routes.values() for n in r["ours"].class_names.values()}
     assert len(found) >= 4  # not one label for every box
 
 
-@pytest.mark.parametrize("name", list(IMAGES))
-def test_masks_of_the_text_route_equal_grounded_sam(routes, name):
-    r = routes[name]
+@pytest.mark.parametrize("depth,name", CASES)
+def test_masks_of_the_text_route_equal_grounded_sam(request, depth, name):
+    r = request.getfixturevalue(depth)[name]
     masks = r["theirs"][2]
     h, w = r["image"].shape[:2]
     assert r["ours"].masks.shape == masks.shape == (len(masks), h, w)
