@@ -422,3 +422,16 @@ def test_the_score_setting_is_every_models_score_threshold():
 
     params = everything_params(32, 3, 0.4, 0.95, 0.7, 0, 0)
     assert (params.pred_iou_thresh, params.score_thresh) == (0.4, 0.4)
+
+
+def test_the_segment_button_is_disabled_saying_why_while_the_model_cannot_run_here(monkeypatch):
+    from ui import build_demo, weights
+
+    monkeypatch.setattr(seglab, "is_available", lambda model_id: seglab.get_spec(model_id).offline)
+    demo = build_demo()
+    button = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "segment-run")
+    setters = [dep.fn for dep in demo.fns.values() if button in dep.outputs and dep.fn.__name__ == "run_button"]
+    assert len(setters) == 3  # page load, model change, after a download
+    for fn in setters:
+        assert fn("sam-vit-base") == gr.update(interactive=False, value=f"Segment {weights.BLOCKED}")
+        assert fn(EMBEDDED) == gr.update(interactive=True, value="Segment")

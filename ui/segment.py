@@ -251,8 +251,9 @@ def _layer_mask(layer: Any, height: int, width: int) -> np.ndarray:
     return painted
 
 
-def build(source: ModelSource, examples: list[str]) -> gr.Dropdown:
-    """The Segment tab's widgets and events (inside a gr.Blocks / gr.Tab context); returns its model list."""
+def build(source: ModelSource, examples: list[str]) -> tuple[gr.Dropdown, gr.Button]:
+    """The Segment tab's widgets and events (inside a gr.Blocks / gr.Tab context); returns its model list and
+    Segment button (for ``ui.weights.Needs`` to enable)."""
     h = SegmentHandlers(source)
     session = gr.State(SegmentSession())
     with gr.Row():
@@ -312,4 +313,4 @@ def build(source: ModelSource, examples: list[str]) -> gr.Dropdown:
     api_only.click(h.segment, [image, prompt, model, text, session], outs, api_name="segment", **busy, **quick)
     with everything_slot:
         everything_tab.build(h, image, session, model, view, outs, model.value)
-    return model
+    return model, run
