@@ -435,3 +435,33 @@ def test_the_segment_button_is_disabled_saying_why_while_the_model_cannot_run_he
     for fn in setters:
         assert fn("sam-vit-base") == gr.update(interactive=False, value=f"Segment {weights.BLOCKED}")
         assert fn(EMBEDDED) == gr.update(interactive=True, value="Segment")
+
+
+def test_a_sam_click_names_its_masks_by_level_and_each_level_is_drawn_and_downloaded(handlers, loaded):
+    from seglab.levels import LEVELS
+
+    session, view, _, picks, _, _ = click(handlers, loaded, 300, 200, model="sam-vit-base")
+    assert session.levelled and len(session.result) == 3
+    areas = session.result.masks.reshape(3, -1).sum(1)
+    assert list(areas) == sorted(areas, reverse=True)  # whole, part, subpart
+    names = [label.split(" · ")[0] for label, _ in picks["choices"][1:]]
+    assert names == list(LEVELS) and picks["value"] == str(int(np.argmax(session.result.scores)))
+    drawings = []
+    for rank, level in enumerate(LEVELS):
+        session, view, _, picks, _, _ = handlers.level(session, level)
+        assert picks["value"] == str(rank) and session.level == level
+        png = next(p for p in handlers.downloads(session, picks["value"]) if p.endswith(".png") and "mask" in p)
+        assert (np.asarray(Image.open(png)) > 0).sum() == areas[rank]
+        drawings.append(view)
+    assert not np.array_equal(drawings[0], drawings[2])  # the whole and the subpart are drawn differently
+    again = click(handlers, session.cleared(), 310, 210, model="sam-vit-base")
+    assert again[0].level == "subpart" and again[3]["value"] == "2"  # remembered across clicks
+
+
+def test_the_level_control_is_disabled_saying_why_for_a_model_without_levels():
+    from ui.segment import level_state
+
+    assert level_state("sam-vit-base")["interactive"]
+    off = level_state(EMBEDDED)
+    assert not off["interactive"] and off["info"] == f"{EMBEDDED} answers a click with one mask: no levels"
+    assert not level_state("sam-hq-vit-base")["interactive"]
