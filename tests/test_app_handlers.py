@@ -51,7 +51,7 @@ def skipped(outputs) -> bool:
 
 
 def test_new_image_starts_a_session_and_fills_the_editor(handlers, coco_image_path, coco_image):
-    session, view, prompt, picks, files, status, editor = handlers.new_image(str(coco_image_path), EMBEDDED)
+    session, view, prompt, picks, files, editor, _, status = handlers.new_image(str(coco_image_path), EMBEDDED)
     assert np.array_equal(session.image, coco_image) and session.steps == ()
     assert view.shape == coco_image.shape and prompt == "" and files is None
     assert np.array_equal(editor["background"], coco_image)
@@ -107,7 +107,8 @@ def test_segment_endpoint_takes_json_and_multimask_outputs_can_be_picked(handler
     session, view, prompt, picks, files, status = handlers.segment(
         str(coco_image_path), '{"points": [[320, 200]]}', "sam-vit-base", "")
     assert len(session.result) == 3 and picks["visible"]
-    assert [c[1] for c in picks["choices"]] == ["all", "0", "1", "2"] and picks["value"] == "0"
+    assert [c[1] for c in picks["choices"]] == ["all", "0", "1", "2"]  # whole, part, subpart
+    assert picks["value"] == str(int(np.argmax(session.result.scores)))  # the best score drawn first
     shown_all, _ = handlers.show(session, "all")
     shown_one, dropped = handlers.show(session, "2")
     assert not np.array_equal(shown_all, shown_one) and dropped is None
@@ -465,3 +466,20 @@ def test_the_level_control_is_disabled_saying_why_for_a_model_without_levels():
     off = level_state(EMBEDDED)
     assert not off["interactive"] and off["info"] == f"{EMBEDDED} answers a click with one mask: no levels"
     assert not level_state("sam-hq-vit-base")["interactive"]
+
+
+def test_a_rejected_upload_keeps_the_image_in_use_says_why_once_and_prepares_nothing(handlers, loaded, tmp_path,
+                                                                                    monkeypatch):
+    warnings = []
+    monkeypatch.setattr(gr, "Warning", warnings.append)
+    fake = tmp_path / "notimage.png"
+    fake.write_text("not an image")
+    *kept, image, status = handlers.new_image(str(fake), EMBEDDED, "best score", loaded)
+    assert all(isinstance(o, dict) and o.get("__type__") == "update" for o in kept)  # session, canvas... stay
+    assert image == loaded.path  # the input shows the image in use again
+    assert len(warnings) == 1 and status == f"⚠️ {warnings[0]}" and "notimage.png" in status
+    assert handlers.prepare(loaded, "sam-vit-base", status) == gr.skip()  # no "prepared" after it
+    put_back = handlers.new_image(loaded.path, EMBEDDED, "best score", loaded)  # the input put back: no change
+    assert all(o == gr.skip() for o in put_back) and len(warnings) == 1
+    none = handlers.new_image(str(fake), EMBEDDED, "best score", SegmentSession())
+    assert none[-2] is None  # nothing was in use: the input is emptied

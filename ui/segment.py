@@ -23,8 +23,8 @@ from seglab.render import annotate, draw_prompt
 from seglab.results import RleMasks
 
 from . import everything as everything_tab
-from .common import (CONCURRENCY, ModelSource, downloads, gpu, image_input, model_slot, parse_prompt, prompt_json,
-                     require_task, timing, user_errors)
+from .common import (CONCURRENCY, ModelSource, downloads, from_api, gpu, image_input, model_slot, parse_prompt,
+                     prompt_json, require_task, timing, user_errors)
 from .everything import EVERYTHING_SETTINGS, OUTPUTS, EverythingHandlers, slider_defaults  # noqa: F401 (re-exported)
 from .session import SegmentSession
 
@@ -148,24 +148,39 @@ class SegmentHandlers(EverythingHandlers):
         if session.path is None:
             raise seglab.InvalidImageError("no image: upload one or pick an example first")
 
-    @user_errors(keep=OUTPUTS + 1)
-    def new_image(self, image: str | None, model_id: str = "", level: str = BEST) -> tuple:
+    @user_errors(keep=OUTPUTS + 2)
+    def new_image(self, image: str | None, model_id: str = "", level: str = BEST,
+                  session: SegmentSession | None = None) -> tuple:
         """A new image (upload, example, clear): a fresh session (keeping the Level choice); the editor gets the
-        image as background."""
-        session = replace(SegmentSession.open(image), level=level if level in LEVEL_CHOICES else BEST)
+        image as background; the status line last. A file that is not a usable image keeps the image in use
+        (``session``'s, put back in the input) and says why once; the input put back changes nothing."""
+        if session is not None and image == session.path:
+            return tuple(gr.skip() for _ in range(OUTPUTS + 2))
+        try:
+            fresh = SegmentSession.open(image)
+        except seglab.InvalidImageError as e:
+            if session is None or from_api():
+                raise
+            gr.Warning(str(e))
+            return (*(gr.skip() for _ in range(OUTPUTS)), session.path, f"⚠️ {e}")
+        fresh = replace(fresh, level=level if level in LEVEL_CHOICES else BEST)
         status = ""
         if image is not None:
             status = f"Preparing the image for **{model_id}**…" if self._preparable(model_id) else READY
-        editor = {"background": session.view, "layers": [], "composite": None}
-        return (*self._outputs(session, status), editor)
+        editor = {"background": fresh.view, "layers": [], "composite": None}
+        *shown, status = self._outputs(fresh, status)
+        return (*shown, editor, gr.skip(), status)
 
     def _preparable(self, model_id: str) -> bool:
         return bool(model_id) and model_id in {s.id for s in seglab.MODELS} and self.source.available(model_id)
 
     @gpu
-    def prepare(self, session: SegmentSession, model_id: str) -> str:
+    def prepare(self, session: SegmentSession, model_id: str, asked: str | None = None) -> str:
         """The ``/segment_prepare`` endpoint: the model's per-image work (embedding, saliency) right after an
-        upload, so the first click costs a decoder call. Says when the image is ready."""
+        upload, so the first click costs a decoder call. Says when the image is ready. With ``asked`` (the
+        status line :meth:`new_image` left) only when that asked for it: not after a rejected upload."""
+        if asked is not None and not asked.startswith("Preparing the image"):
+            return gr.skip()
         if session.path is None or not self._preparable(model_id):
             return READY if session.path else ""
         try:
@@ -331,9 +346,9 @@ def build(source: ModelSource, examples: list[str]) -> tuple[gr.Dropdown, gr.But
     # a click's reply takes a fraction of a second: a timer on the canvas, no overlay dimming every output (in
     # Chromium that overlay took about 200 ms of CPU a click, beside the model on the same machine when it is local)
     quick = dict(show_progress="minimal", show_progress_on=[view])
-    loaded = image.change(h.new_image, [image, model, level], outs + [editor], api_name="segment_load_image",
+    loaded = image.change(h.new_image, [image, model, level, session], outs[:-1] + [editor, image, status], api_name="segment_load_image",
                           api_visibility="undocumented", **quick)
-    loaded.then(h.prepare, [session, model], status, api_name="segment_prepare", show_progress="minimal", **busy)
+    loaded.then(h.prepare, [session, model, status], status, api_name="segment_prepare", show_progress="minimal", **busy)
     view.select(h.click, [session, mode, model, text, autorun], outs, api_name="segment_click",
                 api_visibility="undocumented", **busy, **quick)
     undo.click(h.undo, [session, model, text, autorun], outs, api_name="segment_undo",
