@@ -2,6 +2,8 @@
 Skips when Chromium or chromedriver is not installed."""
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -72,3 +74,52 @@ def test_the_level_control_chooses_which_of_a_sam_clicks_masks_is_drawn(app_url,
                    .is_selected())  # the canvas comes in the same reply
         drawn[name] = browser.find_element(By.CSS_SELECTOR, "#segment-canvas img").get_attribute("src")
     assert drawn["whole"] != drawn["subpart"]
+
+
+def toasts(driver: webdriver.Chrome) -> list[str]:
+    return driver.execute_script("return Array.from(document.querySelectorAll('.toast-body')).map(t => t.innerText)")
+
+
+@pytest.mark.parametrize("name, content", [
+    ("tiny.png", "1x1"), ("truncated.jpg", "truncated"), ("notimage.png", "text")])
+def test_a_rejected_upload_says_why_once_and_the_image_in_use_stays(app_url, browser, coco_image_path, tmp_path,
+                                                                    name, content):
+    from PIL import Image
+
+    bad = tmp_path / name
+    if content == "1x1":
+        Image.new("RGB", (1, 1)).save(bad)
+    elif content == "truncated":
+        bad.write_bytes(coco_image_path.read_bytes()[:5000])
+    else:
+        bad.write_text("this is not an image\n")
+    wait = WebDriverWait(browser, WAIT_S)
+    browser.get(app_url)
+    upload = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#segment-input input[type=file]")))
+    upload.send_keys(str(coco_image_path))
+    status = browser.find_element(By.ID, "segment-status")
+    wait.until(lambda _: "Click on the image" in status.text)
+    shown = browser.find_element(By.CSS_SELECTOR, "#segment-input img").get_attribute("src")
+    canvas = browser.find_element(By.CSS_SELECTOR, "#segment-canvas img").get_attribute("src")
+
+    browser.find_element(By.CSS_SELECTOR, "#segment-input input[type=file]").send_keys(str(bad))
+    wait.until(lambda _: "⚠️" in status.text)
+    sentence = status.text.split("⚠️", 1)[1].strip()
+    wait.until(lambda _: browser.find_elements(By.CSS_SELECTOR, "#segment-input img"))
+    assert browser.find_element(By.CSS_SELECTOR, "#segment-input img").get_attribute("src").split("/")[-1] \
+        == shown.split("/")[-1]  # the input shows the image in use
+    messages = toasts(browser)
+    assert len(messages) == 1 and sentence in messages[0] and "Error" not in messages[0]
+    assert "prepared" not in status.text
+    assert browser.find_element(By.CSS_SELECTOR, "#segment-canvas img").get_attribute("src") == canvas
+    click_image_pixel(browser, browser.find_element(By.CSS_SELECTOR, "#segment-canvas img"), 420, 150)
+    wait.until(lambda _: "1 mask" in status.text)  # the click segments the image in use
+    browser.find_element(By.CSS_SELECTOR, "#segment-everything-accordion button").click()
+    wait.until(ec.element_to_be_clickable((By.ID, "segment-everything"))).click()
+    line = browser.find_element(By.ID, "segment-everything-status")
+    WebDriverWait(browser, 300).until(lambda _: "Done: " in line.text)  # on the image in use, not the rejected file
+    browser.find_element(By.ID, "segment-downloads").click()
+    link = wait.until(lambda d: next((a for a in d.find_elements(By.CSS_SELECTOR, "a[download]")
+                                      if a.get_attribute("href").endswith("segment.json")), None))
+    with urllib.request.urlopen(link.get_attribute("href"), timeout=WAIT_S) as response:
+        assert json.loads(response.read())["image_size"] == [427, 640]
