@@ -51,7 +51,7 @@ def skipped(outputs) -> bool:
 
 
 def test_new_image_starts_a_session_and_fills_the_editor(handlers, coco_image_path, coco_image):
-    session, view, prompt, picks, files, status, editor = handlers.new_image(str(coco_image_path), EMBEDDED)
+    session, view, prompt, picks, files, editor, _, status = handlers.new_image(str(coco_image_path), EMBEDDED)
     assert np.array_equal(session.image, coco_image) and session.steps == ()
     assert view.shape == coco_image.shape and prompt == "" and files is None
     assert np.array_equal(editor["background"], coco_image)
@@ -107,7 +107,8 @@ def test_segment_endpoint_takes_json_and_multimask_outputs_can_be_picked(handler
     session, view, prompt, picks, files, status = handlers.segment(
         str(coco_image_path), '{"points": [[320, 200]]}', "sam-vit-base", "")
     assert len(session.result) == 3 and picks["visible"]
-    assert [c[1] for c in picks["choices"]] == ["all", "0", "1", "2"] and picks["value"] == "0"
+    assert [c[1] for c in picks["choices"]] == ["all", "0", "1", "2"]  # whole, part, subpart
+    assert picks["value"] == str(int(np.argmax(session.result.scores)))  # the best score drawn first
     shown_all, _ = handlers.show(session, "all")
     shown_one, dropped = handlers.show(session, "2")
     assert not np.array_equal(shown_all, shown_one) and dropped is None
@@ -422,3 +423,63 @@ def test_the_score_setting_is_every_models_score_threshold():
 
     params = everything_params(32, 3, 0.4, 0.95, 0.7, 0, 0)
     assert (params.pred_iou_thresh, params.score_thresh) == (0.4, 0.4)
+
+
+def test_the_segment_button_is_disabled_saying_why_while_the_model_cannot_run_here(monkeypatch):
+    from ui import build_demo, weights
+
+    monkeypatch.setattr(seglab, "is_available", lambda model_id: seglab.get_spec(model_id).offline)
+    demo = build_demo()
+    button = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "segment-run")
+    setters = [dep.fn for dep in demo.fns.values() if button in dep.outputs and dep.fn.__name__ == "run_button"]
+    assert len(setters) == 3  # page load, model change, after a download
+    for fn in setters:
+        assert fn("sam-vit-base") == gr.update(interactive=False, value=f"Segment {weights.BLOCKED}")
+        assert fn(EMBEDDED) == gr.update(interactive=True, value="Segment")
+
+
+def test_a_sam_click_names_its_masks_by_level_and_each_level_is_drawn_and_downloaded(handlers, loaded):
+    from seglab.levels import LEVELS
+
+    session, view, _, picks, _, _ = click(handlers, loaded, 300, 200, model="sam-vit-base")
+    assert session.levelled and len(session.result) == 3
+    areas = session.result.masks.reshape(3, -1).sum(1)
+    assert list(areas) == sorted(areas, reverse=True)  # whole, part, subpart
+    names = [label.split(" · ")[0] for label, _ in picks["choices"][1:]]
+    assert names == list(LEVELS) and picks["value"] == str(int(np.argmax(session.result.scores)))
+    drawings = []
+    for rank, level in enumerate(LEVELS):
+        session, view, _, picks, _, _ = handlers.level(session, level)
+        assert picks["value"] == str(rank) and session.level == level
+        png = next(p for p in handlers.downloads(session, picks["value"]) if p.endswith(".png") and "mask" in p)
+        assert (np.asarray(Image.open(png)) > 0).sum() == areas[rank]
+        drawings.append(view)
+    assert not np.array_equal(drawings[0], drawings[2])  # the whole and the subpart are drawn differently
+    again = click(handlers, session.cleared(), 310, 210, model="sam-vit-base")
+    assert again[0].level == "subpart" and again[3]["value"] == "2"  # remembered across clicks
+
+
+def test_the_level_control_is_disabled_saying_why_for_a_model_without_levels():
+    from ui.segment import level_state
+
+    assert level_state("sam-vit-base")["interactive"]
+    off = level_state(EMBEDDED)
+    assert not off["interactive"] and off["info"] == f"{EMBEDDED} answers a click with one mask: no levels"
+    assert not level_state("sam-hq-vit-base")["interactive"]
+
+
+def test_a_rejected_upload_keeps_the_image_in_use_says_why_once_and_prepares_nothing(handlers, loaded, tmp_path,
+                                                                                    monkeypatch):
+    warnings = []
+    monkeypatch.setattr(gr, "Warning", warnings.append)
+    fake = tmp_path / "notimage.png"
+    fake.write_text("not an image")
+    *kept, image, status = handlers.new_image(str(fake), EMBEDDED, "best score", loaded)
+    assert all(isinstance(o, dict) and o.get("__type__") == "update" for o in kept)  # session, canvas... stay
+    assert image == loaded.path  # the input shows the image in use again
+    assert len(warnings) == 1 and status == f"⚠️ {warnings[0]}" and "notimage.png" in status
+    assert handlers.prepare(loaded, "sam-vit-base", status) == gr.skip()  # no "prepared" after it
+    put_back = handlers.new_image(loaded.path, EMBEDDED, "best score", loaded)  # the input put back: no change
+    assert all(o == gr.skip() for o in put_back) and len(warnings) == 1
+    none = handlers.new_image(str(fake), EMBEDDED, "best score", SegmentSession())
+    assert none[-2] is None  # nothing was in use: the input is emptied

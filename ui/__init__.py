@@ -39,9 +39,8 @@ def build_demo(weights_dir: str | Path | None = None, results_dir: str | Path | 
                     "(or, online, *Download weights* on their tab).")
         whole_image = {t: (dense.endpoint(t).capitalize(), dense.endpoint(t),
                            functools.partial(dense.build, source, t, examples)) for t in dense.TASKS}
-        # each builder returns (model list, Run button); ui/segment.build returns its model list alone, so the
-        # Segment tab's Run button is not wired yet: pass it as the others do once segment.build returns it
-        tabs = {"promptable": ("Segment", "segment", lambda: (segment.build(source, examples), None)),
+        # each builder returns (model list, Run button), for Needs to enable Run where the model can run here
+        tabs = {"promptable": ("Segment", "segment", lambda: segment.build(source, examples)),
                 **whole_image, "depth": ("Depth", "depth", lambda: depth.build(source, examples))}
         models = {}
         with gr.Tabs() as tab_set:

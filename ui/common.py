@@ -148,21 +148,25 @@ def model_slot(model_id: str) -> Iterator[None]:
         yield
 
 
+class FileImage(gr.Image):
+    """A gr.Image whose handler gets the uploaded file itself (a subclass, so the copies Gradio keeps per
+    session do the same): Gradio neither decodes nor converts it. A template of gr.Image, as Gradio's own
+    templates are, so the browser draws it as one."""
+
+    is_template = True
+
+    def preprocess(self, payload: Any) -> Any:
+        if payload is not None and payload.path is not None and not (payload.url or "").startswith("data:"):
+            return payload.path
+        return super().preprocess(payload)
+
+
 def image_input(**options: Any) -> gr.Image:
     """A gr.Image that hands the handler the uploaded file itself (``type="filepath"``, ``image_mode=None``):
     Gradio neither decodes nor converts it, so the app reads every image exactly as ``seglab.load_image``
     does (16-bit, CMYK, alpha, EXIF rotation), and an unreadable or too large file gets seglab's sentence,
     named by the user's file name (Gradio keeps it), from the handler."""
-    image = gr.Image(**{**options, "type": "filepath", "image_mode": None})
-    decode = image.preprocess
-
-    def preprocess(payload: Any) -> Any:
-        if payload is not None and payload.path is not None and not (payload.url or "").startswith("data:"):
-            return payload.path
-        return decode(payload)
-
-    image.preprocess = preprocess
-    return image
+    return FileImage(**{**options, "type": "filepath", "image_mode": None})
 
 
 def from_api() -> bool:

@@ -18,12 +18,13 @@ import gradio as gr
 import numpy as np
 
 import seglab
+from seglab.levels import LEVELS, by_level
 from seglab.render import annotate, draw_prompt
 from seglab.results import RleMasks
 
 from . import everything as everything_tab
-from .common import (CONCURRENCY, ModelSource, downloads, gpu, image_input, model_slot, parse_prompt, prompt_json,
-                     require_task, timing, user_errors)
+from .common import (CONCURRENCY, ModelSource, downloads, from_api, gpu, image_input, model_slot, parse_prompt,
+                     prompt_json, require_task, timing, user_errors)
 from .everything import EVERYTHING_SETTINGS, OUTPUTS, EverythingHandlers, slider_defaults  # noqa: F401 (re-exported)
 from .session import SegmentSession
 
@@ -31,6 +32,9 @@ MODES = ("positive point", "negative point", "box (two clicks)")
 MAX_TIMES_SHOWN = 6
 MAX_PICKS = 12
 READY = "Click on the image to add a point."
+BEST = "best score"
+LEVEL_CHOICES = (BEST, *LEVELS)
+LEVEL_FAMILIES = ("sam", "sam2", "sam3")  # answer one click with three nested masks (SAM-HQ gives best + HQ)
 
 
 def canvas(session: SegmentSession, pick: str = "best") -> np.ndarray | None:
@@ -59,17 +63,33 @@ def selected(result: seglab.Masks | RleMasks | None, pick: str) -> seglab.Masks 
     return result.select([int(pick)])
 
 
-def mask_choices(result: seglab.Masks | RleMasks | None, show_all: bool) -> dict[str, Any]:
+def mask_choices(result: seglab.Masks | RleMasks | None, show_all: bool, level: str | None = None) -> dict[str, Any]:
     """A gr.Radio update listing the masks (score, label), with the best one or all preselected;
-    hidden for one mask, and for more than :data:`MAX_PICKS` (segment everything) where all are shown."""
+    hidden for one mask, and for more than :data:`MAX_PICKS` (segment everything) where all are shown.
+    With ``level`` the masks are one click's whole / part / subpart (in that order), named so, and that level
+    (or the best score) is preselected."""
     if result is None or len(result) < 2:
         return gr.update(choices=[], value=None, visible=False)
     if len(result) > MAX_PICKS:
         return gr.update(choices=[("all", "all")], value="all", visible=False)
-    choices = [("all", "all")] + [(f"{result.label_name(i)} · {result.scores[i]:.2f}", str(i))
-                                  for i in range(len(result))]
+    names = LEVELS if level is not None else [result.label_name(i) for i in range(len(result))]
+    choices = [("all", "all")] + [(f"{names[i]} · {result.scores[i]:.2f}", str(i)) for i in range(len(result))]
     value = "all" if show_all else str(int(np.argmax(result.scores)))
+    if level in LEVELS:
+        value = str(LEVELS.index(level))
     return gr.update(choices=choices, value=value, visible=True)
+
+
+def has_levels(model_id: str) -> bool:
+    """Whether the model answers one click with three nested masks (whole, part, subpart)."""
+    return model_id in {s.id for s in seglab.MODELS} and seglab.get_spec(model_id).family in LEVEL_FAMILIES
+
+
+def level_state(model_id: str) -> dict[str, Any]:
+    """The Level control for the selected model: usable for a SAM-family model, else disabled saying why."""
+    if has_levels(model_id):
+        return gr.update(interactive=True, info="one click's three nested masks, largest first")
+    return gr.update(interactive=False, info=f"{model_id or 'this model'} answers a click with one mask: no levels")
 
 
 def prompt_summary(session: SegmentSession) -> str:
@@ -91,7 +111,8 @@ class SegmentHandlers(EverythingHandlers):
     come from :class:`ui.everything.EverythingHandlers`."""
 
     def _outputs(self, session: SegmentSession, status: str = "", show_all: bool = False) -> tuple:
-        picks = mask_choices(session.result, show_all or sum(k == "box" for k, _ in session.steps) > 1)
+        picks = mask_choices(session.result, show_all or sum(k == "box" for k, _ in session.steps) > 1,
+                             session.level if session.levelled else None)
         lines = "\n".join(f"- {t}" for t in session.times[-MAX_TIMES_SHOWN:])
         if session.dropped:
             status = " ".join(x for x in (status, f"⚠️ {session.dropped}") if x)
@@ -104,33 +125,62 @@ class SegmentHandlers(EverythingHandlers):
             require_task(self.source, model_id, "promptable")
         prompt = prompt if prompt is not None else session.prompt(text)
         result, load_s, predict_s = self.source.run(model_id, session.image, prompt)
+        levelled = (has_levels(model_id) and isinstance(result, seglab.Masks) and len(result) == len(LEVELS)
+                    and prompt.points is not None and len(prompt.points) == 1 and prompt.boxes is None
+                    and prompt.region is None and not prompt.text)
+        if levelled:
+            result = by_level(result, len(LEVELS))
         scores = " / ".join(f"{v:.2f}" for v in result.scores[:MAX_PICKS])
         found = f"{len(result)} mask{'s' * (len(result) != 1)}" + (f", score {scores}" if len(result) else "")
         line = timing(model_id, load_s, predict_s, f"{what} → {found}")
-        return session.with_result(result, line + (f" ({result.note})" if result.note else ""))
+        return session.with_result(result, line + (f" ({result.note})" if result.note else ""), levelled)
+
+    @user_errors(keep=OUTPUTS)
+    def level(self, session: SegmentSession, level: str) -> tuple:
+        """The Level control: which of one click's whole / part / subpart masks is drawn and downloaded (or the
+        best score), kept for the next clicks."""
+        if level not in LEVEL_CHOICES:
+            raise seglab.InvalidPromptError(f"unknown level {level!r}; choose one of {', '.join(LEVEL_CHOICES)}")
+        return self._outputs(replace(session, level=level))
 
     @staticmethod
     def _need_image(session: SegmentSession) -> None:
         if session.path is None:
             raise seglab.InvalidImageError("no image: upload one or pick an example first")
 
-    @user_errors(keep=OUTPUTS + 1)
-    def new_image(self, image: str | None, model_id: str = "") -> tuple:
-        """A new image (upload, example, clear): a fresh session; the editor gets the image as background."""
-        session = SegmentSession.open(image)
+    @user_errors(keep=OUTPUTS + 2)
+    def new_image(self, image: str | None, model_id: str = "", level: str = BEST,
+                  session: SegmentSession | None = None) -> tuple:
+        """A new image (upload, example, clear): a fresh session (keeping the Level choice); the editor gets the
+        image as background; the status line last. A file that is not a usable image keeps the image in use
+        (``session``'s, put back in the input) and says why once; the input put back changes nothing."""
+        if session is not None and image == session.path:
+            return tuple(gr.skip() for _ in range(OUTPUTS + 2))
+        try:
+            fresh = SegmentSession.open(image)
+        except seglab.InvalidImageError as e:
+            if session is None or from_api():
+                raise
+            gr.Warning(str(e))
+            return (*(gr.skip() for _ in range(OUTPUTS)), session.path, f"⚠️ {e}")
+        fresh = replace(fresh, level=level if level in LEVEL_CHOICES else BEST)
         status = ""
         if image is not None:
             status = f"Preparing the image for **{model_id}**…" if self._preparable(model_id) else READY
-        editor = {"background": session.view, "layers": [], "composite": None}
-        return (*self._outputs(session, status), editor)
+        editor = {"background": fresh.view, "layers": [], "composite": None}
+        *shown, status = self._outputs(fresh, status)
+        return (*shown, editor, gr.skip(), status)
 
     def _preparable(self, model_id: str) -> bool:
         return bool(model_id) and model_id in {s.id for s in seglab.MODELS} and self.source.available(model_id)
 
     @gpu
-    def prepare(self, session: SegmentSession, model_id: str) -> str:
+    def prepare(self, session: SegmentSession, model_id: str, asked: str | None = None) -> str:
         """The ``/segment_prepare`` endpoint: the model's per-image work (embedding, saliency) right after an
-        upload, so the first click costs a decoder call. Says when the image is ready."""
+        upload, so the first click costs a decoder call. Says when the image is ready. With ``asked`` (the
+        status line :meth:`new_image` left) only when that asked for it: not after a rejected upload."""
+        if asked is not None and not asked.startswith("Preparing the image"):
+            return gr.skip()
         if session.path is None or not self._preparable(model_id):
             return READY if session.path else ""
         try:
@@ -251,8 +301,9 @@ def _layer_mask(layer: Any, height: int, width: int) -> np.ndarray:
     return painted
 
 
-def build(source: ModelSource, examples: list[str]) -> gr.Dropdown:
-    """The Segment tab's widgets and events (inside a gr.Blocks / gr.Tab context); returns its model list."""
+def build(source: ModelSource, examples: list[str]) -> tuple[gr.Dropdown, gr.Button]:
+    """The Segment tab's widgets and events (inside a gr.Blocks / gr.Tab context); returns its model list and
+    Segment button (for ``ui.weights.Needs`` to enable)."""
     h = SegmentHandlers(source)
     session = gr.State(SegmentSession())
     with gr.Row():
@@ -283,6 +334,9 @@ def build(source: ModelSource, examples: list[str]) -> gr.Dropdown:
             view = gr.Image(label="Click to prompt: masks and prompts drawn here", interactive=False, type="numpy",
                             format="jpeg", elem_id="segment-canvas", buttons=["download", "fullscreen"])
             picks = gr.Radio(label="Masks (pick one, or all)", visible=False, elem_id="segment-picks")
+            level = gr.Radio(list(LEVEL_CHOICES), value=BEST, label="Level (one click on a SAM model)",
+                             elem_id="segment-level", interactive=has_levels(model.value),
+                             info=level_state(model.value)["info"])
             status = gr.Markdown(label="Status and step times", elem_id="segment-status")
             with gr.Row():
                 get_files = gr.Button("Prepare downloads", size="sm", elem_id="segment-downloads")
@@ -292,9 +346,9 @@ def build(source: ModelSource, examples: list[str]) -> gr.Dropdown:
     # a click's reply takes a fraction of a second: a timer on the canvas, no overlay dimming every output (in
     # Chromium that overlay took about 200 ms of CPU a click, beside the model on the same machine when it is local)
     quick = dict(show_progress="minimal", show_progress_on=[view])
-    loaded = image.change(h.new_image, [image, model], outs + [editor], api_name="segment_load_image",
+    loaded = image.change(h.new_image, [image, model, level, session], outs[:-1] + [editor, image, status], api_name="segment_load_image",
                           api_visibility="undocumented", **quick)
-    loaded.then(h.prepare, [session, model], status, api_name="segment_prepare", show_progress="minimal", **busy)
+    loaded.then(h.prepare, [session, model, status], status, api_name="segment_prepare", show_progress="minimal", **busy)
     view.select(h.click, [session, mode, model, text, autorun], outs, api_name="segment_click",
                 api_visibility="undocumented", **busy, **quick)
     undo.click(h.undo, [session, model, text, autorun], outs, api_name="segment_undo",
@@ -303,6 +357,8 @@ def build(source: ModelSource, examples: list[str]) -> gr.Dropdown:
     picks.input(h.show, [session, picks], [view, files], api_name="segment_pick", api_visibility="undocumented",
                 **quick)
     get_files.click(h.downloads, [session, picks], files, api_name="segment_downloads")
+    level.input(h.level, [session, level], outs, api_name="segment_level", api_visibility="undocumented", **quick)
+    model.change(level_state, model, level, api_visibility="private", queue=False)
     use_editor.click(h.from_editor, [session, editor, model, text, autorun], outs + [editor],
                      api_name="segment_editor", api_visibility="undocumented", **busy, **quick)
     run.click(h.prompt, [session, prompt, model, text], outs, api_name="segment_prompt", **busy, **quick)
@@ -312,4 +368,4 @@ def build(source: ModelSource, examples: list[str]) -> gr.Dropdown:
     api_only.click(h.segment, [image, prompt, model, text, session], outs, api_name="segment", **busy, **quick)
     with everything_slot:
         everything_tab.build(h, image, session, model, view, outs, model.value)
-    return model
+    return model, run

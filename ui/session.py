@@ -41,6 +41,8 @@ class SegmentSession:
     steps: tuple[tuple[str, Any], ...] = ()
     result_key: str = ""
     times: tuple[str, ...] = ()
+    level: str = "best score"  # the Level control's choice, kept across clicks
+    levelled: bool = False  # the result is one click's multimask answer, whole / part / subpart (seglab.levels)
 
     @classmethod
     def open(cls, path: str | None) -> SegmentSession:
@@ -95,18 +97,19 @@ class SegmentSession:
         return (f"The last result no longer fits in the server's memory for results ({STORE_BYTES // 2**20} MB shared "
                 "by every open session; others' images and masks took it): segment again to see it.")
 
-    def with_result(self, result: seglab.Masks | RleMasks | None, line: str | None = None) -> SegmentSession:
+    def with_result(self, result: seglab.Masks | RleMasks | None, line: str | None = None,
+                    levelled: bool = False) -> SegmentSession:
         """The session with a new result (put in the store; a result larger than the whole store is kept compact
-        or not at all, and :attr:`dropped` says so)."""
+        or not at all, and :attr:`dropped` says so); ``levelled``: it is ordered whole, part, subpart."""
         key = ""
         if result is not None:
             key = uuid.uuid4().hex
             STORE.put(("result", key), result)
-        return replace(self, result_key=key, times=self.times + ((line,) if line else ()))
+        return replace(self, result_key=key, times=self.times + ((line,) if line else ()), levelled=levelled)
 
     def cleared(self) -> SegmentSession:
         """The same image with no prompt and no result."""
-        return replace(self, steps=(), result_key="")
+        return replace(self, steps=(), result_key="", levelled=False)
 
     def prompt(self, text: str | None = None, scale: float = 1.0) -> seglab.Prompt:
         """The steps as one prompt, in image pixels (times ``scale`` for drawing on the view)."""
@@ -143,7 +146,7 @@ class SegmentSession:
             steps += [("point", (float(x), float(y), int(lab))) for (x, y), lab in zip(prompt.points,
                                                                                    prompt.point_labels)]
         steps += [("box", tuple(float(v) for v in b)) for b in (prompt.boxes if prompt.boxes is not None else [])]
-        return replace(self, steps=tuple(steps), result_key="")
+        return replace(self, steps=tuple(steps), result_key="", levelled=False)
 
 
 def _resized(masks: seglab.Masks | RleMasks, shape: tuple[int, int]) -> seglab.Masks | RleMasks:
