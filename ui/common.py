@@ -27,6 +27,8 @@ from huggingface_hub import is_offline_mode
 import seglab
 from seglab.export import write_result
 
+from .file_image import FileImage
+
 log = logging.getLogger("seglab.app")
 
 GENERIC_ERROR = "Something went wrong inside the model; the details were logged. Try another image or model."
@@ -146,19 +148,6 @@ def model_slot(model_id: str) -> Iterator[None]:
         slot = _slots.setdefault(model_id, threading.BoundedSemaphore(MODEL_CONCURRENCY))
     with slot, _any_slot:
         yield
-
-
-class FileImage(gr.Image):
-    """A gr.Image whose handler gets the uploaded file itself (a subclass, so the copies Gradio keeps per
-    session do the same): Gradio neither decodes nor converts it. A template of gr.Image, as Gradio's own
-    templates are, so the browser draws it as one."""
-
-    is_template = True
-
-    def preprocess(self, payload: Any) -> Any:
-        if payload is not None and payload.path is not None and not (payload.url or "").startswith("data:"):
-            return payload.path
-        return super().preprocess(payload)
 
 
 def image_input(**options: Any) -> gr.Image:
