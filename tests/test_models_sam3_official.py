@@ -1,7 +1,7 @@
 """SAM 3 through seglab gives the official ``sam3`` 0.1.4 code's masks and scores on the same weights.
 
 The official image model (detector + interactive tracker) is built with random weights by its own builder, cut
-to a 2-block ViT of width 256 and shallow text / transformer stacks (``benchmarks.sam_official.SAM3_SMALL``; the
+to a 2-block ViT of width 256 and shallow text / transformer stacks (``benchmarks.sam3_official.SAM3_SMALL``; the
 input stays 1008 x 1008), its output layers spread so that logits and scores are not all alike; it is saved in
 the layout of the released ``sam3.pt`` and loaded through ``seglab.load_model("sam3", location=path)``
 (``seglab.checkpoints.sam3``). The references are the official ``Sam3Processor`` (text, text + example box)
@@ -24,7 +24,7 @@ pytest.importorskip("transformers")
 pytest.importorskip("sam3.model_builder", reason="the official sam3 0.1.4 package is a test dependency (.ci/run); "
                                                  "it imports einops, ftfy, regex, psutil (requirements-dev.txt)")
 
-from benchmarks.sam_official import Sam3OnCpu, build_official_sam3, sam3_checkpoint  # noqa: E402
+from benchmarks.sam3_official import Sam3OnCpu, build_official_sam3, sam3_checkpoint  # noqa: E402
 from seglab.checkpoints.sam3 import bpe_path  # noqa: E402
 from seglab.models import sam3 as adapter  # noqa: E402
 
