@@ -26,8 +26,8 @@ import seglab
 from benchmarks.sam_official import report, timed_pair
 from seglab.errors import SeglabError
 
-TEXT = "cat"  # the COCO image shows none, and random weights find noise: the prompt's cost is timed, not its masks
-# --- SAM 3 (sam3 0.1.4, byte-identical to facebookresearch/sam3 at d0b1b9d) ------------------------------------------
+TEXT = "cat"  # random weights find noise: the prompt's cost is timed, not its masks
+# sam3 0.1.4 is byte-identical to facebookresearch/sam3 at d0b1b9d.
 # A cut official SAM 3: ViT width and depth, text encoder and transformer stacks reduced (the rest official), so that
 # one image costs seconds on a CPU. The ViT's global-attention block is the last; heads stay 16.
 SAM3_SMALL = {"vit": dict(embed_dim=256, depth=2, global_att_blocks=(1,)), "text": dict(layers=2),
