@@ -13,7 +13,6 @@ not the PyTorch team's fast SAM, so it has no equal-weights run to time.
 """
 from __future__ import annotations
 
-import contextlib
 import importlib
 import statistics
 import tempfile
@@ -238,91 +237,3 @@ def pipeline_row(ours: Any, image: np.ndarray, points_per_side: int) -> dict[str
           f"{row['seglab_s']:.2f} s, transformers pipeline {row['pipeline_s']:.2f} s, "
           f"pipeline/seglab x{row['ratio']:.2f}")
     return row
-
-
-# --- SAM 3 (sam3 0.1.4, byte-identical to facebookresearch/sam3 at d0b1b9d) ------------------------------------------
-# A cut official SAM 3: ViT width and depth, text encoder and transformer stacks reduced (the rest official), so that
-# one image costs seconds on a CPU. The ViT's global-attention block is the last; heads stay 16.
-SAM3_SMALL = {"vit": dict(embed_dim=256, depth=2, global_att_blocks=(1,)), "text": dict(layers=2),
-              "encoder": 2, "decoder": 2, "geometry": 1}
-# output-layer scales that spread random-init logits: instance masks, query-prompt scores, presence, tracker masks
-# and predicted IoUs; the box heads' last layers start at zero, so they get random weights of this std
-SAM3_SPREAD = {"masks": 40.0, "scores": 8.0, "presence": 4.0, "tracker_masks": 50.0, "tracker_iou": 10.0,
-               "box_std": 0.05}
-
-
-class Sam3OnCpu(torch.overrides.TorchFunctionMode):
-    """Runs the official SAM 3 on the CPU: tensors it creates on a hard-coded ``cuda`` device go to the CPU and
-    ``pin_memory()`` (CUDA hosts only) returns the tensor (decoder.py, position_encoding.py, geometry_encoders.py,
-    sam3_tracker_base.py)."""
-
-    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
-        kwargs = kwargs or {}
-        if func is torch.Tensor.pin_memory:
-            return args[0]
-        if str(kwargs.get("device", "")).startswith("cuda"):
-            kwargs["device"] = "cpu"
-        return func(*args, **kwargs)
-
-
-def _with(cls: Callable[..., Any], **settings: Any) -> Callable[..., Any]:
-    def build(*args: Any, **kwargs: Any) -> Any:
-        return cls(*args, **{**kwargs, **settings})
-
-    return build
-
-
-def build_official_sam3(small: bool = True, seed: int = 0) -> torch.nn.Module:
-    """The official SAM 3 image model (detector + interactive tracker) with random weights (``seed``) from its own
-    builder, its output layers spread by :data:`SAM3_SPREAD`; cut to :data:`SAM3_SMALL` with ``small``.
-
-    The builder needs the official BPE file (:func:`seglab.checkpoints.sam3.bpe_path`) and leaves two text-encoder
-    parameters as ``torch.empty`` (the official checkpoint sets them): they get normal(0, 0.02) here."""
-    from unittest import mock
-
-    from seglab.checkpoints.sam3 import bpe_path
-
-    try:
-        builder = importlib.import_module("sam3.model_builder")
-    except ImportError as e:
-        raise SeglabError(f"the official sam3 package is not installed ({e}); see requirements-dev.txt") from None
-    patches = []
-    if small:
-        s = SAM3_SMALL
-        patches = [mock.patch.object(builder, "ViT", _with(builder.ViT, **s["vit"])),
-                   mock.patch.object(builder, "VETextEncoder", _with(builder.VETextEncoder, **s["text"])),
-                   mock.patch.object(builder, "TransformerEncoderFusion",
-                                     _with(builder.TransformerEncoderFusion, num_layers=s["encoder"])),
-                   mock.patch.object(builder, "TransformerDecoder",
-                                     _with(builder.TransformerDecoder, num_layers=s["decoder"])),
-                   mock.patch.object(builder, "SequenceGeometryEncoder",
-                                     _with(builder.SequenceGeometryEncoder, num_layers=s["geometry"]))]
-    torch.manual_seed(seed)
-    with contextlib.ExitStack() as stack, Sam3OnCpu():
-        for patch in patches:
-            stack.enter_context(patch)
-        model = builder.build_sam3_image_model(bpe_path=str(bpe_path()), device="cpu", checkpoint_path=None,
-                                               load_from_HF=False, eval_mode=True, enable_inst_interactivity=True)
-    text = model.backbone.language_backbone.encoder
-    tracker = model.inst_interactive_predictor.model
-    decoder = model.transformer.decoder
-    spread = SAM3_SPREAD
-    with torch.no_grad():
-        torch.nn.init.normal_(text.positional_embedding, std=0.02)
-        torch.nn.init.normal_(text.text_projection, std=0.02)
-        model.segmentation_head.mask_predictor.mask_embed.layers[-1].weight.mul_(spread["masks"])
-        model.dot_prod_scoring.hs_proj.weight.mul_(spread["scores"])
-        decoder.presence_token_head.layers[-1].weight.mul_(spread["presence"])
-        torch.nn.init.normal_(decoder.bbox_embed.layers[-1].weight, std=spread["box_std"])
-        for mlp in tracker.sam_mask_decoder.output_hypernetworks_mlps:
-            mlp.layers[-1].weight.mul_(spread["tracker_masks"])
-        tracker.sam_mask_decoder.iou_prediction_head.layers[-1].weight.mul_(spread["tracker_iou"])
-    return model.eval()
-
-
-def sam3_checkpoint(model: torch.nn.Module) -> dict[str, Any]:
-    """``model``'s weights as the released ``sam3.pt`` holds them: ``{"model": ...}`` with the detector under
-    ``detector.`` and the tracker under ``tracker.`` (the names ``sam3.model_builder._load_checkpoint`` reads)."""
-    inner = "inst_interactive_predictor.model."
-    return {"model": {(f"tracker.{k[len(inner):]}" if k.startswith(inner) else f"detector.{k}"): v
-                      for k, v in model.state_dict().items()}}

@@ -2,8 +2,7 @@
 
     python -m benchmarks.sam_speed [--model sam-vit-base] [--repeats 30] [--points-per-side 32]
                                    [--json results/sam_speed_cpu.json]
-    python -m benchmarks.sam_speed --against-official [--model sam-hq-vit-base]   # vs the official code
-
+    python -m benchmarks.sam_speed --against-official [--model sam-hq-vit-base | sam3]   # vs the official code
 
 The model is built in its checkpoint's layout by ``benchmarks.random_init`` (SAM / SAM-HQ ViT-B, SAM 2.1
 Hiera-T) with random weights (latency does not depend on them), saved with its processor and
@@ -13,7 +12,8 @@ same prompts as ready tensors through the transformers model's prompt encoder + 
 alternating the two so machine load hits both alike: their ratio is what seglab's pre/post-processing
 costs. Last, segment-everything's run time beside its estimate. Cold calls are reported apart.
 ``--against-official`` times seglab against the official predictor and generator instead
-(:mod:`benchmarks.sam_official`).
+(:mod:`benchmarks.sam_official`); with ``--model sam3``, against the official SAM 3's text prompt and click
+(:mod:`benchmarks.sam3_official`).
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ import torch
 import transformers
 
 import seglab
-from benchmarks import sam_official
+from benchmarks import sam3_official, sam_official
 from benchmarks.random_init import save_random_weights
 from seglab import Prompt
 from seglab.errors import SeglabError
@@ -43,6 +43,7 @@ from seglab.metrics import Timer
 
 IMAGE = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco-val2017-mini" / "val2017" / "000000397133.jpg"
 MODELS = ("sam-vit-base", "sam-hq-vit-base", "sam2.1-hiera-tiny")  # checkpoint layouts benchmarks.random_init builds
+OFFICIAL_MODELS = (*sam_official.MODELS, "sam3")  # the models --against-official times
 # --tiny: SAM with a 2-layer image encoder and a 32-wide decoder, for a test that runs in seconds
 TINY_SAM = {
     "vision_config": {"hidden_size": 32, "output_channels": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
@@ -158,7 +159,7 @@ def machine() -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", choices=MODELS, default="sam-vit-base")
+    ap.add_argument("--model", choices=(*MODELS, "sam3"), default="sam-vit-base")
     ap.add_argument("--image", type=Path, default=IMAGE, help="a real image (default: a 640 x 427 COCO val2017 photo)")
     ap.add_argument("--repeats", type=int, default=30, help="warm timed calls per prompt kind")
     ap.add_argument("--warmup", type=int, default=2, help="untimed calls after the cold one")
@@ -169,10 +170,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--tiny", action="store_true", help="a tiny SAM encoder instead of the real layout (for tests)")
     ap.add_argument("--json", type=Path, help="write the results here")
     ap.add_argument("--against-official", action="store_true",
-                    help="time seglab against the official SAM / SAM-HQ code on the same weights (--tiny: small ones)")
+                    help="time seglab against the official SAM / SAM-HQ / SAM 3 code on the same weights "
+                         "(--tiny: small ones)")
     args = ap.parse_args(argv)
-    if args.against_official and args.model not in sam_official.MODELS:
-        ap.error(f"--against-official runs {' or '.join(sam_official.MODELS)}")
+    if args.against_official and args.model not in OFFICIAL_MODELS:
+        ap.error(f"--against-official runs {', '.join(OFFICIAL_MODELS)}")
+    if args.model == "sam3" and not args.against_official:
+        ap.error("sam3 is timed --against-official only")
     if args.tiny and args.model != "sam-vit-base" and not args.against_official:
         ap.error("--tiny builds a tiny sam-vit-base only")
     if min(args.repeats, args.embed_repeats, args.points_per_side) < 1 or args.warmup < 0:
@@ -217,6 +221,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     host = machine()
     print(f"{host['cpu'] or host['processor']}: {host['cpu_count']} CPUs, torch threads {host['torch_threads']}, "
           f"load average {host['load_average']:.1f}")
+    if args.against_official and args.model == "sam3":
+        result = {"machine": host, **sam3_official.run(image, args.repeats, args.embed_repeats, small=args.tiny,
+                                                       device=args.device)}
+        return write_json(result, args.json)
     if args.against_official:
         result = {"machine": host, **sam_official.run(args.model, image, args.repeats, args.embed_repeats,
                                                       args.points_per_side, small=args.tiny, device=args.device)}

@@ -1,7 +1,7 @@
 """SAM 3 through seglab gives the official ``sam3`` 0.1.4 code's masks and scores on the same weights.
 
 The official image model (detector + interactive tracker) is built with random weights by its own builder, cut
-to a 2-block ViT of width 256 and shallow text / transformer stacks (``benchmarks.sam_official.SAM3_SMALL``; the
+to a 2-block ViT of width 256 and shallow text / transformer stacks (``benchmarks.sam3_official.SAM3_SMALL``; the
 input stays 1008 x 1008), its output layers spread so that logits and scores are not all alike; it is saved in
 the layout of the released ``sam3.pt`` and loaded through ``seglab.load_model("sam3", location=path)``
 (``seglab.checkpoints.sam3``). The references are the official ``Sam3Processor`` (text, text + example box)
@@ -24,7 +24,7 @@ pytest.importorskip("transformers")
 pytest.importorskip("sam3.model_builder", reason="the official sam3 0.1.4 package is a test dependency (.ci/run); "
                                                  "it imports einops, ftfy, regex, psutil (requirements-dev.txt)")
 
-from benchmarks.sam_official import Sam3OnCpu, build_official_sam3, sam3_checkpoint  # noqa: E402
+from benchmarks.sam3_official import Sam3OnCpu, build_official_sam3, sam3_checkpoint  # noqa: E402
 from seglab.checkpoints.sam3 import bpe_path  # noqa: E402
 from seglab.models import sam3 as adapter  # noqa: E402
 
@@ -70,7 +70,7 @@ def states(official, images):
     from PIL import Image
     from sam3.model.sam3_image_processor import Sam3Processor
 
-    processor = Sam3Processor(official, device="cpu", confidence_threshold=THRESHOLD)
+    processor = Sam3Processor(official, device="cpu", confidence_threshold=0.0)  # every query (official_text)
     cache: dict[str, tuple] = {}
 
     def get(name: str) -> tuple:
@@ -82,17 +82,32 @@ def states(official, images):
     return get
 
 
-def official_text(processor, state, phrase: str, box: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(masks, scores) of the official processor for ``phrase`` (and a positive example ``box``, xyxy pixels)."""
-    h, w = state["original_height"], state["original_width"]
-    with Sam3OnCpu():
-        processor.reset_all_prompts(state)
-        state = processor.set_text_prompt(phrase, state)
-        if box is not None:  # the official processor takes normalised cx, cy, w, h
-            x0, y0, x1, y1 = box
-            state = processor.add_geometric_prompt([(x0 + x1) / 2 / w, (y0 + y1) / 2 / h, (x1 - x0) / w,
-                                                    (y1 - y0) / h], True, state)
-    return state["masks"][:, 0].numpy(), state["scores"].float().numpy()
+@pytest.fixture(scope="module")
+def official_text(states):
+    """(name, phrase, box=None, threshold=THRESHOLD) -> (masks, scores) of the official processor for ``phrase``
+    (and a positive example ``box``, xyxy pixels) on image ``name``. Each prompt runs once, at threshold 0 (every
+    query); ``threshold`` keeps the queries scoring above it, as the processor's own threshold does."""
+    cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+    def get(name: str, phrase: str, box: np.ndarray | None = None,
+            threshold: float = THRESHOLD) -> tuple[np.ndarray, np.ndarray]:
+        key = (name, phrase, None if box is None else tuple(box))
+        if key not in cache:
+            _, processor, state = states(name)
+            h, w = state["original_height"], state["original_width"]
+            with Sam3OnCpu():
+                processor.reset_all_prompts(state)
+                state = processor.set_text_prompt(phrase, state)
+                if box is not None:  # the official processor takes normalised cx, cy, w, h
+                    x0, y0, x1, y1 = box
+                    state = processor.add_geometric_prompt([(x0 + x1) / 2 / w, (y0 + y1) / 2 / h, (x1 - x0) / w,
+                                                            (y1 - y0) / h], True, state)
+            cache[key] = state["masks"][:, 0].numpy(), state["scores"].float().numpy()
+        masks, scores = cache[key]
+        keep = scores > threshold
+        return masks[keep], scores[keep]
+
+    return get
 
 
 def assert_same(ref_masks: np.ndarray, ref_scores: np.ndarray, masks: np.ndarray, scores: np.ndarray) -> None:
@@ -109,22 +124,22 @@ def test_official_checkpoint_loads_into_one_shared_vit(ours):
 
 
 @pytest.mark.parametrize("name, text", [("landscape", "cat. dog"), ("portrait", "a person"), ("odd", "a red car")])
-def test_text_prompt_gives_official_instances(states, ours, name, text):
-    image, processor, state = states(name)
+def test_text_prompt_gives_official_instances(images, official_text, ours, name, text):
+    image = images[name]
     got = ours.predict(image, Prompt.build(text=text).validated(*image.shape[:2]), threshold=THRESHOLD)
     for label, phrase in enumerate(adapter.split_phrases(text)):
-        ref_masks, ref_scores = official_text(processor, state, phrase)
+        ref_masks, ref_scores = official_text(name, phrase)
         assert len(ref_scores), f"no official instance of {phrase!r} above {THRESHOLD}: spread the scores"
         mine = np.asarray(got.labels) == label
         assert_same(ref_masks, ref_scores, got.masks[mine], got.scores[mine])
 
 
 @pytest.mark.parametrize("name", ["landscape", "odd"])
-def test_text_with_example_box_gives_official_instances(states, ours, name):
-    image, processor, state = states(name)
+def test_text_with_example_box_gives_official_instances(images, official_text, ours, name):
+    image = images[name]
     h, w = image.shape[:2]
     box = np.array([0.2 * w, 0.25 * h, 0.7 * w, 0.85 * h])
-    ref_masks, ref_scores = official_text(processor, state, "a dog", box)
+    ref_masks, ref_scores = official_text(name, "a dog", box)
     got = ours.predict(image, Prompt.build(text="a dog", box=box).validated(h, w), threshold=THRESHOLD)
     assert len(ref_scores)
     assert_same(ref_masks, ref_scores, got.masks, got.scores)
@@ -170,26 +185,22 @@ def _all_scores(outputs) -> np.ndarray:
     return (outputs.pred_logits.sigmoid() * outputs.presence_logits.sigmoid())[0].numpy()
 
 
-def test_text_only_needs_the_geometry_cls_token(states, ours):
+def test_text_only_needs_the_geometry_cls_token(images, official_text, ours):
     """transformers' ``Sam3Model`` skips the geometry encoder without boxes; the official model does not."""
-    image, processor, state = states("portrait")
-    with Sam3OnCpu():
-        processor.reset_all_prompts(state)
-        processor.set_confidence_threshold(0.0)
-        ref = processor.set_text_prompt("a person", state)["scores"].numpy()
-        processor.set_confidence_threshold(THRESHOLD)
+    image = images["portrait"]
+    _, ref = official_text("portrait", "a person", threshold=0.0)
     fixed = _all_scores(_raw_text(ours, image, "a person", padding_box=True))
     skipped = _all_scores(_raw_text(ours, image, "a person", padding_box=False))
     np.testing.assert_allclose(np.sort(fixed), np.sort(ref), rtol=0, atol=MAX_SCORE_DIFF)
     assert np.abs(np.sort(skipped) - np.sort(ref)).max() > 10 * MAX_SCORE_DIFF
 
 
-def test_masks_need_resized_logits_not_probabilities(states, ours):
+def test_masks_need_resized_logits_not_probabilities(images, official_text, ours):
     """transformers' post-processing resizes sigmoid probabilities; the official code resizes logits."""
-    image, processor, state = states("landscape")
+    image = images["landscape"]
     h, w = image.shape[:2]
     outputs = _raw_text(ours, image, "dog", padding_box=True)
-    ref_masks, ref_scores = official_text(processor, state, "dog")
+    ref_masks, ref_scores = official_text("landscape", "dog")
     masks, scores = adapter.official_instances(outputs, THRESHOLD, 0.5, (h, w))
     theirs = ours.processor.post_process_instance_segmentation(outputs, threshold=THRESHOLD, mask_threshold=0.5,
                                                                target_sizes=[(h, w)])[0]["masks"].bool().numpy()
@@ -232,12 +243,13 @@ def test_tracker_needs_no_memory_embedding_on_the_1x_level(official, states, our
     embeddings = ours.tracker_features(image)
     assert len(ours.tracker.vision_encoder.neck.fpn_layers) == adapter.TRACKER_LEVELS
     without = [*embeddings[:-1], embeddings[-1] - ours.tracker.no_memory_embedding[0, 0][:, None, None]]
-    ours.cache.clear()
+    key = (ours.spec.id, image_hash(image), "tracker")
+    assert ours.cache.get(key) is embeddings
+    ours.cache.put(key, without)
     try:
-        ours.cache.get_or_compute((ours.spec.id, image_hash(image), "tracker"), lambda: without)
         got = ours.predict(image, prompt.validated(*image.shape[:2]))
     finally:
-        ours.cache.clear()
+        ours.cache.put(key, embeddings)
     assert np.abs(np.sort(got.scores) - np.sort(ref_scores)).max() > 10 * MAX_SCORE_DIFF
 
 

@@ -50,7 +50,8 @@ def test_main_times_every_kind_and_writes_json(coco_image_path: Path, tmp_path, 
 
 
 @pytest.mark.parametrize("argv", [["--tiny", "--model", "sam2.1-hiera-tiny"], ["--repeats", "0"],
-                                  ["--model", "sam-vit-huge"], ["--against-official", "--model", "sam2.1-hiera-tiny"]])
+                                  ["--model", "sam-vit-huge"], ["--against-official", "--model", "sam2.1-hiera-tiny"],
+                                  ["--model", "sam3"]])
 def test_bad_arguments_are_usage_errors(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         sam_speed.main(argv)
@@ -84,3 +85,24 @@ def test_against_official_prints_every_ratio(model_id, coco_image_path: Path, tm
         assert result["everything_masks"]["masks"]["seglab"] > 0
     pipe = result["pipeline"]
     assert pipe["ratio"] == pytest.approx(pipe["pipeline_s"] / pipe["seglab_s"])
+
+
+def test_against_official_sam3_prints_both_sides_and_ratios(coco_image_path: Path, tmp_path, capsys):
+    pytest.importorskip("sam3.model_builder", reason="the official sam3 package (requirements-dev.txt)")
+    out = tmp_path / "official_sam3.json"
+    result = sam_speed.main(["--against-official", "--model", "sam3", "--tiny", "--repeats", "1",
+                             "--embed-repeats", "1", "--image", str(coco_image_path), "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert json.loads(out.read_text()) == result
+    assert (result["model"], result["small"], result["device"], result["text"]) == ("sam3", True, "cpu", "cat")
+    for name in ("embedding", "text_prompt", "click"):
+        row = result[name]
+        assert row["ratio_min"] == pytest.approx(row["official_min_s"] / row["seglab_min_s"])
+        assert row["ratio_median"] == pytest.approx(row["official_median_s"] / row["seglab_median_s"])
+        assert row["seglab_min_s"] > 0 and row["official_min_s"] > 0
+    assert set(result["text_prompt"]["instances"]) == {"seglab", "official"}
+    ratio_lines = [line for line in printed.splitlines() if "official/seglab" in line]
+    assert [line.split(":")[0] for line in ratio_lines] == [
+        "embedding", "text prompt ('cat', on the embedding)", "click (on the embedding)"]
+    assert all("seglab " in line and "official " in line for line in ratio_lines)
+    assert "sam3 vs sam3 (official) on cpu, same random weights (small)" in printed
