@@ -7,26 +7,16 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from app_weights import save_tiny_models
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
-from test_browser import click_image_pixel
-
-from ui import build_demo
-from web import chromium, needs_chromium, served
+from test_browser import app_url, click_image_pixel  # noqa: F401 (app_url: the app with a tiny SAM, a fixture)
+from web import chromium, needs_chromium
 
 WAIT_S = 30
 pytestmark = needs_chromium
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory) -> Iterator[str]:
-    weights = save_tiny_models(tmp_path_factory.mktemp("weights"), ("sam-vit-base",))
-    with served(build_demo(weights_dir=weights, results_dir=tmp_path_factory.mktemp("results"))) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
