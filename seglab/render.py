@@ -96,6 +96,38 @@ def mask_index(result: RleMasks, shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(index, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
 
 
+def outlines(result: Masks | RleMasks, image: np.ndarray, highlight: tuple[int, ...] = (), tint: float = 0.2
+             ) -> np.ndarray:
+    """Many masks kept legible (``result`` at ``image``'s size, e.g. the app's display copy): every mask's border in its :func:`palette` colour over
+    a light tint of the :func:`mask_index` map. With ``highlight``, those masks are filled strongly and outlined
+    in white, the rest of the image is dimmed and the other masks only outlined."""
+    result = result
+    colours = palette(len(result))
+    t = _thickness(image)
+    if highlight:
+        out = cv2.addWeighted(image, 0.55, np.zeros_like(image), 0.45, 0)
+    elif isinstance(result, RleMasks):
+        index = mask_index(result, image.shape[:2])
+        lut = np.vstack([np.zeros((1, 3), np.uint8), colours])
+        out = _blend(image, lut[index], index > 0, tint)
+    else:
+        out = image.copy()
+        for i in np.argsort(-result.areas, kind="stable"):
+            out = _blend(out, np.broadcast_to(colours[i], image.shape), result.masks[i], tint)
+    for i in range(len(result)):
+        if i not in highlight:
+            _contours(out, _mask(result, i), tuple(int(c) for c in colours[i]), t)
+    for i in highlight:
+        m = _mask(result, i)
+        out = _blend(out, np.broadcast_to(colours[i], image.shape), m, 0.65)
+        _contours(out, m, (255, 255, 255), t + 1)
+    return out
+
+
+def _mask(result: Masks | RleMasks, i: int) -> np.ndarray:
+    return result.mask(i) if isinstance(result, RleMasks) else result.masks[i]
+
+
 @overlay.register
 def _(result: SemanticMap, image: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     colours = palette(max(len(result.class_names), int(result.labels.max(initial=0)) + 1))

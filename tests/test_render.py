@@ -108,3 +108,34 @@ def test_many_masks_are_drawn_as_a_map_with_the_smallest_on_top():
         np.testing.assert_allclose(out[y, x], (100 + colours[i]) / 2, atol=1)
     assert (out[9, 12] == 255).all() and (out[4, 30] == 255).all()  # white where the smallest mask changes
     np.testing.assert_array_equal(overlay(result.resized((20, 30)), img[::2, ::2])[12, 15], out[25, 30])
+
+
+def _two_squares():
+    m = np.zeros((2, 40, 60), bool)
+    m[0, 5:25, 5:25] = True
+    m[1, 10:35, 30:55] = True
+    return m
+
+
+@pytest.mark.parametrize("kind", [Masks, RleMasks.encode])
+def test_outlines_draw_each_border_in_its_mask_colour_over_a_light_tint(kind):
+    from seglab.render import outlines
+    img = _img()
+    out = outlines(kind(_two_squares(), np.array([0.9, 0.8])), img).astype(int)
+    cols = palette(2).astype(int)
+    assert (img == 100).all() and (out[0, 0] == 100).all()
+    for i, (y, x) in enumerate([(5, 15), (10, 40)]):  # a top border pixel of each mask
+        assert np.abs(out[y, x] - cols[i]).max() <= 40
+    inside = out[15, 15]  # interior: tinted a little, far from the full colour
+    assert 0 < np.abs(inside - 100).max() < np.abs(cols[0] - 100).max() * 0.35
+
+
+@pytest.mark.parametrize("kind", [Masks, RleMasks.encode])
+def test_outlines_highlight_fills_the_chosen_mask_and_only_outlines_the_others(kind):
+    from seglab.render import outlines
+    out = outlines(kind(_two_squares(), np.array([0.9, 0.8])), _img(), highlight=(1,)).astype(int)
+    cols = palette(2).astype(int)
+    assert np.abs(out[22, 42] - (0.35 * 55 + 0.65 * cols[1])).max() <= 3  # chosen: filled strongly (on the dimmed image)
+    assert (out[15, 15] < 100).all()  # other mask's interior: dimmed, not coloured
+    assert np.abs(out[5, 15] - cols[0]).max() <= 40  # its border still shows
+    assert (out[0, 0] < 100).all()
