@@ -98,10 +98,9 @@ def mask_index(result: RleMasks, shape: tuple[int, int]) -> np.ndarray:
 
 def outlines(result: Masks | RleMasks, image: np.ndarray, highlight: tuple[int, ...] = (), tint: float = 0.2
              ) -> np.ndarray:
-    """Many masks kept legible (``result`` at ``image``'s size, e.g. the app's display copy): every mask's border in its :func:`palette` colour over
-    a light tint of the :func:`mask_index` map. With ``highlight``, those masks are filled strongly and outlined
+    """Many masks kept legible (``result`` at ``image``'s size, e.g. the app's display copy): every mask's border
+    in its :func:`palette` colour over a light tint of the :func:`mask_index` map. With ``highlight``, those masks are filled strongly and outlined
     in white, the rest of the image is dimmed and the other masks only outlined."""
-    result = result
     colours = palette(len(result))
     t = _thickness(image)
     if highlight:

@@ -8,15 +8,20 @@ the run between batches and says so.
 from __future__ import annotations
 
 import threading
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import gradio as gr
+import numpy as np
+import pandas as pd
 
 import seglab
 from seglab.registry import EVERYTHING_DEFAULTS, EVERYTHING_PATHS
 
 from .common import CONCURRENCY, gpu, model_slot, timing, user_errors
 from .session import SegmentSession
+
+if TYPE_CHECKING:
+    from seglab.results import RleMasks
 
 OUTPUTS = 6  # session, canvas, prompt JSON, mask picks, downloads, status
 Kind = Literal["decoder", "proposer", "prompts"]
@@ -38,6 +43,8 @@ USED: dict[Kind, tuple[str, ...]] = {  # the settings each path of seglab.everyt
     "proposer": GENERIC,
     "prompts": ("fallback_points_per_side", *GENERIC),
 }
+SORTS = ("area", "score")  # the mask list's orders, largest first
+COLUMNS = ["mask", "area (px)", "score", "box (x0, y0, x1, y1)"]
 PATHS = {"decoder": "a grid of point prompts through its batched decoder",
          "proposer": "its own object proposals", "prompts": "a coarse grid of single-point prompts"}
 
@@ -74,6 +81,14 @@ def controls(model_id: str) -> tuple:
     if hidden and model_id:
         line += f" Not used by it, so hidden: {', '.join(dict.fromkeys(hidden))}."
     return (*(gr.update(visible=name in used) for name, *_ in EVERYTHING_SETTINGS), line)
+
+
+def mask_table(result: seglab.Masks | RleMasks, by: str = "area") -> pd.DataFrame:
+    """One row per mask (its index, area in pixels of the original image, score, box), largest ``by`` first."""
+    order = np.argsort(-(result.areas if by == "area" else result.scores), kind="stable")
+    return pd.DataFrame({COLUMNS[0]: order, COLUMNS[1]: result.areas[order],
+                         COLUMNS[2]: np.round(result.scores[order].astype(float), 3),
+                         COLUMNS[3]: [", ".join(f"{v:.0f}" for v in result.boxes[i]) for i in order]})
 
 
 def everything_params(*values: float) -> Any:
@@ -159,9 +174,34 @@ class EverythingHandlers:
             self._finish(request, event)
         line = timing(model_id, load_s, out.seconds, f"everything: {out.masks.note}")
         session = session.cleared().with_result(out.masks, line)
-        shown = ("drawn as a map: each pixel in the colour of the smallest mask over it; "
-                 "downloads hold every mask") if len(out.masks) > 1 else ""
+        shown = ("drawn as outlines; pick a row of the list under the image to highlight that mask and download it "
+                 "alone, Show all for every mask") if len(out.masks) > 1 else ""
         return (*self._outputs(session, show_all=True), f"Done: {out.masks.note}" + (f" ({shown})." if shown else "."))
+
+    def mask_list(self, session: SegmentSession, by: str, listed: str, force: bool = False) -> tuple:
+        """The mask list under the canvas (shown for more than MAX_PICKS masks) and the result it lists; left as it
+        is while the result is the one listed, unless ``force`` (a new order)."""
+        from .segment import MAX_PICKS
+
+        result = session.result
+        if session.result_key == listed and not force:
+            return gr.skip(), gr.skip(), listed
+        if result is None or len(result) <= MAX_PICKS:
+            return gr.update(visible=False), None, session.result_key
+        return gr.update(visible=True), mask_table(result, by), session.result_key
+
+    def resort(self, session: SegmentSession, by: str, listed: str) -> tuple:
+        """The mask list in another order."""
+        return self.mask_list(session, by, listed, force=True)
+
+    def pick_row(self, session: SegmentSession, evt: gr.SelectData) -> tuple:
+        """A row of the mask list picked: that mask highlighted, and chosen (hidden picks radio) for downloads."""
+        pick = str(int(evt.row_value[0]))
+        return (*self.show(session, pick), pick)
+
+    def show_all(self, session: SegmentSession) -> tuple:
+        """Every mask drawn and chosen for downloads again."""
+        return (*self.show(session, "all"), "all")
 
     def cancel(self, request: gr.Request = None) -> str:
         """Stop this user's segment-everything run at its next check."""
@@ -183,8 +223,9 @@ class EverythingHandlers:
 
 
 def build(h: EverythingHandlers, image: gr.Image, session: gr.State, model: gr.Dropdown, view: gr.Image,
-          outs: list, initial_model: str) -> None:
-    """The accordion's widgets and events (inside the tab's input column)."""
+          outs: list, initial_model: str, mask_list_slot: gr.Column) -> None:
+    """The accordion's widgets and events (inside the tab's input column), and the mask list in
+    ``mask_list_slot`` (under the canvas)."""
     shown = controls(initial_model)
     with gr.Accordion("Segment everything", open=False, elem_id="segment-everything-accordion"):
         note = gr.Markdown(shown[-1], elem_id="segment-everything-controls")
@@ -196,6 +237,24 @@ def build(h: EverythingHandlers, image: gr.Image, session: gr.State, model: gr.D
             everything = gr.Button("Segment everything", elem_id="segment-everything")
             cancel = gr.Button("Cancel", elem_id="segment-everything-cancel")
         status = gr.Markdown(elem_id="segment-everything-status")
+    with mask_list_slot:
+        with gr.Column(visible=False, elem_id="segment-mask-list") as listing:
+            with gr.Row():
+                sort = gr.Radio(list(SORTS), value=SORTS[0], label="Sort by (largest first)",
+                                elem_id="segment-mask-sort")
+                everyone = gr.Button("Show all", size="sm", elem_id="segment-show-all")
+            table = gr.Dataframe(headers=COLUMNS, interactive=False, max_height=300, label="Masks: pick a row",
+                                 elem_id="segment-mask-table")
+    listed = gr.State("")  # the result key the list shows
+    picks, files = outs[3], outs[4]
+    view.change(h.mask_list, [session, sort, listed], [listing, table, listed], api_visibility="private",
+                show_progress="hidden")
+    sort.input(h.resort, [session, sort, listed], [listing, table, listed], api_visibility="private",
+               show_progress="hidden")
+    table.select(h.pick_row, session, [view, files, picks], api_name="segment_mask_row", api_visibility="private",
+                 show_progress="minimal", show_progress_on=[view])
+    everyone.click(h.show_all, session, [view, files, picks], api_name="segment_show_all",
+                   api_visibility="private", show_progress="minimal", show_progress_on=[view])
     busy = dict(concurrency_id="promptable", concurrency_limit=CONCURRENCY)
     grid = [image, session, model, *sliders]
     # the progress bar goes on the canvas, where the masks will appear, not over the estimate's line

@@ -19,7 +19,7 @@ import numpy as np
 
 import seglab
 from seglab.levels import LEVELS, by_level
-from seglab.render import annotate, draw_prompt
+from seglab.render import annotate, draw_prompt, outlines
 from seglab.results import RleMasks
 
 from . import everything as everything_tab
@@ -38,13 +38,17 @@ LEVEL_FAMILIES = ("sam", "sam2", "sam3")  # answer one click with three nested m
 
 
 def canvas(session: SegmentSession, pick: str = "best") -> np.ndarray | None:
-    """The image at display size with the chosen mask(s), their scores and every prompt drawn on it."""
+    """The image at display size with the chosen mask(s), their scores and every prompt drawn on it; more than
+    :data:`MAX_PICKS` masks (segment everything) as outlines, the picked one highlighted."""
     view = session.view
     if view is None:
         return None
     prompt = session.prompt(scale=session.scale)
-    shown = selected(session.view_result, pick)
-    if shown is not None and len(shown):
+    result = session.view_result
+    shown = selected(result, pick)
+    if result is not None and len(result) > MAX_PICKS:
+        out = draw_prompt(outlines(result, view, () if pick in ("all", "best") else (int(pick),)), prompt)
+    elif shown is not None and len(shown):
         out = annotate(shown, view, prompt, MAX_PICKS)
     else:
         out = draw_prompt(view, prompt)
@@ -70,8 +74,9 @@ def mask_choices(result: seglab.Masks | RleMasks | None, show_all: bool, level: 
     (or the best score) is preselected."""
     if result is None or len(result) < 2:
         return gr.update(choices=[], value=None, visible=False)
-    if len(result) > MAX_PICKS:
-        return gr.update(choices=[("all", "all")], value="all", visible=False)
+    if len(result) > MAX_PICKS:  # hidden: the mask list under the canvas sets its value
+        return gr.update(choices=[("all", "all")] + [(str(i), str(i)) for i in range(len(result))], value="all",
+                         visible=False)
     names = LEVELS if level is not None else [result.label_name(i) for i in range(len(result))]
     choices = [("all", "all")] + [(f"{names[i]} · {result.scores[i]:.2f}", str(i)) for i in range(len(result))]
     value = "all" if show_all else str(int(np.argmax(result.scores)))
@@ -337,6 +342,7 @@ def build(source: ModelSource, examples: list[str]) -> tuple[gr.Dropdown, gr.But
             level = gr.Radio(list(LEVEL_CHOICES), value=BEST, label="Level (one click on a SAM model)",
                              elem_id="segment-level", interactive=has_levels(model.value),
                              info=level_state(model.value)["info"])
+            mask_list_slot = gr.Column()
             status = gr.Markdown(label="Status and step times", elem_id="segment-status")
             with gr.Row():
                 get_files = gr.Button("Prepare downloads", size="sm", elem_id="segment-downloads")
@@ -367,5 +373,5 @@ def build(source: ModelSource, examples: list[str]) -> tuple[gr.Dropdown, gr.But
     api_only = gr.Button(visible=False)  # /segment: image + prompt in one call, for API clients
     api_only.click(h.segment, [image, prompt, model, text, session], outs, api_name="segment", **busy, **quick)
     with everything_slot:
-        everything_tab.build(h, image, session, model, view, outs, model.value)
+        everything_tab.build(h, image, session, model, view, outs, model.value, mask_list_slot)
     return model, run
