@@ -99,8 +99,8 @@ def mask_index(result: RleMasks, shape: tuple[int, int]) -> np.ndarray:
 def outlines(result: Masks | RleMasks, image: np.ndarray, highlight: tuple[int, ...] = (), tint: float = 0.2
              ) -> np.ndarray:
     """Many masks kept legible (``result`` at ``image``'s size, e.g. the app's display copy): every mask's border
-    in its :func:`palette` colour over a light tint of the :func:`mask_index` map. With ``highlight``, those masks are filled strongly and outlined
-    in white, the rest of the image is dimmed and the other masks only outlined."""
+    in its :func:`palette` colour over a light tint of the :func:`mask_index` map. With ``highlight``, those masks
+    are filled strongly and outlined in white, the rest of the image is dimmed and the other masks only outlined."""
     colours = palette(len(result))
     t = _thickness(image)
     if highlight:
@@ -232,8 +232,8 @@ def label_scores(image: np.ndarray, masks: Masks, avoid: Prompt | None = None) -
     return out
 
 
-def annotate(result: Masks | RleMasks | SemanticMap | PanopticMap | DepthMap, image: np.ndarray, prompt: Prompt | None = None,
-             max_labels: int = 12) -> np.ndarray:
+def annotate(result: Masks | RleMasks | SemanticMap | PanopticMap | DepthMap, image: np.ndarray,
+             prompt: Prompt | None = None, max_labels: int = 12) -> np.ndarray:
     """What the app and the CLI show: the result over the image, each mask's score (up to ``max_labels``
     masks) where no marker is, and the prompt's points, boxes and region on top."""
     out = overlay(result, image)

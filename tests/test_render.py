@@ -135,7 +135,8 @@ def test_outlines_highlight_fills_the_chosen_mask_and_only_outlines_the_others(k
     from seglab.render import outlines
     out = outlines(kind(_two_squares(), np.array([0.9, 0.8])), _img(), highlight=(1,)).astype(int)
     cols = palette(2).astype(int)
-    assert np.abs(out[22, 42] - (0.35 * 55 + 0.65 * cols[1])).max() <= 3  # chosen: filled strongly (on the dimmed image)
+    # chosen: filled strongly (on the dimmed image)
+    assert np.abs(out[22, 42] - (0.35 * 55 + 0.65 * cols[1])).max() <= 3
     assert (out[15, 15] < 100).all()  # other mask's interior: dimmed, not coloured
     assert np.abs(out[5, 15] - cols[0]).max() <= 40  # its border still shows
     assert (out[0, 0] < 100).all()

@@ -34,8 +34,8 @@ DEFAULT_PX = 90
 RESULT_WIDTHS = {"folder": 110, "model": 200, "task · dataset": 170, "weights": 95, "headline": 110, "published": 90,
                  "protocol": 130, "p50 ms": 75, "cold ms": 75, "peak MB": 80, "images": 70, "other metrics": 200,
                  "note": 220}
-ZOO_WIDTHS = {"model": 240, "task": 100, "offline": 70, "published": 230, "protocol": 260, "published speed": 160, "input": 90,
-              "license": 190, "source": 290}
+ZOO_WIDTHS = {"model": 240, "task": 100, "offline": 70, "published": 230, "protocol": 260, "published speed": 160,
+              "input": 90, "license": 190, "source": 290}
 
 
 def result_folders(root: Path) -> list[Path]:

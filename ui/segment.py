@@ -352,9 +352,10 @@ def build(source: ModelSource, examples: list[str]) -> tuple[gr.Dropdown, gr.But
     # a click's reply takes a fraction of a second: a timer on the canvas, no overlay dimming every output (in
     # Chromium that overlay took about 200 ms of CPU a click, beside the model on the same machine when it is local)
     quick = dict(show_progress="minimal", show_progress_on=[view])
-    loaded = image.change(h.new_image, [image, model, level, session], outs[:-1] + [editor, image, status], api_name="segment_load_image",
-                          api_visibility="undocumented", **quick)
-    loaded.then(h.prepare, [session, model, status], status, api_name="segment_prepare", show_progress="minimal", **busy)
+    loaded = image.change(h.new_image, [image, model, level, session], outs[:-1] + [editor, image, status],
+                          api_name="segment_load_image", api_visibility="undocumented", **quick)
+    loaded.then(h.prepare, [session, model, status], status, api_name="segment_prepare", show_progress="minimal",
+                **busy)
     view.select(h.click, [session, mode, model, text, autorun], outs, api_name="segment_click",
                 api_visibility="undocumented", **busy, **quick)
     undo.click(h.undo, [session, model, text, autorun], outs, api_name="segment_undo",
