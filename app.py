@@ -3,11 +3,11 @@ GRADIO_SERVER_NAME / GRADIO_SERVER_PORT). The same file is the Hugging Face Spac
 import logging
 import os
 
-from ui import build_demo
+from ui import STYLE, build_demo
 
 demo = build_demo()
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
-    demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+    demo.launch(css_paths=STYLE, server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                 server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))

@@ -25,7 +25,10 @@ def free_port() -> int:
 @contextmanager
 def served(demo: Any) -> Iterator[str]:
     """``demo`` (a gr.Blocks) served on 127.0.0.1 until the block ends; yields its URL."""
-    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    from ui import STYLE
+
+    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True,
+                            css_paths=STYLE)
     try:
         yield url
     finally:

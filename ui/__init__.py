@@ -14,6 +14,7 @@ from .common import ModelSource, threads_per_slot
 from .weights import Needs
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+STYLE = Path(__file__).with_name("app.css")  # the layout rules: demo.launch(css_paths=STYLE)
 TITLE = "seglab: segmentation and depth, every model in one place"
 # Gradio rebuilds its monitoring summary (a pandas table of up to 10,000 past events) after every event by default:
 # once an app has served that many, each call costs about 16 ms more server CPU (benchmarks.app_speed --parts

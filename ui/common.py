@@ -150,6 +150,13 @@ def model_slot(model_id: str) -> Iterator[None]:
         yield
 
 
+def reveal_canvas(*events: Any) -> None:
+    """After each of ``events`` the browser scrolls the Segment canvas into view when it is off screen: after a
+    button far down the input column, or on a phone, where the canvas is above the controls (``ui/app.css``)."""
+    for event in events:
+        event.then(None, js="() => document.getElementById('segment-canvas')?.scrollIntoView({block: 'nearest'})")
+
+
 def image_input(**options: Any) -> gr.Image:
     """A gr.Image that hands the handler the uploaded file itself (``type="filepath"``, ``image_mode=None``):
     Gradio neither decodes nor converts it, so the app reads every image exactly as ``seglab.load_image``

@@ -17,7 +17,7 @@ import pandas as pd
 import seglab
 from seglab.registry import EVERYTHING_DEFAULTS, EVERYTHING_PATHS
 
-from .common import CONCURRENCY, gpu, model_slot, timing, user_errors
+from .common import CONCURRENCY, gpu, model_slot, reveal_canvas, timing, user_errors
 from .session import SegmentSession
 
 if TYPE_CHECKING:
@@ -251,17 +251,19 @@ def build(h: EverythingHandlers, image: gr.Image, session: gr.State, model: gr.D
                 show_progress="hidden")
     sort.input(h.resort, [session, sort, listed], [listing, table, listed], api_visibility="private",
                show_progress="hidden")
-    table.select(h.pick_row, session, [view, files, picks], api_name="segment_mask_row", api_visibility="private",
-                 show_progress="minimal", show_progress_on=[view])
-    everyone.click(h.show_all, session, [view, files, picks], api_name="segment_show_all",
-                   api_visibility="private", show_progress="minimal", show_progress_on=[view])
+    reveal_canvas(
+        table.select(h.pick_row, session, [view, files, picks], api_name="segment_mask_row",
+                     api_visibility="private", show_progress="minimal", show_progress_on=[view]),
+        everyone.click(h.show_all, session, [view, files, picks], api_name="segment_show_all",
+                       api_visibility="private", show_progress="minimal", show_progress_on=[view]))
     busy = dict(concurrency_id="promptable", concurrency_limit=CONCURRENCY)
     grid = [image, session, model, *sliders]
     # the progress bar goes on the canvas, where the masks will appear, not over the estimate's line
     estimated = everything.click(h.estimate, grid, status, api_name="segment_everything_estimate",
                                  show_progress="minimal", show_progress_on=[view], **busy)
-    estimated.success(h.everything, grid, outs + [status], api_name="segment_everything", show_progress="full",
-                      show_progress_on=[view], scroll_to_output=True, **busy)
+    # the canvas comes into view as the run starts (its progress is drawn there) and again with the masks
+    reveal_canvas(estimated, estimated.success(h.everything, grid, outs + [status], api_name="segment_everything",
+                                               show_progress="full", show_progress_on=[view], **busy))
     # no ``cancels=``: that would drop the run's reply (and leave its thread running); the event stops it
     cancel.click(h.cancel, None, status, api_name="segment_everything_cancel", api_visibility="undocumented",
                  queue=False)

@@ -24,7 +24,7 @@ from seglab.results import RleMasks
 
 from . import everything as everything_tab
 from .common import (CONCURRENCY, ModelSource, downloads, from_api, gpu, image_input, model_slot, parse_prompt,
-                     prompt_json, require_task, timing, user_errors)
+                     prompt_json, require_task, reveal_canvas, timing, user_errors)
 from .everything import EVERYTHING_SETTINGS, OUTPUTS, EverythingHandlers, slider_defaults  # noqa: F401 (re-exported)
 from .session import SegmentSession
 
@@ -311,8 +311,8 @@ def build(source: ModelSource, examples: list[str]) -> tuple[gr.Dropdown, gr.But
     Segment button (for ``ui.weights.Needs`` to enable)."""
     h = SegmentHandlers(source)
     session = gr.State(SegmentSession())
-    with gr.Row():
-        with gr.Column(scale=2, min_width=280):
+    with gr.Row(elem_id="segment-row"):  # ids for ui/app.css: on a phone the canvas follows the upload
+        with gr.Column(scale=2, min_width=280, elem_id="segment-controls"):
             image = image_input(label="Image", sources=["upload", "clipboard"], height=260, elem_id="segment-input")
             if examples:
                 gr.Examples(examples, inputs=image, label="Examples (COCO val2017, CC BY / CC BY-SA)",
@@ -335,7 +335,7 @@ def build(source: ModelSource, examples: list[str]) -> tuple[gr.Dropdown, gr.But
                                         brush=gr.Brush(colors=["#ffc800"], color_mode="fixed"))
                 use_editor = gr.Button("Add the drawing to the prompt")
             everything_slot = gr.Column()
-        with gr.Column(scale=3):
+        with gr.Column(scale=3, elem_id="segment-result"):
             view = gr.Image(label="Click to prompt: masks and prompts drawn here", interactive=False, type="numpy",
                             format="jpeg", elem_id="segment-canvas", buttons=["download", "fullscreen"])
             picks = gr.Radio(label="Masks (pick one, or all)", visible=False, elem_id="segment-picks")
@@ -364,13 +364,15 @@ def build(source: ModelSource, examples: list[str]) -> tuple[gr.Dropdown, gr.But
     picks.input(h.show, [session, picks], [view, files], api_name="segment_pick", api_visibility="undocumented",
                 **quick)
     get_files.click(h.downloads, [session, picks], files, api_name="segment_downloads")
-    level.input(h.level, [session, level], outs, api_name="segment_level", api_visibility="undocumented", **quick)
+    reveal_canvas(level.input(h.level, [session, level], outs, api_name="segment_level",
+                              api_visibility="undocumented", **quick))
     model.change(level_state, model, level, api_visibility="private", queue=False)
-    use_editor.click(h.from_editor, [session, editor, model, text, autorun], outs + [editor],
-                     api_name="segment_editor", api_visibility="undocumented", **busy, **quick)
-    run.click(h.prompt, [session, prompt, model, text], outs, api_name="segment_prompt", **busy, **quick)
-    text.submit(h.prompt, [session, prompt, model, text], outs, api_name="segment_text",
-                api_visibility="undocumented", **busy, **quick)
+    reveal_canvas(
+        use_editor.click(h.from_editor, [session, editor, model, text, autorun], outs + [editor],
+                         api_name="segment_editor", api_visibility="undocumented", **busy, **quick),
+        run.click(h.prompt, [session, prompt, model, text], outs, api_name="segment_prompt", **busy, **quick),
+        text.submit(h.prompt, [session, prompt, model, text], outs, api_name="segment_text",
+                    api_visibility="undocumented", **busy, **quick))
     api_only = gr.Button(visible=False)  # /segment: image + prompt in one call, for API clients
     api_only.click(h.segment, [image, prompt, model, text, session], outs, api_name="segment", **busy, **quick)
     with everything_slot:
