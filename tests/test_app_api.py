@@ -57,6 +57,14 @@ def test_segment(client, image):
     assert entry["segmentation"]["size"] == [427, 640] and entry["polygons"]
 
 
+def test_segment_takes_a_level(client, image):
+    """A SAM click through ``/segment`` at each level: the picked mask (the radio's value) is that level."""
+    picked = [call(client, image, '{"points": [[300, 200]]}', "sam-vit-base", "", level, api_name="/segment")[2]
+              for level in ("whole", "part", "subpart")]
+    assert [p["value"] for p in picked] == ["0", "1", "2"]
+    assert [label.split(" · ")[0] for label, _ in picked[0]["choices"][1:]] == ["whole", "part", "subpart"]
+
+
 MODES = ("grey16.png", "rgb16.png", "cmyk.jpg", "palette-transparent.png", "la.png", "exif-rotated.jpg")
 
 

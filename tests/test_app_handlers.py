@@ -412,7 +412,8 @@ def test_a_result_the_store_let_go_is_said_not_hidden(handlers, loaded, monkeypa
     from seglab import LRUCache
     import ui.session as session_module
 
-    monkeypatch.setattr(session_module, "STORE", LRUCache(100_000, session_module._size))  # no room for 2 masks of 640 x 427
+    # no room for 2 masks of 640 x 427
+    monkeypatch.setattr(session_module, "STORE", LRUCache(100_000, session_module._size))
     session = loaded.with_result(seglab.Masks(np.ones((2, *loaded.shape), bool), [0.9, 0.8]))
     *_, status = click(handlers, session, 10, 10, autorun=False)
     assert session.result is None and "The last result no longer fits in the server's memory" in status
@@ -483,3 +484,31 @@ def test_a_rejected_upload_keeps_the_image_in_use_says_why_once_and_prepares_not
     assert all(o == gr.skip() for o in put_back) and len(warnings) == 1
     none = handlers.new_image(str(fake), EMBEDDED, "best score", SegmentSession())
     assert none[-2] is None  # nothing was in use: the input is emptied
+
+
+def test_the_level_control_follows_the_result_one_click_or_another_prompt(handlers, loaded, coco_image_path):
+    from ui.segment import level_state
+
+    assert level_state("sam-vit-base", loaded)["interactive"]  # no result yet
+    one = click(handlers, loaded, 300, 200, model="sam-vit-base")[0]
+    assert one.levelled and level_state("sam-vit-base", one)["interactive"]
+    for prompt in ('{"boxes": [[100, 50, 500, 400]]}', '{"points": [[300, 200], [420, 150]]}'):
+        other = handlers.prompt(loaded, prompt, "sam-vit-base", "")[0]
+        off = level_state("sam-vit-base", other)
+        assert not other.levelled and not off["interactive"] and "one click's three masks" in off["info"]
+    assert level_state("sam-vit-base", one.cleared())["interactive"]  # Clear: a click may follow
+
+
+def test_the_segment_endpoint_takes_a_level(handlers, coco_image_path, monkeypatch):
+    from seglab.levels import LEVELS
+
+    path, prompt = str(coco_image_path), '{"points": [[300, 200]]}'
+    best = handlers.segment(path, prompt, "sam-vit-base", "")
+    areas = best[0].result.masks.reshape(3, -1).sum(1)
+    for rank, level in enumerate(LEVELS):
+        session, _, _, picks, _, _ = handlers.segment(path, prompt, "sam-vit-base", "", level)
+        assert session.level == level and picks["value"] == str(rank)
+        assert session.result.masks[int(picks["value"])].sum() == areas[rank]
+    monkeypatch.setattr(common, "from_api", lambda: True)  # from gradio_client: an error naming the choices
+    with pytest.raises(gr.Error, match="unknown level 'middle'; choose one of best score, whole, part, subpart"):
+        handlers.segment(path, prompt, "sam-vit-base", "", "middle")

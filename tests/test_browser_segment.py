@@ -1,5 +1,5 @@
-"""The Segment tab in a real browser (headless Chromium through Selenium): SAM's levels for one click.
-Skips when Chromium or chromedriver is not installed."""
+"""The Segment tab in a real browser (headless Chromium through Selenium): SAM's levels for one click (and
+the Level control off for another prompt); rejected uploads. Skips when Chromium or chromedriver is not installed."""
 from __future__ import annotations
 
 import json
@@ -41,7 +41,8 @@ def level_input(driver: webdriver.Chrome, level: str):
     return driver.find_element(By.CSS_SELECTOR, f"#segment-level input[value='{level}']")
 
 
-def test_the_level_control_chooses_which_of_a_sam_clicks_masks_is_drawn(app_url, browser, coco_image_path):
+def test_the_level_control_chooses_which_of_a_sam_clicks_masks_is_drawn_and_follows_the_result(app_url, browser,
+                                                                                                coco_image_path):
     wait = WebDriverWait(browser, WAIT_S)
     browser.get(app_url)
     level = wait.until(ec.presence_of_element_located((By.ID, "segment-level")))
@@ -64,6 +65,11 @@ def test_the_level_control_chooses_which_of_a_sam_clicks_masks_is_drawn(app_url,
                    .is_selected())  # the canvas comes in the same reply
         drawn[name] = browser.find_element(By.CSS_SELECTOR, "#segment-canvas img").get_attribute("src")
     assert drawn["whole"] != drawn["subpart"]
+    click_image_pixel(browser, browser.find_element(By.CSS_SELECTOR, "#segment-canvas img"), 200, 300)
+    wait.until(lambda _: not level_input(browser, "whole").is_enabled())  # two points: not one click's levels
+    assert "this result comes from another prompt" in level.text
+    browser.find_element(By.ID, "segment-clear").click()
+    wait.until(lambda _: level_input(browser, "whole").is_enabled())  # cleared: the next click may have levels
 
 
 def toasts(driver: webdriver.Chrome) -> list[str]:

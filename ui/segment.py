@@ -90,11 +90,15 @@ def has_levels(model_id: str) -> bool:
     return model_id in {s.id for s in seglab.MODELS} and seglab.get_spec(model_id).family in LEVEL_FAMILIES
 
 
-def level_state(model_id: str) -> dict[str, Any]:
-    """The Level control for the selected model: usable for a SAM-family model, else disabled saying why."""
-    if has_levels(model_id):
-        return gr.update(interactive=True, info="one click's three nested masks, largest first")
-    return gr.update(interactive=False, info=f"{model_id or 'this model'} answers a click with one mask: no levels")
+def level_state(model_id: str, session: SegmentSession | None = None) -> dict[str, Any]:
+    """The Level control for the selected model and the result on the canvas: usable for a SAM-family model while
+    there is no result yet or it is one click's three masks; else disabled saying why."""
+    if not has_levels(model_id):
+        return gr.update(interactive=False, info=f"{model_id or 'this model'} answers a click with one mask: no levels")
+    if session is not None and session.result is not None and not session.levelled:
+        return gr.update(interactive=False, info="levels are for one click's three masks; this result comes from "
+                                                 "another prompt (Clear, then click once)")
+    return gr.update(interactive=True, info="one click's three nested masks, largest first")
 
 
 def prompt_summary(session: SegmentSession) -> str:
@@ -268,11 +272,14 @@ class SegmentHandlers(EverythingHandlers):
 
     @user_errors(keep=OUTPUTS)
     @gpu
-    def segment(self, image: str | None, prompt: str, model_id: str, text: str,
+    def segment(self, image: str | None, prompt: str, model_id: str, text: str, level: str = BEST,
                 session: SegmentSession | None = None) -> tuple:
-        """The ``/segment`` endpoint: image + prompt JSON (+ text) through the model; masks drawn on the image.
-        The session's image is reused while the file is the same one."""
-        return self.prompt(self._session_for(image, session), prompt, model_id, text)
+        """The ``/segment`` endpoint: image + prompt JSON (+ text) through the model; masks drawn on the image,
+        one click's three masks at ``level`` (or the best score) on a SAM-family model. The session's image is
+        reused while the file is the same one."""
+        if level not in LEVEL_CHOICES:
+            raise seglab.InvalidPromptError(f"unknown level {level!r}; choose one of {', '.join(LEVEL_CHOICES)}")
+        return self.prompt(replace(self._session_for(image, session), level=level), prompt, model_id, text)
 
     @user_errors(keep=OUTPUTS)
     @gpu
@@ -366,7 +373,10 @@ def build(source: ModelSource, examples: list[str]) -> tuple[gr.Dropdown, gr.But
     get_files.click(h.downloads, [session, picks], files, api_name="segment_downloads")
     reveal_canvas(level.input(h.level, [session, level], outs, api_name="segment_level",
                               api_visibility="undocumented", **quick))
-    model.change(level_state, model, level, api_visibility="private", queue=False)
+    # the Level control follows the model and the result drawn (one click's three masks, or another answer)
+    for changed in (model, view):
+        changed.change(level_state, [model, session], level, api_visibility="private", show_progress="hidden",
+                       queue=False)
     reveal_canvas(
         use_editor.click(h.from_editor, [session, editor, model, text, autorun], outs + [editor],
                          api_name="segment_editor", api_visibility="undocumented", **busy, **quick),
@@ -374,7 +384,8 @@ def build(source: ModelSource, examples: list[str]) -> tuple[gr.Dropdown, gr.But
         text.submit(h.prompt, [session, prompt, model, text], outs, api_name="segment_text",
                     api_visibility="undocumented", **busy, **quick))
     api_only = gr.Button(visible=False)  # /segment: image + prompt in one call, for API clients
-    api_only.click(h.segment, [image, prompt, model, text, session], outs, api_name="segment", **busy, **quick)
+    api_only.click(h.segment, [image, prompt, model, text, level, session], outs, api_name="segment", **busy,
+                   **quick)
     with everything_slot:
         everything_tab.build(h, image, session, model, view, outs, model.value, mask_list_slot)
     return model, run
