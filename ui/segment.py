@@ -45,10 +45,9 @@ def canvas(session: SegmentSession, pick: str = "best") -> np.ndarray | None:
         return None
     prompt = session.prompt(scale=session.scale)
     result = session.view_result
-    shown = selected(result, pick)
     if result is not None and len(result) > MAX_PICKS:
         out = draw_prompt(outlines(result, view, () if pick in ("all", "best") else (int(pick),)), prompt)
-    elif shown is not None and len(shown):
+    elif (shown := selected(result, pick)) is not None and len(shown):
         out = annotate(shown, view, prompt, MAX_PICKS)
     else:
         out = draw_prompt(view, prompt)
@@ -101,6 +100,11 @@ def level_state(model_id: str, session: SegmentSession | None = None) -> dict[st
     return gr.update(interactive=True, info="one click's three nested masks, largest first")
 
 
+def _check_level(level: str) -> None:
+    if level not in LEVEL_CHOICES:
+        raise seglab.InvalidPromptError(f"unknown level {level!r}; choose one of {', '.join(LEVEL_CHOICES)}")
+
+
 def prompt_summary(session: SegmentSession) -> str:
     """The prompt JSON box's text: points and boxes, plus each brushed region as its box and pixel count."""
     text = prompt_json(session.prompt())
@@ -148,8 +152,7 @@ class SegmentHandlers(EverythingHandlers):
     def level(self, session: SegmentSession, level: str) -> tuple:
         """The Level control: which of one click's whole / part / subpart masks is drawn and downloaded (or the
         best score), kept for the next clicks."""
-        if level not in LEVEL_CHOICES:
-            raise seglab.InvalidPromptError(f"unknown level {level!r}; choose one of {', '.join(LEVEL_CHOICES)}")
+        _check_level(level)
         return self._outputs(replace(session, level=level))
 
     @staticmethod
@@ -277,8 +280,7 @@ class SegmentHandlers(EverythingHandlers):
         """The ``/segment`` endpoint: image + prompt JSON (+ text) through the model; masks drawn on the image,
         one click's three masks at ``level`` (or the best score) on a SAM-family model. The session's image is
         reused while the file is the same one."""
-        if level not in LEVEL_CHOICES:
-            raise seglab.InvalidPromptError(f"unknown level {level!r}; choose one of {', '.join(LEVEL_CHOICES)}")
+        _check_level(level)
         return self.prompt(replace(self._session_for(image, session), level=level), prompt, model_id, text)
 
     @user_errors(keep=OUTPUTS)
